@@ -1,0 +1,282 @@
+"""The tables. UUID keys, UTC timestamps, explicit cascades, constraints for every invariant."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Enum, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime, utcnow
+
+LEGACY_DUAL_ACCOUNT_CUTOFF = datetime.fromisoformat("2023-03-13T00:00:00+00:00")
+
+
+class Hub(str, enum.Enum):
+    NONE = "NONE"
+    SALES = "SALES"
+    SERVICE = "SERVICE"
+
+
+class SeatTier(str, enum.Enum):
+    FREE = "FREE"
+    STARTER = "STARTER"
+    PROFESSIONAL = "PROFESSIONAL"
+    ENTERPRISE = "ENTERPRISE"
+
+
+class ConnectionStatus(str, enum.Enum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+class MeetingStatus(str, enum.Enum):
+    BOOKED = "BOOKED"
+    REQUESTED = "REQUESTED"
+    CANCELLED = "CANCELLED"
+
+
+class MeetingSource(str, enum.Enum):
+    PAGE = "PAGE"
+    CRM = "CRM"
+    INTEGRATION = "INTEGRATION"
+
+
+class SyncState(str, enum.Enum):
+    NOT_SYNCED = "NOT_SYNCED"
+    """Nothing is to be written to a calendar (offline request, sync off, integration)."""
+    PENDING = "PENDING"
+    """To be written; retried until it is."""
+    SYNCED = "SYNCED"
+    FAILED = "FAILED"
+    """The provider refused for good; the meeting is kept and shown as not in the calendar."""
+
+
+class BookingOutcome(str, enum.Enum):
+    BOOKED = "BOOKED"
+    REQUESTED = "REQUESTED"
+    BLOCKED_CALENDAR_ACCESS = "BLOCKED_CALENDAR_ACCESS"
+    SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
+    PAGES_DISABLED = "PAGES_DISABLED"
+
+
+def _id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def _enum(kind: type[enum.Enum], default: enum.Enum | None = None) -> Any:
+    """A VARCHAR enum (no native database type, so adding values needs no type migration)."""
+    sa_type = Enum(kind, native_enum=False, length=32, validate_strings=True)
+    if default is None:
+        return Field(sa_type=sa_type, nullable=False)
+    return Field(default=default, sa_type=sa_type, nullable=False)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    created_at: datetime = _created()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="accounts.id", ondelete="CASCADE", index=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    personal_email_access: bool = True
+    hub: Hub = _enum(Hub, Hub.NONE)
+    tier: SeatTier = _enum(SeatTier, SeatTier.FREE)
+    paid_seat: bool = False
+    legacy_dual_forfeited: bool = False
+    """A pre-2023-03-13 user who removed one of two connections: the one-account rule applies again."""
+    created_at: datetime = _created()
+
+    @property
+    def may_hold_two_connections(self) -> bool:
+        return self.created_at < LEGACY_DUAL_ACCOUNT_CUTOFF and not self.legacy_dual_forfeited
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _created()
+
+
+class Domain(SQLModel, table=True):
+    __tablename__ = "domains"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="accounts.id", ondelete="CASCADE", index=True)
+    hostname: str = Field(max_length=253, unique=True)
+    robots_disallow_meetings: bool = False
+    created_at: datetime = _created()
+
+
+class CalendarConnection(SQLModel, table=True):
+    __tablename__ = "calendar_connections"
+    __table_args__ = (UniqueConstraint("user_id", "slot", name="uq_connection_user_slot"),)
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    slot: int = 1
+    """1 for every user; 2 only for a legacy user's second account. The unique (user, slot) backs the limit."""
+    provider: str = Field(max_length=16)
+    email: str = Field(max_length=254)
+    status: ConnectionStatus = _enum(ConnectionStatus, ConnectionStatus.ACTIVE)
+    credentials: str = Field(sa_column=Column(Text, nullable=False), repr=False)
+    """Encrypted (Fernet) JSON; never returned by the API nor logged."""
+    task_calendar_id: str | None = Field(default=None, max_length=1024)
+    created_at: datetime = _created()
+
+
+class Calendar(SQLModel, table=True):
+    __tablename__ = "calendars"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "provider_calendar_id", name="uq_calendar_provider_id"),
+    )
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    connection_id: uuid.UUID = Field(
+        foreign_key="calendar_connections.id", ondelete="CASCADE", index=True
+    )
+    provider_calendar_id: str = Field(max_length=1024)
+    name: str = Field(max_length=500)
+    is_primary: bool = False
+    access_role: str = Field(max_length=32)
+    status: ConnectionStatus = _enum(ConnectionStatus, ConnectionStatus.ACTIVE)
+    is_availability: bool = False
+
+    @property
+    def selectable_for_availability(self) -> bool:
+        return self.access_role != "freeBusyReader"
+
+
+class EmailInbox(SQLModel, table=True):
+    __tablename__ = "email_inboxes"
+    __table_args__ = (UniqueConstraint("account_id", "address", name="uq_inbox_account_address"),)
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="accounts.id", ondelete="CASCADE", index=True)
+    user_id: uuid.UUID | None = Field(
+        default=None, foreign_key="users.id", ondelete="CASCADE", index=True
+    )
+    connection_id: uuid.UUID | None = Field(
+        default=None, foreign_key="calendar_connections.id", ondelete="SET NULL"
+    )
+    address: str = Field(max_length=254)
+    shared: bool = False
+    created_at: datetime = _created()
+
+
+class CalendarSettings(SQLModel, table=True):
+    __tablename__ = "calendar_settings"
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    calendar_sync: bool = False
+    task_sync: bool = False
+    scheduling_pages_enabled: bool = False
+    meeting_url_prefix: str | None = Field(default=None, max_length=100)
+    default_meeting_link_id: uuid.UUID | None = Field(
+        default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL"
+    )
+    meeting_domain_id: uuid.UUID | None = Field(
+        default=None, foreign_key="domains.id", ondelete="SET NULL"
+    )
+    pages_active: bool = True
+    chat_include_meeting_link: bool = False
+    chat_meeting_link_id: uuid.UUID | None = Field(
+        default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL"
+    )
+
+
+class SchedulingPage(SQLModel, table=True):
+    __tablename__ = "scheduling_pages"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=200)
+    slug: str = Field(max_length=200, unique=True)
+    """Unique across every domain: /meetings/<slug> is one page wherever it is opened."""
+    duration_minutes: int = 30
+    timezone: str = Field(default="UTC", max_length=64)
+    weekly_hours: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    buffer_minutes: int = 0
+    minimum_notice_minutes: int = 0
+    created_at: datetime = _created()
+
+
+class Meeting(SQLModel, table=True):
+    __tablename__ = "meetings"
+    __table_args__ = (
+        Index(
+            "uq_meeting_live_slot",
+            "user_id",
+            "start",
+            unique=True,
+            sqlite_where=text("status != 'CANCELLED'"),
+            postgresql_where=text("status != 'CANCELLED'"),
+        ),
+    )
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    page_id: uuid.UUID | None = Field(
+        default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL"
+    )
+    connection_id: uuid.UUID | None = Field(
+        default=None, foreign_key="calendar_connections.id", ondelete="SET NULL"
+    )
+    provider_calendar_id: str | None = Field(default=None, max_length=1024)
+    provider_event_id: str | None = Field(default=None, max_length=1024)
+    start: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    end: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    status: MeetingStatus = _enum(MeetingStatus)
+    source: MeetingSource = _enum(MeetingSource, MeetingSource.PAGE)
+    title: str = Field(default="", max_length=300)
+    contact_email: str = Field(max_length=254)
+    contact_name: str = Field(default="", max_length=200)
+    sync_state: SyncState = _enum(SyncState, SyncState.NOT_SYNCED)
+    sync_attempts: int = 0
+    sync_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _created()
+
+
+class BookingAttempt(SQLModel, table=True):
+    __tablename__ = "booking_attempts"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    page_id: uuid.UUID | None = Field(
+        default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL"
+    )
+    page_slug: str = Field(max_length=200)
+    contact_email: str = Field(max_length=254)
+    start: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    outcome: BookingOutcome = _enum(BookingOutcome)
+    message: str | None = Field(default=None, max_length=500)
+    occurred_at: datetime = _created()
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    title: str = Field(max_length=300)
+    due: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    provider_event_id: str | None = Field(default=None, max_length=1024)
+    sync_state: SyncState = _enum(SyncState, SyncState.NOT_SYNCED)
+    created_at: datetime = _created()
+
+
+class OAuthState(SQLModel, table=True):
+    __tablename__ = "oauth_states"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    nonce: str = Field(max_length=64, unique=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    provider: str = Field(max_length=16)
+    code_verifier: str = Field(max_length=200, repr=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

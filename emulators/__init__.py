@@ -1,0 +1,1 @@
+"""Offline stand-ins for Google, Microsoft and Exchange, built from their published references."""

@@ -1,0 +1,311 @@
+"""The in-memory world behind every emulator: accounts, calendars, events, OAuth grants and faults.
+
+Each emulator (Google, Microsoft, Exchange) renders this one model in its provider's wire format, so the
+same provider test suite can run against all three and faults are injected the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import base64
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from providers.base import AccessRole
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class EmulatedEvent:
+    id: str
+    calendar_id: str
+    summary: str
+    start: datetime
+    end: datetime
+    attendees: list[str] = field(default_factory=list)
+    description: str | None = None
+    busy: bool = True
+    cancelled: bool = False
+    invitations_sent: bool = False
+
+
+@dataclass
+class EmulatedCalendar:
+    id: str
+    name: str
+    owner_email: str
+    events: dict[str, EmulatedEvent] = field(default_factory=dict)
+
+
+@dataclass
+class EmulatedAccount:
+    email: str
+    name: str
+    password: str = "app-password"
+    primary_calendar_id: str = ""
+    access: dict[str, AccessRole] = field(default_factory=dict)
+    """Calendars this account sees, with its role on each (its own are OWNER)."""
+    lost: set[str] = field(default_factory=set)
+    """Calendars this account has lost access to (still listed by nobody, errors in free/busy)."""
+    shared_mailbox: bool = False
+    two_factor: bool = False
+
+
+@dataclass
+class Grant:
+    email: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    expires_at: datetime
+
+
+@dataclass
+class Faults:
+    """Trouble to inject: latency on every API call, scripted failures, revoked grants."""
+
+    latency_seconds: float = 0.0
+    fail_next: list[int] = field(default_factory=list)
+    """Status codes answered (in order) to the next API calls instead of serving them: 429, 500, 503..."""
+    retry_after_seconds: int = 1
+    revoked: bool = False
+    """Every refresh token answers invalid_grant and access tokens are rejected."""
+    api_calls: int = 0
+
+    def take_failure(self) -> int | None:
+        self.api_calls += 1
+        return self.fail_next.pop(0) if self.fail_next else None
+
+    async def delay(self) -> None:
+        if self.latency_seconds > 0:
+            await asyncio.sleep(self.latency_seconds)
+
+
+class EmulatorState:
+    """Thread-safe enough for one emulator process: every mutation takes the lock."""
+
+    def __init__(self, id_prefix: str, clock: Callable[[], datetime] = utcnow) -> None:
+        self.id_prefix = id_prefix
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.accounts: dict[str, EmulatedAccount] = {}
+        self.calendars: dict[str, EmulatedCalendar] = {}
+        self.faults = Faults()
+        self.grants: dict[str, Grant] = {}
+        self.access_tokens: dict[str, tuple[str, datetime]] = {}
+        self.refresh_tokens: dict[str, str] = {}
+        self.token_lifetime = timedelta(hours=1)
+        self._counter = 0
+
+    # ids -----------------------------------------------------------------
+    def new_id(self, kind: str) -> str:
+        with self.lock:
+            self._counter += 1
+            return f"{self.id_prefix}{kind}{self._counter:06d}{secrets.token_hex(4)}"
+
+    # accounts and calendars ---------------------------------------------
+    def add_account(
+        self,
+        email: str,
+        name: str | None = None,
+        *,
+        password: str = "app-password",
+        primary_calendar_id: str | None = None,
+    ) -> EmulatedAccount:
+        with self.lock:
+            account = EmulatedAccount(email=email, name=name or email.split("@")[0], password=password)
+            self.accounts[email.lower()] = account
+            primary = self.add_calendar(
+                email, "Calendar", calendar_id=primary_calendar_id or self.new_id("cal")
+            )
+            account.primary_calendar_id = primary.id
+            return account
+
+    def account(self, email: str) -> EmulatedAccount | None:
+        return self.accounts.get(email.lower())
+
+    def add_calendar(
+        self, owner_email: str, name: str, *, calendar_id: str | None = None
+    ) -> EmulatedCalendar:
+        with self.lock:
+            calendar = EmulatedCalendar(
+                id=calendar_id or self.new_id("cal"), name=name, owner_email=owner_email.lower()
+            )
+            self.calendars[calendar.id] = calendar
+            owner = self.account(owner_email)
+            if owner is not None:
+                owner.access[calendar.id] = AccessRole.OWNER
+            return calendar
+
+    def share(self, calendar_id: str, with_email: str, role: AccessRole) -> None:
+        with self.lock:
+            account = self.accounts[with_email.lower()]
+            account.access[calendar_id] = role
+
+    def lose_access(self, email: str, calendar_id: str) -> None:
+        """The account can no longer read the calendar (unshared, deleted, permissions changed)."""
+        with self.lock:
+            account = self.accounts[email.lower()]
+            account.lost.add(calendar_id)
+
+    def restore_access(self, email: str, calendar_id: str) -> None:
+        with self.lock:
+            self.accounts[email.lower()].lost.discard(calendar_id)
+
+    def visible_calendars(self, email: str) -> list[tuple[EmulatedCalendar, AccessRole]]:
+        account = self.accounts[email.lower()]
+        return [
+            (self.calendars[cid], role)
+            for cid, role in account.access.items()
+            if cid in self.calendars and cid not in account.lost
+        ]
+
+    def role(self, email: str, calendar_id: str) -> AccessRole | None:
+        account = self.accounts[email.lower()]
+        if calendar_id in account.lost or calendar_id not in self.calendars:
+            return None
+        return account.access.get(calendar_id)
+
+    # events --------------------------------------------------------------
+    def add_event(
+        self,
+        calendar_id: str,
+        start: datetime,
+        end: datetime,
+        summary: str = "Busy",
+        *,
+        attendees: list[str] | None = None,
+        description: str | None = None,
+        busy: bool = True,
+        invitations_sent: bool = False,
+    ) -> EmulatedEvent:
+        with self.lock:
+            event = EmulatedEvent(
+                id=self.new_id("evt"),
+                calendar_id=calendar_id,
+                summary=summary,
+                start=start.astimezone(timezone.utc),
+                end=end.astimezone(timezone.utc),
+                attendees=list(attendees or []),
+                description=description,
+                busy=busy,
+                invitations_sent=invitations_sent,
+            )
+            self.calendars[calendar_id].events[event.id] = event
+            return event
+
+    def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[EmulatedEvent]:
+        calendar = self.calendars[calendar_id]
+        return sorted(
+            (
+                e
+                for e in calendar.events.values()
+                if e.busy and not e.cancelled and e.start < end and e.end > start
+            ),
+            key=lambda e: e.start,
+        )
+
+    # OAuth ---------------------------------------------------------------
+    def issue_code(
+        self,
+        email: str,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        scope: str,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+    ) -> str:
+        with self.lock:
+            code = secrets.token_urlsafe(24)
+            self.grants[code] = Grant(
+                email=email.lower(),
+                client_id=client_id,
+                redirect_uri=redirect_uri,
+                scope=scope,
+                code_challenge=code_challenge,
+                code_challenge_method=code_challenge_method,
+                expires_at=self.clock() + timedelta(minutes=10),
+            )
+            return code
+
+    def redeem_code(
+        self, code: str, *, client_id: str, redirect_uri: str, code_verifier: str | None
+    ) -> Grant | None:
+        """The grant behind a code, once; None when unknown, reused, expired or the PKCE check fails."""
+        with self.lock:
+            grant = self.grants.pop(code, None)
+        if grant is None or grant.expires_at < self.clock():
+            return None
+        if grant.client_id != client_id or grant.redirect_uri != redirect_uri:
+            return None
+        if grant.code_challenge:
+            if not code_verifier:
+                return None
+            if grant.code_challenge_method == "S256":
+                digest = hashlib.sha256(code_verifier.encode()).digest()
+                expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            else:
+                expected = code_verifier
+            if expected != grant.code_challenge:
+                return None
+        return grant
+
+    def issue_tokens(self, email: str, *, with_refresh: bool = True) -> tuple[str, str | None, int]:
+        with self.lock:
+            access = secrets.token_urlsafe(32)
+            self.access_tokens[access] = (email.lower(), self.clock() + self.token_lifetime)
+            refresh = None
+            if with_refresh:
+                refresh = secrets.token_urlsafe(32)
+                self.refresh_tokens[refresh] = email.lower()
+            return access, refresh, int(self.token_lifetime.total_seconds())
+
+    def refresh(self, refresh_token: str) -> tuple[str, int] | None:
+        """A new access token for a refresh token, or None when unknown or revoked (invalid_grant)."""
+        if self.faults.revoked:
+            return None
+        email = self.refresh_tokens.get(refresh_token)
+        if email is None:
+            return None
+        access, _, lifetime = self.issue_tokens(email, with_refresh=False)
+        return access, lifetime
+
+    def token_owner(self, access_token: str) -> str | None:
+        """The account an access token belongs to, or None when unknown, expired or revoked."""
+        if self.faults.revoked:
+            return None
+        found = self.access_tokens.get(access_token)
+        if found is None or found[1] <= self.clock():
+            return None
+        return found[0]
+
+    def expire_access_tokens(self) -> None:
+        with self.lock:
+            self.access_tokens = {
+                token: (email, self.clock() - timedelta(seconds=1))
+                for token, (email, _) in self.access_tokens.items()
+            }
+
+    # demo data -----------------------------------------------------------
+    def seed_demo(self, email: str, name: str) -> EmulatedAccount:
+        """An account with a primary calendar, a second owned one, a full-detail share and a free/busy share."""
+        account = self.add_account(email, name)
+        self.add_calendar(email, "Team events")
+        colleague = f"colleague@{email.split('@', 1)[1]}"
+        if self.account(colleague) is None:
+            self.add_account(colleague, "Colleague")
+        full = self.add_calendar(colleague, "Colleague (full details)")
+        freebusy = self.add_calendar(colleague, "Colleague (free/busy only)")
+        self.share(full.id, email, AccessRole.READER)
+        self.share(freebusy.id, email, AccessRole.FREE_BUSY)
+        return account

@@ -1,0 +1,1 @@
+"""meetgraph: GraphQL API server for connected calendars, scheduling pages and bookings."""

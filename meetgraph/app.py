@@ -1,0 +1,99 @@
+"""The Starlette application: /graphql (HTTP + graphql-transport-ws), /healthz, OAuth callbacks, robots.txt."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from db.migrate import upgrade
+from meetgraph.context import Context
+from meetgraph.services import Services
+from meetgraph.settings import Settings
+from schema import build_schema
+
+log = logging.getLogger("meetgraph")
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, services: Services) -> None:
+        super().__init__(
+            build_schema(services.settings),
+            graphql_ide="graphiql",
+            max_subscriptions_per_connection=services.settings.max_subscriptions_per_connection,
+        )
+        self.services = services
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
+        context = Context(services=self.services, request=request, response=response)
+        await context.authenticate(request.headers.get("authorization"))
+        return context
+
+    async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        if isinstance(authorization, str):
+            await context.authenticate(authorization)
+        if context.user is None:
+            raise ConnectionRejectionError({"message": "send {\"authorization\": \"Bearer <token>\"}"})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    emulators: bool = False,
+    migrate: bool = True,
+) -> Starlette:
+    settings = settings or Settings()
+    emulator_routes: list[BaseRoute] = []
+    if emulators:
+        from emulators.mount import emulator_mounts
+
+        settings = settings.with_emulators(settings.public_url.rstrip("/"))
+        emulator_routes = emulator_mounts(settings)
+    services = services or Services.create(settings)
+    graphql_app = GraphQLApp(services)
+
+    async def healthz(request: Request) -> Response:
+        try:
+            async with services.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health check: database unreachable")
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade(services.engine)
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    from meetgraph import web
+
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
+        Route("/healthz", healthz),
+        *web.routes(services),
+        *emulator_routes,
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+

@@ -1,0 +1,164 @@
+"""`meetgraph` command line: serve, migrate, create-user, emulate, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+import httpx
+import uvicorn
+
+from meetgraph.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from meetgraph.app import create_app
+
+    settings = Settings()
+    if args.emulators and settings.public_url == Settings.model_fields["public_url"].default:
+        settings = settings.model_copy(update={"public_url": f"http://{args.host}:{args.port}"})
+    app = create_app(settings, emulators=args.emulators)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="websockets-sansio")
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from db.engine import make_engine
+    from db.migrate import upgrade
+
+    async def run() -> None:
+        engine = make_engine(Settings().database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("migrations applied", file=sys.stderr)
+    return 0
+
+
+CREATE_USER = """mutation($input: CreateUserInput!) { createUser(input: $input) {
+  __typename ... on CreateUserSuccess { token user { id } } ... on Error { message } } }"""
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    fields = {"email": args.email, "name": args.name, "timezone": args.timezone}
+    if args.admin_token:
+        response = httpx.post(
+            f"{args.url or Settings().public_url}/graphql",
+            json={"query": CREATE_USER, "variables": {"input": fields}},
+            headers={"Authorization": f"Bearer {args.admin_token}"},
+            timeout=30,
+        )
+        result = response.json()["data"]["createUser"]
+        if result["__typename"] != "CreateUserSuccess":
+            print(f"error: {result['message']}", file=sys.stderr)
+            return 1
+        user_id, token = result["user"]["id"], result["token"]
+    else:
+        user_id, token = asyncio.run(_create_user_in_database(fields))
+    sys.stdout.write(f"user_id={user_id}\ntoken={token}\n")
+    return 0
+
+
+async def _create_user_in_database(fields: dict[str, str]) -> tuple[str, str]:
+    from db.migrate import upgrade
+    from meetgraph.services import Services
+    from resolvers.errors import UserError
+    from resolvers.users import NewUser, insert_user
+
+    services = Services.create(Settings())
+    try:
+        await upgrade(services.engine)
+        async with services.sessionmaker() as session:
+            try:
+                user, token = await insert_user(session=session, data=NewUser(**fields), now=services.clock())
+            except UserError as exc:
+                raise SystemExit(f"error: {exc.message}") from None
+            await session.commit()
+        return str(user.id), token
+    finally:
+        await services.engine.dispose()
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from starlette.applications import Starlette
+
+    from emulators.mount import emulator_mounts
+
+    base = f"http://{args.host}:{args.port}"
+    settings = Settings().with_emulators(base)
+    app = Starlette(routes=emulator_mounts(settings))
+    print(
+        json.dumps(
+            {
+                "MEETGRAPH_GOOGLE_AUTH_URL": settings.google_auth_url,
+                "MEETGRAPH_GOOGLE_TOKEN_URL": settings.google_token_url,
+                "MEETGRAPH_GOOGLE_USERINFO_URL": settings.google_userinfo_url,
+                "MEETGRAPH_GOOGLE_API_URL": settings.google_api_url,
+                "MEETGRAPH_MICROSOFT_AUTH_URL": settings.microsoft_auth_url,
+                "MEETGRAPH_MICROSOFT_TOKEN_URL": settings.microsoft_token_url,
+                "MEETGRAPH_MICROSOFT_GRAPH_URL": settings.microsoft_graph_url,
+                "MEETGRAPH_EXCHANGE_AUTODISCOVER_URL": settings.exchange_autodiscover_url,
+            },
+            indent=2,
+        ),
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _export_schema(_: argparse.Namespace) -> int:
+    from schema import build_schema
+
+    sys.stdout.write(build_schema().as_str() + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="meetgraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API (applies migrations first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--emulators", action="store_true", help="mount and use the provider emulators")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(run=_migrate)
+
+    create = commands.add_parser("create-user", help="create a user and print its id and API token")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--timezone", default="UTC")
+    create.add_argument(
+        "--admin-token", help="create through a running server's API instead of the database"
+    )
+    create.add_argument("--url", help="the running server (default MEETGRAPH_PUBLIC_URL)")
+    create.set_defaults(run=_create_user)
+
+    emulate = commands.add_parser("emulate", help="run the Google, Microsoft and Exchange emulators")
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=8900)
+    emulate.add_argument("--log-level", default="info")
+    emulate.set_defaults(run=_emulate)
+
+    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.set_defaults(run=_export_schema)
+
+    args = parser.parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

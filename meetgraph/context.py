@@ -1,0 +1,99 @@
+"""The one typed per-request context: services, caller, database session and dataloaders."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from graphql import GraphQLError
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from db.models import ApiToken, User
+from meetgraph.crypto import hash_token
+from meetgraph.services import Services
+
+
+class NotAuthenticated(GraphQLError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Authentication required: send `Authorization: Bearer <token>`.",
+            extensions={"code": "UNAUTHENTICATED"},
+        )
+
+
+def bearer_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+@dataclass
+class Context:
+    services: Services
+    request: Request | WebSocket | None = None
+    response: Response | WebSocket | None = None
+    user: User | None = None
+    is_admin: bool = False
+    connection_params: dict[str, Any] | None = None
+    loaders: Any = None
+    _session: AsyncSession | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        from resolvers.loaders import Loaders
+
+        self.loaders = Loaders(self)
+
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        """The request's session, one user at a time (resolvers run concurrently)."""
+        async with self._lock:
+            if self._session is None:
+                self._session = self.services.sessionmaker()
+            try:
+                yield self._session
+            except BaseException:
+                await self._session.rollback()
+                raise
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def require_user(self) -> User:
+        if self.user is None:
+            raise NotAuthenticated()
+        return self.user
+
+    async def authenticate(self, authorization: str | None) -> None:
+        """Resolve `Bearer <token>` to the admin or a user; unknown tokens leave the caller anonymous."""
+        token = bearer_token(authorization)
+        self.user, self.is_admin = None, False
+        if token is None:
+            return
+        admin = self.services.settings.admin_token
+        if admin and hmac.compare_digest(token.encode(), admin.encode()):
+            self.is_admin = True
+            return
+        async with self.services.sessionmaker() as session:
+            self.user = (
+                await session.exec(
+                    select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token))
+                )
+            ).first()

@@ -1,0 +1,102 @@
+"""The app's wiring: one Services object per process, shared by every request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from broadcaster import Broadcast
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from db.engine import make_engine, make_sessionmaker
+from meetgraph.crypto import CredentialCipher
+from meetgraph.mail import Mailer
+from meetgraph.settings import Settings
+from providers.http import RetryPolicy
+from providers.oauth import RefreshLocks
+
+log = logging.getLogger("meetgraph")
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Events:
+    """Hooks the app calls at notable moments; tests replace them to wait without sleeping."""
+
+    def subscribed(self, user_id: object) -> None:
+        """A bookingAttempts subscription is listening."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    cipher: CredentialCipher
+    signer: URLSafeTimedSerializer
+    broadcast: Broadcast
+    mailer: Mailer
+    clock: Clock = utcnow
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    refresh_locks: RefreshLocks = field(default_factory=RefreshLocks)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+    events: Events = field(default_factory=Events)
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        retry: RetryPolicy | None = None,
+        engine: AsyncEngine | None = None,
+    ) -> Services:
+        secret = settings.resolved_secret_key()
+        engine = engine or make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            cipher=CredentialCipher(secret),
+            signer=URLSafeTimedSerializer(secret, salt="meetgraph-oauth-state"),
+            broadcast=Broadcast(settings.broadcast_url),
+            mailer=Mailer(settings.smtp_url, settings.email_from),
+            clock=clock,
+            retry=retry or RetryPolicy(),
+        )
+
+    def spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        """Run work after the response (mails, provider write retries); errors are logged."""
+
+        async def guarded() -> None:
+            try:
+                await job
+            except Exception:
+                log.exception("background job %s failed", name)
+
+        task = asyncio.create_task(guarded(), name=name)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background work (shutdown, and tests that check its effects)."""
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)
+
+    async def start(self) -> None:
+        await self.broadcast.connect()
+
+    async def stop(self) -> None:
+        await self.drain()
+        await self.broadcast.disconnect()
+        await self.engine.dispose()

@@ -1,0 +1,83 @@
+"""Configuration, read from MEETGRAPH_* environment variables (and a .env file)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("meetgraph.settings")
+
+DEV_SECRET_FILE = Path(".meetgraph-dev-secret")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEETGRAPH_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./meetgraph.db"
+    admin_token: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    public_url: str = "http://127.0.0.1:8000"
+    dashboard_url: str = "http://127.0.0.1:8000/meetings/dashboard"
+    smtp_url: str | None = None
+    email_from: str = "meetgraph <no-reply@meetgraph.local>"
+    broadcast_url: str = "memory://"
+
+    google_client_id: str = "meetgraph-dev-google"
+    google_client_secret: str = Field(default="meetgraph-dev-google-secret", repr=False)
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_userinfo_url: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    google_api_url: str = "https://www.googleapis.com/calendar/v3"
+
+    microsoft_client_id: str = "meetgraph-dev-microsoft"
+    microsoft_client_secret: str = Field(default="meetgraph-dev-microsoft-secret", repr=False)
+    microsoft_auth_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+    microsoft_token_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+    microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
+
+    exchange_autodiscover_url: str | None = None
+    """Where to autodiscover when a connection gives no EWS URL; None uses exchangelib's DNS-based autodiscover."""
+
+    oauth_state_ttl_seconds: int = 600
+    max_query_depth: int = 12
+    max_query_tokens: int = 2000
+    max_aliases: int = 30
+    max_subscriptions_per_connection: int = 5
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or a generated development key kept in a local file (with a warning)."""
+        if self.secret_key:
+            return self.secret_key
+        if DEV_SECRET_FILE.exists():
+            key = DEV_SECRET_FILE.read_text().strip()
+        else:
+            key = secrets.token_urlsafe(48)
+            DEV_SECRET_FILE.write_text(key)
+            DEV_SECRET_FILE.chmod(0o600)
+        log.warning(
+            "MEETGRAPH_SECRET_KEY is not set: using the development key in %s; "
+            "set a real key in production",
+            DEV_SECRET_FILE,
+        )
+        return key
+
+    def with_emulators(self, base_url: str) -> Settings:
+        """These settings with every provider pointed at the emulators mounted under base_url."""
+        google = f"{base_url}/_emulators/google"
+        microsoft = f"{base_url}/_emulators/microsoft"
+        return self.model_copy(
+            update={
+                "google_auth_url": f"{google}/o/oauth2/v2/auth",
+                "google_token_url": f"{google}/token",
+                "google_userinfo_url": f"{google}/v1/userinfo",
+                "google_api_url": f"{google}/calendar/v3",
+                "microsoft_auth_url": f"{microsoft}/common/oauth2/v2.0/authorize",
+                "microsoft_token_url": f"{microsoft}/common/oauth2/v2.0/token",
+                "microsoft_graph_url": f"{microsoft}/v1.0",
+                "exchange_autodiscover_url": f"{base_url}/_emulators/exchange/autodiscover/autodiscover.xml",
+            }
+        )

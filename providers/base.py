@@ -1,0 +1,160 @@
+"""The one provider interface: every calendar service speaks through CalendarProvider."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+
+class ProviderKind(str, enum.Enum):
+    GOOGLE = "GOOGLE"
+    OFFICE365 = "OFFICE365"
+    EXCHANGE = "EXCHANGE"
+
+
+class AccessRole(str, enum.Enum):
+    """What the connected account may do with a calendar."""
+
+    OWNER = "owner"
+    WRITER = "writer"
+    READER = "reader"
+    FREE_BUSY = "freeBusyReader"
+
+
+@dataclass(frozen=True)
+class ProviderCalendar:
+    id: str
+    name: str
+    is_primary: bool
+    access_role: AccessRole
+
+    @property
+    def selectable_for_availability(self) -> bool:
+        """Owned, writable or readable with full event details; free/busy-only shares are not."""
+        return self.access_role is not AccessRole.FREE_BUSY
+
+
+@dataclass(frozen=True)
+class BusyInterval:
+    """A busy span, as timezone-aware UTC datetimes, half-open [start, end)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    summary: str
+    start: datetime
+    end: datetime
+    attendees: Sequence[Attendee] = ()
+    description: str | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    cancel_meetings: bool
+    reschedule_meetings: bool
+    two_way_sync: bool
+    insert_times_in_email: bool
+
+
+FULL_CAPABILITIES = Capabilities(True, True, True, True)
+EXCHANGE_CAPABILITIES = Capabilities(False, False, False, False)
+
+
+class ProviderError(Exception):
+    """Base of every provider failure; the message is safe to show to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ProviderAuthError(ProviderError):
+    """Login refused, or the grant/token was revoked (the connection becomes inactive)."""
+
+
+class CalendarAccessLost(ProviderError):
+    """The account can no longer read one or more calendars."""
+
+    def __init__(self, calendar_ids: Sequence[str], message: str | None = None) -> None:
+        super().__init__(message or f"access lost to calendar(s): {', '.join(calendar_ids)}")
+        self.calendar_ids = tuple(calendar_ids)
+
+
+class ProviderRateLimited(ProviderError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, timeouts or connection failures that outlasted the retries."""
+
+
+class ProviderVersionError(ProviderError):
+    """The server is too old (Exchange before 2010 SP2)."""
+
+
+class ProviderRequestError(ProviderError):
+    """A 4xx the provider gave for our request (not retried)."""
+
+
+class UnsupportedOperation(ProviderError):
+    """The provider does not offer this operation (declared in its capabilities)."""
+
+
+@dataclass
+class BusyByCalendar:
+    """get_busy's answer: busy intervals per calendar id."""
+
+    intervals: dict[str, list[BusyInterval]] = field(default_factory=dict)
+
+    def all(self) -> list[BusyInterval]:
+        return [i for spans in self.intervals.values() for i in spans]
+
+
+class CalendarProvider(abc.ABC):
+    """A connected calendar account. All datetimes in and out are timezone-aware."""
+
+    capabilities: ClassVar[Capabilities] = FULL_CAPABILITIES
+
+    @abc.abstractmethod
+    async def account_email(self) -> str: ...
+
+    @abc.abstractmethod
+    async def list_calendars(self) -> list[ProviderCalendar]: ...
+
+    @abc.abstractmethod
+    async def get_busy(
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime
+    ) -> BusyByCalendar:
+        """Busy time of each calendar; raises CalendarAccessLost naming every unreadable one."""
+
+    @abc.abstractmethod
+    async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        """Create the event (attendees invited) and return the provider's event id."""
+
+    @abc.abstractmethod
+    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_event(self, calendar_id: str, event_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def create_calendar(self, name: str) -> ProviderCalendar: ...
+
+    async def aclose(self) -> None:
+        """Release network resources."""

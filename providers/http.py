@@ -1,0 +1,112 @@
+"""HTTP calls to providers, with bounded retries for throttling and transient failures."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+
+import httpx
+
+from providers.base import ProviderRateLimited, ProviderUnavailable
+
+Sleep = Callable[[float], Awaitable[None]]
+
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """At most `attempts` tries within `total_seconds`; backoff doubles from `base_delay` with jitter."""
+
+    attempts: int = 4
+    total_seconds: float = 20.0
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    sleep: Sleep = field(default=asyncio.sleep, compare=False)
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for the given 1-based attempt number."""
+        cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return self.rng.uniform(cap / 2, cap)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The Retry-After header as seconds (delta-seconds or an HTTP date), if present."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _google_reasons(response: httpx.Response) -> set[str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return set()
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return set()
+    return {e.get("reason", "") for e in error.get("errors", []) if isinstance(e, dict)}
+
+
+def is_throttled(response: httpx.Response) -> bool:
+    if response.status_code == 429:
+        return True
+    return response.status_code == 403 and bool(_google_reasons(response) & RATE_LIMIT_REASONS)
+
+
+def is_retryable(response: httpx.Response) -> bool:
+    return is_throttled(response) or response.status_code >= 500
+
+
+async def send_with_retry(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    policy: RetryPolicy,
+    **kwargs: object,
+) -> httpx.Response:
+    """Send a request, retrying 429 / 403 rate-limit / 5xx / timeouts; other 4xx come back at once.
+
+    Raises ProviderRateLimited or ProviderUnavailable when the retries are used up.
+    """
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        delay: float
+        try:
+            response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            failure: Exception = ProviderUnavailable(f"provider unreachable: {type(exc).__name__}")
+            delay = policy.backoff(attempt)
+        else:
+            if not is_retryable(response):
+                return response
+            hinted = retry_after_seconds(response)
+            if is_throttled(response):
+                failure = ProviderRateLimited("provider rate limit exceeded", retry_after=hinted)
+            else:
+                failure = ProviderUnavailable(f"provider error {response.status_code}")
+            delay = hinted if hinted is not None else policy.backoff(attempt)
+        elapsed = time.monotonic() - started
+        if attempt >= policy.attempts or elapsed + delay > policy.total_seconds:
+            raise failure
+        await policy.sleep(delay)

@@ -1,0 +1,85 @@
+"""Booking attempts: stored, then published to the owner's channel for the bookingAttempts subscription."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from db.models import BookingAttempt, BookingOutcome
+from meetgraph.services import Services
+
+
+def channel_for(user_id: uuid.UUID) -> str:
+    return f"meetgraph.booking-attempts.{user_id}"
+
+
+def _encode(attempt: BookingAttempt) -> str:
+    return json.dumps(
+        {
+            "id": str(attempt.id),
+            "user_id": str(attempt.user_id),
+            "page_id": str(attempt.page_id) if attempt.page_id else None,
+            "page_slug": attempt.page_slug,
+            "contact_email": attempt.contact_email,
+            "start": attempt.start.isoformat(),
+            "outcome": attempt.outcome.value,
+            "message": attempt.message,
+            "occurred_at": attempt.occurred_at.isoformat(),
+        }
+    )
+
+
+def _decode(raw: str) -> BookingAttempt:
+    data = json.loads(raw)
+    return BookingAttempt(
+        id=uuid.UUID(data["id"]),
+        user_id=uuid.UUID(data["user_id"]),
+        page_id=uuid.UUID(data["page_id"]) if data["page_id"] else None,
+        page_slug=data["page_slug"],
+        contact_email=data["contact_email"],
+        start=datetime.fromisoformat(data["start"]),
+        outcome=BookingOutcome(data["outcome"]),
+        message=data["message"],
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+    )
+
+
+async def record(
+    services: Services,
+    *,
+    user_id: uuid.UUID,
+    page_id: uuid.UUID | None,
+    page_slug: str,
+    contact_email: str,
+    start: datetime,
+    outcome: BookingOutcome,
+    message: str | None = None,
+) -> BookingAttempt:
+    """Store the attempt in its own transaction (it must survive a rolled-back booking) and publish it."""
+    attempt = BookingAttempt(
+        user_id=user_id,
+        page_id=page_id,
+        page_slug=page_slug,
+        contact_email=contact_email[:254],
+        start=start,
+        outcome=outcome,
+        message=message[:500] if message else None,
+        occurred_at=services.clock(),
+    )
+    async with services.sessionmaker() as session:
+        session.add(attempt)
+        await session.commit()
+    await services.broadcast.publish(channel=channel_for(user_id), message=_encode(attempt))
+    return attempt
+
+
+async def stream(services: Services, user_id: uuid.UUID) -> AsyncIterator[BookingAttempt]:
+    """Every attempt on the user's pages from now on; the subscription ends cleanly on disconnect."""
+    async with services.broadcast.subscribe(channel=channel_for(user_id)) as subscriber:
+        services.events.subscribed(user_id)
+        async for event in subscriber:  # type: ignore[union-attr]
+            if event is None:
+                return
+            yield _decode(event.message)

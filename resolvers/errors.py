@@ -1,0 +1,62 @@
+"""Expected failures, raised by resolvers and turned into typed GraphQL errors by the schema layer."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(UserError):
+    pass
+
+
+class NotFound(UserError):
+    pass
+
+
+class PermissionRequired(UserError):
+    pass
+
+
+class LicenseRequired(UserError):
+    pass
+
+
+class SharedInbox(UserError):
+    pass
+
+
+class ConnectionLimit(UserError):
+    pass
+
+
+class ProviderFailure(UserError):
+    pass
+
+
+class ExchangeVersion(UserError):
+    pass
+
+
+class SlugTaken(UserError):
+    pass
+
+
+class Unsupported(UserError):
+    pass
+
+
+class SlotUnavailable(UserError):
+    pass
+
+
+class AccessLost(UserError):
+    pass
+
+
+class PagesDisabled(UserError):
+    pass

@@ -1,0 +1,151 @@
+"""Per-request dataloaders: one query per field per request, results in key order."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from aiodataloader import DataLoader
+from sqlmodel import SQLModel, col, select
+
+from db.models import (
+    Calendar,
+    CalendarConnection,
+    CalendarSettings,
+    Domain,
+    EmailInbox,
+    Meeting,
+    SchedulingPage,
+)
+
+if TYPE_CHECKING:
+    from meetgraph.context import Context
+
+M = TypeVar("M", bound=SQLModel)
+
+
+class _ByKeyLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
+    """One row per key (the model's primary key, or a unique column)."""
+
+    model: ClassVar[type[SQLModel]]
+    column: ClassVar[str] = "id"
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[M | None]:
+        column = getattr(self.model, self.column)
+        async with self.context.db() as session:
+            rows = (await session.exec(select(self.model).where(col(column).in_(keys)))).all()
+        found: dict[Any, Any] = {getattr(row, self.column): row for row in rows}
+        return [found.get(key) for key in keys]
+
+
+class _ListByKeyLoader(DataLoader[uuid.UUID, list[M]], Generic[M]):
+    """All rows whose `column` equals the key, in `order` order."""
+
+    model: ClassVar[type[SQLModel]]
+    column: ClassVar[str]
+    order: ClassVar[str] = "id"
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[M]]:
+        column = getattr(self.model, self.column)
+        async with self.context.db() as session:
+            rows = (
+                await session.exec(
+                    select(self.model)
+                    .where(col(column).in_(keys))
+                    .order_by(getattr(self.model, self.order))
+                )
+            ).all()
+        grouped: dict[Any, list[Any]] = defaultdict(list)
+        for row in rows:
+            grouped[getattr(row, self.column)].append(row)
+        return [grouped.get(key, []) for key in keys]
+
+
+class SchedulingPageByIdLoader(_ByKeyLoader[SchedulingPage]):
+    model = SchedulingPage
+
+
+class DomainByIdLoader(_ByKeyLoader[Domain]):
+    model = Domain
+
+
+class CalendarSettingsByUserLoader(_ByKeyLoader[CalendarSettings]):
+    model = CalendarSettings
+    column = "user_id"
+
+
+class CalendarConnectionsByUserLoader(_ListByKeyLoader[CalendarConnection]):
+    model = CalendarConnection
+    column = "user_id"
+    order = "slot"
+
+
+class CalendarsByConnectionLoader(_ListByKeyLoader[Calendar]):
+    model = Calendar
+    column = "connection_id"
+    order = "name"
+
+
+class EmailInboxesByUserLoader(_ListByKeyLoader[EmailInbox]):
+    model = EmailInbox
+    column = "user_id"
+    order = "address"
+
+
+class SchedulingPagesByUserLoader(_ListByKeyLoader[SchedulingPage]):
+    model = SchedulingPage
+    column = "user_id"
+    order = "created_at"
+
+
+class MeetingsByUserLoader(_ListByKeyLoader[Meeting]):
+    model = Meeting
+    column = "user_id"
+    order = "start"
+
+
+class CalendarsByUserLoader(DataLoader[uuid.UUID, list[Calendar]]):
+    """Every calendar of every connection of a user."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Calendar]]:
+        async with self.context.db() as session:
+            rows = (
+                await session.exec(
+                    select(CalendarConnection.user_id, Calendar)
+                    .join(CalendarConnection, col(Calendar.connection_id) == CalendarConnection.id)
+                    .where(col(CalendarConnection.user_id).in_(keys))
+                    .order_by(col(CalendarConnection.slot), col(Calendar.name))
+                )
+            ).all()
+        grouped: dict[uuid.UUID, list[Calendar]] = defaultdict(list)
+        for user_id, calendar in rows:
+            grouped[user_id].append(calendar)
+        return [grouped.get(key, []) for key in keys]
+
+
+class Loaders:
+    """The request's loaders; a fresh set per request so nothing is cached across callers."""
+
+    def __init__(self, context: Context) -> None:
+        self.page_by_id = SchedulingPageByIdLoader(context)
+        self.domain_by_id = DomainByIdLoader(context)
+        self.settings_by_user = CalendarSettingsByUserLoader(context)
+        self.connections_by_user = CalendarConnectionsByUserLoader(context)
+        self.calendars_by_connection = CalendarsByConnectionLoader(context)
+        self.calendars_by_user = CalendarsByUserLoader(context)
+        self.inboxes_by_user = EmailInboxesByUserLoader(context)
+        self.pages_by_user = SchedulingPagesByUserLoader(context)
+        self.meetings_by_user = MeetingsByUserLoader(context)

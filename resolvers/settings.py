@@ -1,0 +1,32 @@
+"""Calendar settings: read side (saving lives in resolvers/settings_save.py)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import col, select
+
+from db.models import Calendar, CalendarSettings, ConnectionStatus, Domain
+from meetgraph.context import Context
+
+
+async def settings_for(ctx: Context, user_id: uuid.UUID) -> CalendarSettings:
+    settings = await ctx.loaders.settings_by_user.load(user_id)
+    if settings is None:  # every user gets a row at creation; this only guards old data
+        settings = CalendarSettings(user_id=user_id)
+    return settings
+
+
+async def inactive_calendars(ctx: Context, user_id: uuid.UUID) -> list[Calendar]:
+    """Availability or primary calendars whose access was lost; they block bookings until removed."""
+    calendars = await ctx.loaders.calendars_by_user.load(user_id)
+    return [c for c in calendars if c.status is ConnectionStatus.INACTIVE]
+
+
+async def account_domains(ctx: Context) -> list[Domain]:
+    user = ctx.require_user()
+    async with ctx.db() as session:
+        rows = await session.exec(
+            select(Domain).where(Domain.account_id == user.account_id).order_by(col(Domain.hostname))
+        )
+        return list(rows.all())

@@ -1,0 +1,61 @@
+"""Input checks shared by the resolvers; each failure names the offending field."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from resolvers.errors import InvalidInput
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?(?:/[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?)?$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def text(value: str, field: str, *, max_length: int, required: bool = True) -> str:
+    cleaned = value.strip()
+    if required and not cleaned:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    if len(cleaned) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
+    return cleaned
+
+
+def email(value: str, field: str = "email") -> str:
+    cleaned = value.strip().lower()
+    if len(cleaned) > 254 or not EMAIL.match(cleaned):
+        raise InvalidInput(f"{field} is not a valid email address", field=field)
+    return cleaned
+
+
+def timezone(value: str, field: str = "timezone") -> str:
+    if not value or len(value) > 64:
+        raise InvalidInput(f"{field} is not a known IANA time zone", field=field)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{field} {value!r} is not a known IANA time zone", field=field) from None
+    return value
+
+
+def slug(value: str, field: str = "slug") -> str:
+    cleaned = value.strip().lower()
+    if not SLUG.match(cleaned):
+        raise InvalidInput(
+            f"{field} may use a-z, 0-9 and '-' (one '/' after a prefix), 1-200 characters",
+            field=field,
+        )
+    return cleaned
+
+
+def hostname(value: str, field: str = "hostname") -> str:
+    cleaned = value.strip().lower().rstrip(".")
+    if not HOSTNAME.match(cleaned):
+        raise InvalidInput(f"{field} is not a valid host name", field=field)
+    return cleaned
+
+
+def int_range(value: int, field: str, *, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise InvalidInput(f"{field} must be between {low} and {high}", field=field)
+    return value

@@ -1,0 +1,53 @@
+"""The GraphQL schema: thin Strawberry declarations over resolvers/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from meetgraph.settings import Settings
+
+
+class CloseSession(SchemaExtension):
+    """Each operation's database session is closed when the operation ends."""
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        yield
+        context = self.execution_context.context
+        if hasattr(context, "close"):
+            await context.close()
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Hide unexpected exceptions; our own GraphQLErrors and validation errors pass through."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    from schema.mutation import Mutation
+    from schema.query import Query
+    from schema.subscription import Subscription
+
+    settings = settings or Settings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            QueryDepthLimiter(max_depth=settings.max_query_depth),
+            MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            MaskErrors(should_mask_error=should_mask),
+            CloseSession,
+        ],
+    )

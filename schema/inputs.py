@@ -1,0 +1,87 @@
+"""GraphQL input types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from schema.types import Hub, SeatTier
+
+
+@strawberry.input
+class CreateUserInput:
+    email: str
+    name: str
+    account_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Join this account; a new account is made when omitted."
+    )
+    personal_email_access: bool | None = True
+    hub: Hub | None = Hub.NONE  # type: ignore[attr-defined]
+    tier: SeatTier | None = SeatTier.FREE  # type: ignore[attr-defined]
+    paid_seat: bool | None = False
+    timezone: str | None = "UTC"
+    created_at: datetime | None = strawberry.field(
+        default=None, description="When the user joined the CRM (imports); now when omitted."
+    )
+
+
+@strawberry.input
+class ExchangeConnectionInput:
+    email: str
+    password: str
+    username: str | None = None
+    ews_url: str | None = None
+
+
+@strawberry.input
+class CalendarSettingsInput:
+    calendar_sync: bool | None = None
+    task_sync: bool | None = None
+    scheduling_pages_enabled: bool | None = None
+    availability_calendar_ids: list[strawberry.ID] | None = None
+    meeting_url_prefix: str | None = None
+    default_meeting_link_id: strawberry.ID | None = None
+    meeting_domain_id: strawberry.ID | None = None
+    chat_include_meeting_link: bool | None = None
+    chat_meeting_link_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class WeeklyHoursInput:
+    weekday: int = strawberry.field(description="1 = Monday ... 7 = Sunday (ISO weekday).")
+    start: str = strawberry.field(description="Local wall-clock time in the page's timezone, HH:MM.")
+    end: str
+
+
+@strawberry.input
+class SchedulingPageInput:
+    name: str
+    slug: str | None = None
+    duration_minutes: int | None = 30
+    timezone: str | None = None
+    weekly_hours: list[WeeklyHoursInput] | None = None
+    buffer_minutes: int | None = 0
+    minimum_notice_minutes: int | None = 0
+
+
+@strawberry.input
+class BookMeetingInput:
+    slug: str
+    domain: str | None = strawberry.field(
+        default=None, description="The host the page was opened on; the app's own host when omitted."
+    )
+    start: datetime
+    contact_email: str
+    contact_name: str
+
+
+@strawberry.input
+class CrmMeetingInput:
+    contact_email: str
+    title: str
+    start: datetime
+    end: datetime
+    from_integration: bool | None = strawberry.field(
+        default=False, description="Created by an integration: logged only, never synced to a calendar."
+    )

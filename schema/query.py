@@ -1,0 +1,22 @@
+"""Query root."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import public_pages
+from schema.types import CtxInfo, PublicSchedulingPage, User
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The caller (needs `Authorization: Bearer <token>`).")
+    def me(self, info: CtxInfo) -> User:
+        return User.from_model(info.context.require_user())
+
+    @strawberry.field(description="A scheduling page as a visitor sees it (public).")
+    async def scheduling_page(
+        self, info: CtxInfo, slug: str, domain: str | None = None
+    ) -> PublicSchedulingPage | None:
+        page = await public_pages.find_page(info.context, slug, domain)
+        return PublicSchedulingPage.from_model(page) if page else None

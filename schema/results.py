@@ -1,0 +1,53 @@
+"""Run a resolver and turn its expected failures into the typed errors of the mutation's union."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from meetgraph.context import Context
+from resolvers import errors as e
+from resolvers.loaders import Loaders
+from schema import errors as g
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+ERROR_TYPES: dict[type[e.UserError], type[g.Error]] = {
+    e.InvalidInput: g.ValidationError,
+    e.NotFound: g.NotFoundError,
+    e.PermissionRequired: g.PermissionRequiredError,
+    e.LicenseRequired: g.LicenseRequiredError,
+    e.SharedInbox: g.SharedInboxError,
+    e.ConnectionLimit: g.ConnectionLimitError,
+    e.ProviderFailure: g.ProviderError,
+    e.ExchangeVersion: g.ExchangeVersionError,
+    e.SlugTaken: g.SlugTakenError,
+    e.Unsupported: g.UnsupportedOperationError,
+    e.SlotUnavailable: g.SlotUnavailableError,
+    e.AccessLost: g.CalendarAccessLostError,
+    e.PagesDisabled: g.PagesDisabledError,
+}
+
+
+def to_error(exc: e.UserError) -> g.Error:
+    kind = ERROR_TYPES[type(exc)]
+    if kind is g.ValidationError:
+        return g.ValidationError(message=exc.message, field=exc.field)
+    return kind(message=exc.message)
+
+
+async def outcome(
+    ctx: Context, work: Awaitable[T], success: Callable[[T], S]
+) -> S | g.Error:
+    """Await the resolver; success builds the payload, a UserError becomes its typed error.
+
+    The request's dataloaders are renewed afterwards, so the payload reads what was just written.
+    """
+    try:
+        result = await work
+    except e.UserError as exc:
+        return to_error(exc)
+    finally:
+        ctx.loaders = Loaders(ctx)
+    return success(result)

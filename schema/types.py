@@ -1,0 +1,369 @@
+"""GraphQL object types: declarations only; every computed field delegates to resolvers/."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from db import models
+from meetgraph.context import Context
+from providers.base import EXCHANGE_CAPABILITIES, FULL_CAPABILITIES
+from resolvers import pages as page_resolvers
+from resolvers import settings as settings_resolvers
+
+CtxInfo = Info[Context, None]
+
+CalendarProvider = strawberry.enum(
+    enum.Enum("CalendarProvider", {"GOOGLE": "GOOGLE", "OFFICE365": "OFFICE365", "EXCHANGE": "EXCHANGE"})
+)
+ConnectionStatus = strawberry.enum(models.ConnectionStatus)
+Hub = strawberry.enum(models.Hub)
+SeatTier = strawberry.enum(models.SeatTier)
+MeetingStatus = strawberry.enum(models.MeetingStatus)
+BookingAttemptOutcome = strawberry.enum(
+    models.BookingOutcome,
+    name="BookingAttemptOutcome",
+    description="What became of one attempt to book a scheduling page.",
+)
+MeetingSyncState = strawberry.enum(
+    models.SyncState, name="MeetingSyncState", description="Whether a meeting is in the calendar."
+)
+
+
+@strawberry.type(description="What a connection supports; Exchange connections have all four false.")
+class ConnectionCapabilities:
+    cancel_meetings: bool
+    reschedule_meetings: bool
+    two_way_sync: bool
+    insert_times_in_email: bool
+
+
+@strawberry.type
+class Calendar:
+    id: strawberry.ID
+    name: str
+    is_primary: bool
+    status: ConnectionStatus
+    is_availability_calendar: bool
+    selectable_for_availability: bool = strawberry.field(
+        description="Owned by the connected account, or shared with it with full event details."
+    )
+
+    @classmethod
+    def from_model(cls, m: models.Calendar) -> Calendar:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            name=m.name,
+            is_primary=m.is_primary,
+            status=m.status,
+            is_availability_calendar=m.is_availability,
+            selectable_for_availability=m.selectable_for_availability,
+        )
+
+
+@strawberry.type
+class CalendarConnection:
+    id: strawberry.ID
+    provider: CalendarProvider
+    email: str
+    status: ConnectionStatus
+    _id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_model(cls, m: models.CalendarConnection) -> CalendarConnection:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            provider=CalendarProvider(m.provider),
+            email=m.email,
+            status=m.status,
+            _id=m.id,
+        )
+
+    @strawberry.field
+    async def calendars(self, info: CtxInfo) -> list[Calendar]:
+        rows = await info.context.loaders.calendars_by_connection.load(self._id)
+        return [Calendar.from_model(c) for c in rows]
+
+    @strawberry.field
+    def capabilities(self) -> ConnectionCapabilities:
+        caps = EXCHANGE_CAPABILITIES if self.provider.value == "EXCHANGE" else FULL_CAPABILITIES
+        return ConnectionCapabilities(
+            cancel_meetings=caps.cancel_meetings,
+            reschedule_meetings=caps.reschedule_meetings,
+            two_way_sync=caps.two_way_sync,
+            insert_times_in_email=caps.insert_times_in_email,
+        )
+
+
+@strawberry.type
+class EmailInbox:
+    id: strawberry.ID
+    address: str
+    shared: bool
+
+    @classmethod
+    def from_model(cls, m: models.EmailInbox) -> EmailInbox:
+        return cls(id=strawberry.ID(str(m.id)), address=m.address, shared=m.shared)
+
+
+@strawberry.type
+class Domain:
+    id: strawberry.ID
+    hostname: str
+    robots_disallow_meetings: bool = strawberry.field(
+        description="Whether this domain's /robots.txt disallows /meetings*."
+    )
+
+    @classmethod
+    def from_model(cls, m: models.Domain) -> Domain:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            hostname=m.hostname,
+            robots_disallow_meetings=m.robots_disallow_meetings,
+        )
+
+
+@strawberry.type
+class Slot:
+    start: datetime
+    end: datetime
+
+
+@strawberry.interface(description="The fields an owner and a visitor both see of a scheduling page.")
+class SchedulingPageFields:
+    name: str
+    slug: str
+    duration_minutes: int
+    timezone: str
+    _model: strawberry.Private[models.SchedulingPage]
+
+    @strawberry.field
+    async def url(self, info: CtxInfo) -> str:
+        return await page_resolvers.page_url(info.context, self._model)
+
+    @strawberry.field
+    async def active(self, info: CtxInfo) -> bool:
+        return (await page_resolvers.page_state(info.context, self._model)).active
+
+    @strawberry.field(description="True while the owner has no connected calendar: bookings become requests.")
+    async def offline(self, info: CtxInfo) -> bool:
+        return (await page_resolvers.page_state(info.context, self._model)).offline
+
+    @strawberry.field
+    async def available_slots(self, info: CtxInfo, start: datetime, end: datetime) -> list[Slot]:
+        slots = await page_resolvers.available_slots(info.context, self._model, start, end)
+        return [Slot(start=s.start, end=s.end) for s in slots]
+
+
+@strawberry.type
+class WeeklyHours:
+    weekday: int = strawberry.field(description="1 = Monday ... 7 = Sunday (ISO weekday).")
+    start: str
+    end: str
+
+
+@strawberry.type
+class SchedulingPage(SchedulingPageFields):
+    id: strawberry.ID
+    buffer_minutes: int
+    minimum_notice_minutes: int
+    weekly_hours: list[WeeklyHours]
+
+    @classmethod
+    def from_model(cls, m: models.SchedulingPage) -> SchedulingPage:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            name=m.name,
+            slug=m.slug,
+            duration_minutes=m.duration_minutes,
+            timezone=m.timezone,
+            buffer_minutes=m.buffer_minutes,
+            minimum_notice_minutes=m.minimum_notice_minutes,
+            weekly_hours=[WeeklyHours(**h) for h in m.weekly_hours],
+            _model=m,
+        )
+
+
+@strawberry.type(description="What an anonymous visitor of a scheduling page may see.")
+class PublicSchedulingPage(SchedulingPageFields):
+    @classmethod
+    def from_model(cls, m: models.SchedulingPage) -> PublicSchedulingPage:
+        return cls(
+            name=m.name,
+            slug=m.slug,
+            duration_minutes=m.duration_minutes,
+            timezone=m.timezone,
+            _model=m,
+        )
+
+
+@strawberry.type
+class CalendarSettings:
+    calendar_sync: bool
+    task_sync: bool
+    scheduling_pages_enabled: bool
+    meeting_url_prefix: str | None
+    pages_active: bool
+    chat_include_meeting_link: bool
+    _model: strawberry.Private[models.CalendarSettings]
+
+    @classmethod
+    def from_model(cls, m: models.CalendarSettings) -> CalendarSettings:
+        return cls(
+            calendar_sync=m.calendar_sync,
+            task_sync=m.task_sync,
+            scheduling_pages_enabled=m.scheduling_pages_enabled,
+            meeting_url_prefix=m.meeting_url_prefix,
+            pages_active=m.pages_active,
+            chat_include_meeting_link=m.chat_include_meeting_link,
+            _model=m,
+        )
+
+    @strawberry.field
+    async def availability_calendars(self, info: CtxInfo) -> list[Calendar]:
+        rows = await info.context.loaders.calendars_by_user.load(self._model.user_id)
+        return [Calendar.from_model(c) for c in rows if c.is_availability]
+
+    @strawberry.field
+    async def inactive_calendars(self, info: CtxInfo) -> list[Calendar]:
+        rows = await settings_resolvers.inactive_calendars(info.context, self._model.user_id)
+        return [Calendar.from_model(c) for c in rows]
+
+    @strawberry.field
+    async def default_meeting_link(self, info: CtxInfo) -> SchedulingPage | None:
+        return await _page(info, self._model.default_meeting_link_id)
+
+    @strawberry.field
+    async def meeting_domain(self, info: CtxInfo) -> Domain | None:
+        if self._model.meeting_domain_id is None:
+            return None
+        domain = await info.context.loaders.domain_by_id.load(self._model.meeting_domain_id)
+        return Domain.from_model(domain) if domain else None
+
+    @strawberry.field
+    async def chat_meeting_link(self, info: CtxInfo) -> SchedulingPage | None:
+        return await _page(info, self._model.chat_meeting_link_id)
+
+
+async def _page(info: CtxInfo, page_id: uuid.UUID | None) -> SchedulingPage | None:
+    if page_id is None:
+        return None
+    page = await info.context.loaders.page_by_id.load(page_id)
+    return SchedulingPage.from_model(page) if page else None
+
+
+@strawberry.type
+class Meeting:
+    id: strawberry.ID
+    start: datetime
+    end: datetime
+    status: MeetingStatus
+    contact_email: str
+    contact_name: str
+    title: str
+    sync_state: MeetingSyncState = strawberry.field(
+        description="NOT_SYNCED (nothing to write), PENDING (being written, retried), SYNCED, FAILED."
+    )
+    page_id: strawberry.ID | None
+
+    @classmethod
+    def from_model(cls, m: models.Meeting) -> Meeting:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            start=m.start,
+            end=m.end,
+            status=m.status,
+            contact_email=m.contact_email,
+            contact_name=m.contact_name,
+            title=m.title,
+            sync_state=m.sync_state,
+            page_id=strawberry.ID(str(m.page_id)) if m.page_id else None,
+        )
+
+
+@strawberry.type
+class BookingAttempt:
+    id: strawberry.ID
+    occurred_at: datetime
+    outcome: BookingAttemptOutcome
+    page_slug: str
+    contact_email: str
+    start: datetime
+    message: str | None
+
+    @classmethod
+    def from_model(cls, m: models.BookingAttempt) -> BookingAttempt:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            occurred_at=m.occurred_at,
+            outcome=m.outcome,
+            page_slug=m.page_slug,
+            contact_email=m.contact_email,
+            start=m.start,
+            message=m.message,
+        )
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    account_id: strawberry.ID
+    email: str
+    name: str
+    timezone: str
+    personal_email_access: bool
+    hub: Hub
+    tier: SeatTier
+    paid_seat: bool
+    created_at: datetime
+    _id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_model(cls, m: models.User) -> User:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            account_id=strawberry.ID(str(m.account_id)),
+            email=m.email,
+            name=m.name,
+            timezone=m.timezone,
+            personal_email_access=m.personal_email_access,
+            hub=m.hub,
+            tier=m.tier,
+            paid_seat=m.paid_seat,
+            created_at=m.created_at,
+            _id=m.id,
+        )
+
+    @strawberry.field
+    async def calendar_connections(self, info: CtxInfo) -> list[CalendarConnection]:
+        rows = await info.context.loaders.connections_by_user.load(self._id)
+        return [CalendarConnection.from_model(c) for c in rows]
+
+    @strawberry.field
+    async def email_inboxes(self, info: CtxInfo) -> list[EmailInbox]:
+        rows = await info.context.loaders.inboxes_by_user.load(self._id)
+        return [EmailInbox.from_model(i) for i in rows]
+
+    @strawberry.field
+    async def calendar_settings(self, info: CtxInfo) -> CalendarSettings:
+        settings = await settings_resolvers.settings_for(info.context, self._id)
+        return CalendarSettings.from_model(settings)
+
+    @strawberry.field
+    async def scheduling_pages(self, info: CtxInfo) -> list[SchedulingPage]:
+        rows = await info.context.loaders.pages_by_user.load(self._id)
+        return [SchedulingPage.from_model(p) for p in rows]
+
+    @strawberry.field
+    async def meetings(self, info: CtxInfo) -> list[Meeting]:
+        rows = await info.context.loaders.meetings_by_user.load(self._id)
+        return [Meeting.from_model(m) for m in rows]
+
+    @strawberry.field(description="The account's connected domains (its domain manager).")
+    async def domains(self, info: CtxInfo) -> list[Domain]:
+        rows = await settings_resolvers.account_domains(info.context)
+        return [Domain.from_model(d) for d in rows]

@@ -1,0 +1,100 @@
+"""Fixtures: a clean database per test (SQLite, and PostgreSQL when configured), the app, clients."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from meetgraph.app import create_app
+from meetgraph.services import Services
+from meetgraph.settings import Settings
+from providers.http import RetryPolicy
+from tests.providers.harness import RecordedSleeps
+from tests.utils.clock import FakeClock
+from tests.utils.databases import POSTGRES_ENV, TemplateDatabases, pg_engine, postgres_url
+from tests.utils.graphql import ADMIN_TOKEN, GraphQLClient
+
+
+@pytest.fixture(scope="session")
+def template_databases(tmp_path_factory: pytest.TempPathFactory) -> TemplateDatabases:
+    return TemplateDatabases(tmp_path_factory.mktemp("db-templates"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and not postgres_url():
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    return str(request.param)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sleeps() -> RecordedSleeps:
+    return RecordedSleeps()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url="sqlite+aiosqlite:///unused",
+        admin_token=ADMIN_TOKEN,
+        secret_key="test-secret-key-0123456789",
+        public_url="http://meetgraph.test",
+        dashboard_url="http://dashboard.test/meetings",
+        broadcast_url="memory://",
+        smtp_url=None,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+async def services(
+    backend: str,
+    settings: Settings,
+    template_databases: TemplateDatabases,
+    tmp_path: Path,
+    clock: FakeClock,
+    sleeps: RecordedSleeps,
+) -> AsyncIterator[Services]:
+    retry = RetryPolicy(attempts=3, total_seconds=30, sleep=sleeps)
+    if backend == "sqlite":
+        url = await template_databases.sqlite_url(tmp_path / "test.db")
+        settings.database_url = url
+        made = Services.create(settings, clock=clock, retry=retry)
+    else:
+        url = postgres_url()
+        assert url
+        await template_databases.reset_postgres(url)
+        made = Services.create(settings, clock=clock, retry=retry, engine=pg_engine(url))
+    await made.start()
+    try:
+        yield made
+    finally:
+        await made.stop()
+
+
+@pytest.fixture
+async def http(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(services.settings, services=services, migrate=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://meetgraph.test") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.INFO, logger="meetgraph")
+    yield

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+
+class FakeClock:
+    """An injected clock: tests set and advance time instead of waiting."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> None:
+        self.current += timedelta(**kwargs)
+
+    def set(self, when: datetime) -> None:
+        self.current = when

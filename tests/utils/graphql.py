@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+ADMIN_TOKEN = "test-admin-token"
+
+CREATE_USER = """
+mutation CreateUser($input: CreateUserInput!) {
+  createUser(input: $input) {
+    __typename
+    ... on CreateUserSuccess { token user { id accountId email } }
+    ... on Error { message }
+    ... on ValidationError { field }
+  }
+}
+"""
+
+
+class GraphQLClient:
+    """Posts GraphQL documents to the app the way a frontend does."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code in (200, 400), response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """The `data` of a response that must have no top-level errors."""
+        body = await self.raw(query, variables, token)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def create_user(self, email: str, name: str = "Test User", **extra: Any) -> tuple[str, str]:
+        """A new user through createUser; returns (user id, API token)."""
+        data = await self(CREATE_USER, {"input": {"email": email, "name": name, **extra}}, ADMIN_TOKEN)
+        result = data["createUser"]
+        assert result["__typename"] == "CreateUserSuccess", result
+        return result["user"]["id"], result["token"]
