@@ -1,0 +1,506 @@
+"""Office 365 calendars through Microsoft Graph v1.0 behind the CalendarProvider interface.
+
+Busy time comes from two Graph APIs because getSchedule answers per *mailbox* (its default calendar):
+
+- getSchedule (<= 20 SMTP addresses, window < 62 days per request) for calendars that are provably the
+  default calendar of a mailbox: the account's own default calendar, and a colleague's calendar whose id
+  equals the one `GET /users/{owner}/calendar` returns (old-style shares where both sides use the owner's id);
+- calendarView (paged) for every other calendar, so each calendar id gets exactly its own busy time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+
+from meetgraph.settings import Settings
+from providers.base import (
+    AccessRole,
+    BusyByCalendar,
+    BusyInterval,
+    CalendarAccessLost,
+    CalendarProvider,
+    EventDraft,
+    ProviderAuthError,
+    ProviderCalendar,
+    ProviderRequestError,
+)
+from providers.http import RetryPolicy, send_with_retry
+from providers.oauth import OAuthClientConfig, TokenManager
+
+MICROSOFT_SCOPES = (
+    "offline_access",
+    "openid",
+    "email",
+    "User.Read",
+    "Calendars.ReadWrite",
+    "Calendars.Read.Shared",
+)
+SCHEDULE_MAX_MAILBOXES = 20
+SCHEDULE_MAX_WINDOW = timedelta(days=60)
+"""Graph allows at most 62 days per getSchedule; 60 leaves room for any rounding on its side."""
+CALENDAR_VIEW_MAX_WINDOW = timedelta(days=60)
+AVAILABILITY_VIEW_INTERVAL = 60
+MAILBOX_CONCURRENCY = 4
+"""Outlook resources allow 4 concurrent requests per app and mailbox."""
+NOT_BUSY_STATUSES = frozenset({"free", "workingElsewhere"})
+LOST_ACCESS_STATUSES = frozenset({403, 404})
+PREFER_UTC = {"Prefer": 'outlook.timezone="UTC"'}
+
+T = TypeVar("T")
+
+
+def microsoft_oauth_config(settings: Settings) -> OAuthClientConfig:
+    """Delegated access (with a refresh token) to the user's and shared calendars, with PKCE."""
+    return OAuthClientConfig(
+        client_id=settings.microsoft_client_id,
+        client_secret=settings.microsoft_client_secret,
+        authorize_url=settings.microsoft_auth_url,
+        token_url=settings.microsoft_token_url,
+        scopes=MICROSOFT_SCOPES,
+        authorize_params={"response_mode": "query", "prompt": "select_account"},
+        use_pkce=True,
+    )
+
+
+def graph_datetime(moment: datetime) -> dict[str, str]:
+    """An aware datetime as a Graph dateTimeTimeZone in UTC."""
+    if moment.tzinfo is None:
+        raise ValueError("datetimes sent to Microsoft Graph must be timezone-aware")
+    utc = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return {"dateTime": utc.isoformat(timespec="seconds"), "timeZone": "UTC"}
+
+
+def local_graph_datetime(moment: datetime, zone: str) -> dict[str, str]:
+    """An aware datetime as wall-clock time in `zone` (an IANA name, which Graph accepts)."""
+    if moment.tzinfo is None:
+        raise ValueError("datetimes sent to Microsoft Graph must be timezone-aware")
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return graph_datetime(moment)
+    return {"dateTime": local.replace(tzinfo=None).isoformat(timespec="seconds"), "timeZone": zone}
+
+
+def parse_graph_datetime(value: Mapping[str, object]) -> datetime:
+    """A Graph dateTimeTimeZone (`2026-12-07T09:00:00.0000000`, `UTC`) as an aware UTC datetime."""
+    text = str(value["dateTime"]).replace("Z", "")
+    if "." in text:
+        whole, fraction = text.split(".", 1)
+        text = f"{whole}.{fraction[:6]}"
+    parsed = datetime.fromisoformat(text)
+    zone_name = str(value.get("timeZone") or "UTC")
+    if parsed.tzinfo is None:
+        try:
+            zone = timezone.utc if zone_name.upper() == "UTC" else ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = timezone.utc
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(timezone.utc)
+
+
+def split_window(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    windows: list[tuple[datetime, datetime]] = []
+    cursor = start
+    while cursor < end:
+        windows.append((cursor, min(cursor + size, end)))
+        cursor += size
+    return windows
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+def merge_intervals(intervals: Sequence[BusyInterval]) -> list[BusyInterval]:
+    """Sorted, with overlapping or touching spans joined (an event can come back from two windows)."""
+    merged: list[BusyInterval] = []
+    for interval in sorted(intervals, key=lambda i: (i.start, i.end)):
+        if merged and interval.start <= merged[-1].end:
+            last = merged.pop()
+            interval = BusyInterval(last.start, max(last.end, interval.end))
+        merged.append(interval)
+    return merged
+
+
+def graph_error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"Microsoft Graph answered {response.status_code}"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return f"Microsoft Graph: {error['message']}"
+    return f"Microsoft Graph answered {response.status_code}"
+
+
+@dataclass(frozen=True)
+class _CalendarEntry:
+    """A calendar from /me/calendars and how its busy time is read."""
+
+    id: str
+    name: str
+    is_default: bool
+    can_edit: bool
+    owner_address: str
+    owned: bool
+    schedule_address: str | None
+    """The mailbox whose getSchedule answers for exactly this calendar, if any."""
+
+
+@dataclass
+class _Partial:
+    busy: dict[str, list[BusyInterval]]
+    lost: list[str]
+
+
+class MicrosoftCalendarProvider(CalendarProvider):
+    """A connected Office 365 account, spoken to through Microsoft Graph v1.0."""
+
+    def __init__(
+        self,
+        tokens: TokenManager,
+        *,
+        graph_url: str,
+        retry: RetryPolicy,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.tokens = tokens
+        self.graph_url = graph_url.rstrip("/")
+        self.retry = retry
+        self._own_client = client is None
+        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(20.0))
+        self._email: str | None = None
+        self._catalog: dict[str, _CalendarEntry] | None = None
+        self._slots = asyncio.Semaphore(MAILBOX_CONCURRENCY)
+
+    # HTTP ------------------------------------------------------------------
+    async def _request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        """One Graph call with retries; a 401 refreshes the token once, a second 401 is an auth error."""
+        extra_headers = kwargs.pop("headers", None)
+        token = await self.tokens.access_token()
+        for attempt in range(2):
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if isinstance(extra_headers, Mapping):
+                headers.update(extra_headers)
+            async with self._slots:
+                response = await send_with_retry(
+                    self.client, method, url, policy=self.retry, headers=headers, **kwargs
+                )
+            if response.status_code != 401:
+                return response
+            if attempt == 0:
+                token = await self.tokens.refresh_after_rejection(token)
+        raise ProviderAuthError("Microsoft rejected the connection's token; reconnect the calendar")
+
+    async def _json(self, method: str, url: str, **kwargs: object) -> dict[str, object]:
+        response = await self._request(method, url, **kwargs)
+        self._raise_for_status(response)
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ProviderRequestError("Microsoft Graph answered with an unexpected body")
+        return body
+
+    @staticmethod
+    def _raise_for_status(response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            raise ProviderRequestError(graph_error_message(response))
+
+    async def _paged(
+        self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
+    ) -> list[dict[str, object]]:
+        """Every item of a collection, following @odata.nextLink (which already carries the query)."""
+        items: list[dict[str, object]] = []
+        next_url: str | None = url
+        next_params: Mapping[str, str] | None = params
+        while next_url:
+            body = await self._json("GET", next_url, params=next_params, headers=headers or {})
+            values = body.get("value")
+            if isinstance(values, list):
+                items.extend(v for v in values if isinstance(v, dict))
+            link = body.get("@odata.nextLink")
+            next_url = str(link) if link else None
+            next_params = None
+        return items
+
+    # account and calendars -------------------------------------------------
+    async def account_email(self) -> str:
+        if self._email is None:
+            me = await self._json(
+                "GET", f"{self.graph_url}/me", params={"$select": "mail,userPrincipalName"}
+            )
+            self._email = str(me.get("mail") or me.get("userPrincipalName") or "")
+        return self._email
+
+    async def _load_catalog(self) -> dict[str, _CalendarEntry]:
+        me = (await self.account_email()).lower()
+        raw = await self._paged(
+            f"{self.graph_url}/me/calendars",
+            params={"$select": "id,name,isDefaultCalendar,canEdit,canShare,owner", "$top": "50"},
+        )
+        foreign_owners = sorted(
+            {
+                self._owner_address(item)
+                for item in raw
+                if self._owner_address(item) and self._owner_address(item) != me
+            }
+        )
+        defaults = dict(
+            zip(
+                foreign_owners,
+                await asyncio.gather(*(self._default_calendar_id(owner) for owner in foreign_owners)),
+            )
+        )
+        catalog: dict[str, _CalendarEntry] = {}
+        for item in raw:
+            calendar_id = str(item["id"])
+            owner = self._owner_address(item) or me
+            owned = owner == me
+            is_default = bool(item.get("isDefaultCalendar"))
+            if owned:
+                schedule_address = me if is_default else None
+            else:
+                schedule_address = owner if defaults.get(owner) == calendar_id else None
+            catalog[calendar_id] = _CalendarEntry(
+                id=calendar_id,
+                name=str(item.get("name") or ""),
+                is_default=owned and is_default,
+                can_edit=bool(item.get("canEdit")),
+                owner_address=owner,
+                owned=owned,
+                schedule_address=schedule_address,
+            )
+        self._catalog = catalog
+        return catalog
+
+    @staticmethod
+    def _owner_address(item: Mapping[str, object]) -> str:
+        owner = item.get("owner")
+        if isinstance(owner, dict) and owner.get("address"):
+            return str(owner["address"]).lower()
+        return ""
+
+    async def _default_calendar_id(self, owner: str) -> str | None:
+        """The id of `owner`'s default calendar when it is shared with this account, else None."""
+        response = await self._request(
+            "GET", f"{self.graph_url}/users/{quote(owner)}/calendar", params={"$select": "id"}
+        )
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        return str(body.get("id")) if isinstance(body, dict) and body.get("id") else None
+
+    async def _role(self, entry: _CalendarEntry) -> AccessRole:
+        if entry.owned:
+            return AccessRole.OWNER
+        if entry.can_edit:
+            return AccessRole.WRITER
+        return AccessRole.READER if await self._can_read_events(entry.id) else AccessRole.FREE_BUSY
+
+    async def _can_read_events(self, calendar_id: str) -> bool:
+        """A free/busy-only share (role freeBusyRead) lists the calendar but refuses to read its events."""
+        response = await self._request(
+            "GET",
+            f"{self.graph_url}/me/calendars/{quote(calendar_id, safe='')}/events",
+            params={"$top": "1", "$select": "id"},
+        )
+        if response.status_code in LOST_ACCESS_STATUSES:
+            return False
+        self._raise_for_status(response)
+        return True
+
+    async def list_calendars(self) -> list[ProviderCalendar]:
+        catalog = await self._load_catalog()
+        entries = list(catalog.values())
+        roles = await asyncio.gather(*(self._role(entry) for entry in entries))
+        return [
+            ProviderCalendar(
+                id=entry.id, name=entry.name, is_primary=entry.is_default, access_role=role
+            )
+            for entry, role in zip(entries, roles)
+        ]
+
+    async def create_calendar(self, name: str) -> ProviderCalendar:
+        body = await self._json("POST", f"{self.graph_url}/me/calendars", json={"name": name})
+        self._catalog = None
+        return ProviderCalendar(
+            id=str(body["id"]),
+            name=str(body.get("name") or name),
+            is_primary=False,
+            access_role=AccessRole.OWNER,
+        )
+
+    # busy time -------------------------------------------------------------
+    async def get_busy(
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime
+    ) -> BusyByCalendar:
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("get_busy needs timezone-aware datetimes")
+        wanted = list(dict.fromkeys(calendar_ids))
+        if not wanted:
+            return BusyByCalendar({})
+        catalog = self._catalog
+        if catalog is None or any(cid not in catalog for cid in wanted):
+            catalog = await self._load_catalog()
+        lost = [cid for cid in wanted if cid not in catalog]
+        by_mailbox: dict[str, list[str]] = {}
+        viewed: list[str] = []
+        for cid in wanted:
+            entry = catalog.get(cid)
+            if entry is None:
+                continue
+            if entry.schedule_address:
+                by_mailbox.setdefault(entry.schedule_address, []).append(cid)
+            else:
+                viewed.append(cid)
+
+        jobs: list[Awaitable[_Partial]] = []
+        mailboxes = list(by_mailbox)
+        for window_start, window_end in split_window(start, end, SCHEDULE_MAX_WINDOW):
+            for chunk in chunked(mailboxes, SCHEDULE_MAX_MAILBOXES):
+                jobs.append(self._schedule(chunk, by_mailbox, window_start, window_end))
+        for cid in viewed:
+            for window_start, window_end in split_window(start, end, CALENDAR_VIEW_MAX_WINDOW):
+                jobs.append(self._calendar_view(cid, window_start, window_end))
+        partials = await self._gather(jobs)
+
+        collected: dict[str, list[BusyInterval]] = {cid: [] for cid in wanted}
+        for partial in partials:
+            lost.extend(partial.lost)
+            for cid, spans in partial.busy.items():
+                collected[cid].extend(spans)
+        if lost:
+            raise CalendarAccessLost([cid for cid in wanted if cid in set(lost)])
+        return BusyByCalendar({cid: merge_intervals(spans) for cid, spans in collected.items()})
+
+    @staticmethod
+    async def _gather(jobs: Sequence[Awaitable[_Partial]]) -> list[_Partial]:
+        """Run every job; if any failed for another reason than lost access, raise the first failure."""
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, _Partial)]
+
+    async def _schedule(
+        self,
+        mailboxes: Sequence[str],
+        calendars_of: Mapping[str, list[str]],
+        start: datetime,
+        end: datetime,
+    ) -> _Partial:
+        body = await self._json(
+            "POST",
+            f"{self.graph_url}/me/calendar/getSchedule",
+            json={
+                "schedules": list(mailboxes),
+                "startTime": graph_datetime(start),
+                "endTime": graph_datetime(end),
+                "availabilityViewInterval": AVAILABILITY_VIEW_INTERVAL,
+            },
+            headers=PREFER_UTC,
+        )
+        partial = _Partial(busy={}, lost=[])
+        answered: set[str] = set()
+        values = body.get("value")
+        for info in values if isinstance(values, list) else []:
+            if not isinstance(info, dict):
+                continue
+            address = str(info.get("scheduleId") or "").lower()
+            answered.add(address)
+            calendar_ids = calendars_of.get(address, [])
+            if info.get("error"):
+                partial.lost.extend(calendar_ids)
+                continue
+            spans = [
+                BusyInterval(parse_graph_datetime(item["start"]), parse_graph_datetime(item["end"]))
+                for item in info.get("scheduleItems") or []
+                if isinstance(item, dict) and item.get("status") not in NOT_BUSY_STATUSES
+            ]
+            for cid in calendar_ids:
+                partial.busy.setdefault(cid, []).extend(spans)
+        for address in mailboxes:
+            if address.lower() not in answered:
+                partial.lost.extend(calendars_of.get(address, []))
+        return partial
+
+    async def _calendar_view(self, calendar_id: str, start: datetime, end: datetime) -> _Partial:
+        url = f"{self.graph_url}/me/calendars/{quote(calendar_id, safe='')}/calendarView"
+        params = {
+            "startDateTime": start.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "endDateTime": end.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "$select": "start,end,showAs,isCancelled",
+            "$top": "100",
+        }
+        spans: list[BusyInterval] = []
+        next_url: str | None = url
+        next_params: Mapping[str, str] | None = params
+        while next_url:
+            response = await self._request("GET", next_url, params=next_params, headers=PREFER_UTC)
+            if response.status_code in LOST_ACCESS_STATUSES:
+                return _Partial(busy={}, lost=[calendar_id])
+            self._raise_for_status(response)
+            body = response.json()
+            for event in body.get("value") or []:
+                if event.get("isCancelled") or event.get("showAs") in NOT_BUSY_STATUSES:
+                    continue
+                spans.append(
+                    BusyInterval(parse_graph_datetime(event["start"]), parse_graph_datetime(event["end"]))
+                )
+            link = body.get("@odata.nextLink")
+            next_url = str(link) if link else None
+            next_params = None
+        return _Partial(busy={calendar_id: spans}, lost=[])
+
+    # events ----------------------------------------------------------------
+    @staticmethod
+    def _event_body(draft: EventDraft) -> dict[str, object]:
+        return {
+            "subject": draft.summary,
+            "body": {"contentType": "text", "content": draft.description or ""},
+            "start": local_graph_datetime(draft.start, draft.timezone),
+            "end": local_graph_datetime(draft.end, draft.timezone),
+            "attendees": [
+                {
+                    "emailAddress": {"address": a.email, "name": a.name or a.email},
+                    "type": "required",
+                }
+                for a in draft.attendees
+            ],
+        }
+
+    async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        """Create the event; Graph sends the invitations itself when attendees are present."""
+        body = await self._json(
+            "POST",
+            f"{self.graph_url}/me/calendars/{quote(calendar_id, safe='')}/events",
+            json=self._event_body(draft),
+        )
+        return str(body["id"])
+
+    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
+        await self._json(
+            "PATCH",
+            f"{self.graph_url}/me/events/{quote(event_id, safe='')}",
+            json=self._event_body(draft),
+        )
+
+    async def delete_event(self, calendar_id: str, event_id: str) -> None:
+        response = await self._request(
+            "DELETE", f"{self.graph_url}/me/events/{quote(event_id, safe='')}"
+        )
+        if response.status_code == 404:
+            return
+        self._raise_for_status(response)
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()

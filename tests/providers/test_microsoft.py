@@ -1,0 +1,357 @@
+"""Office 365 specifics: the OAuth dance, shares, getSchedule chunking, throttling, revocation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from emulators.state import EmulatorState
+from providers.base import (
+    AccessRole,
+    Attendee,
+    CalendarAccessLost,
+    EventDraft,
+    ProviderAuthError,
+    ProviderRequestError,
+)
+from providers.http import RetryPolicy
+from providers.microsoft import MicrosoftCalendarProvider, microsoft_oauth_config
+from providers.oauth import (
+    MemoryTokenStore,
+    RefreshLocks,
+    TokenManager,
+    authorization_url,
+    exchange_code,
+    new_code_verifier,
+)
+from tests.providers.harness import RecordedSleeps
+from tests.providers.harness_microsoft import ACCOUNT, MicrosoftWorld, make_world
+
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+REDIRECT_URI = "http://127.0.0.1:8000/oauth/microsoft/callback"
+
+
+@pytest.fixture
+def sleeps() -> RecordedSleeps:
+    return RecordedSleeps()
+
+
+@pytest.fixture
+def state() -> EmulatorState:
+    return EmulatorState("AAMkAG")
+
+
+@pytest.fixture
+async def world(state: EmulatorState, sleeps: RecordedSleeps) -> AsyncIterator[MicrosoftWorld]:
+    policy = RetryPolicy(attempts=4, total_seconds=30, sleep=sleeps)
+    async with make_world(policy, sleeps, state) as w:
+        yield w
+
+
+def authorize_redirect(world: MicrosoftWorld, url: str) -> dict[str, list[str]]:
+    response = httpx.get(url, follow_redirects=False)
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(REDIRECT_URI)
+    return parse_qs(urlsplit(location).query)
+
+
+def share_colleagues(state: EmulatorState, count: int) -> list[str]:
+    """`count` colleagues who share their default calendar (full details) with the account."""
+    ids = []
+    for n in range(count):
+        colleague = state.add_account(f"peer{n:02d}@contoso.test", f"Peer {n}")
+        state.share(colleague.primary_calendar_id, ACCOUNT, AccessRole.READER)
+        ids.append(colleague.primary_calendar_id)
+    return ids
+
+
+# OAuth ---------------------------------------------------------------------------
+async def test_authorization_code_with_pkce_connects_the_account(world: MicrosoftWorld) -> None:
+    # given
+    config = microsoft_oauth_config(world.settings)
+    verifier = new_code_verifier()
+    url = authorization_url(config, redirect_uri=REDIRECT_URI, state="st-1", code_verifier=verifier)
+    # when
+    query = authorize_redirect(world, f"{url}&login_hint={ACCOUNT}")
+    token = await exchange_code(
+        config,
+        code=query["code"][0],
+        redirect_uri=REDIRECT_URI,
+        code_verifier=verifier,
+        now=datetime.now(timezone.utc),
+    )
+    # then
+    sent = parse_qs(urlsplit(url).query)
+    assert sent["code_challenge_method"] == ["S256"]
+    assert sent["response_mode"] == ["query"]
+    assert "offline_access" in sent["scope"][0].split()
+    assert query["state"] == ["st-1"]
+    assert token.refresh_token
+    assert world.harness.state.token_owner(token.access_token) == ACCOUNT
+
+
+async def test_a_wrong_code_verifier_is_refused(world: MicrosoftWorld) -> None:
+    # given
+    config = microsoft_oauth_config(world.settings)
+    url = authorization_url(
+        config, redirect_uri=REDIRECT_URI, state="st-2", code_verifier=new_code_verifier()
+    )
+    query = authorize_redirect(world, url)
+    # when / then
+    with pytest.raises(ProviderAuthError):
+        await exchange_code(
+            config,
+            code=query["code"][0],
+            redirect_uri=REDIRECT_URI,
+            code_verifier=new_code_verifier(),
+            now=datetime.now(timezone.utc),
+        )
+
+
+@pytest.mark.parametrize("extra", ["&emulator_deny=1", "&login_hint=nobody@contoso.test"])
+async def test_a_refused_consent_redirects_with_access_denied(world: MicrosoftWorld, extra: str) -> None:
+    # given
+    config = microsoft_oauth_config(world.settings)
+    url = authorization_url(
+        config, redirect_uri=REDIRECT_URI, state="st-3", code_verifier=new_code_verifier()
+    )
+    # when
+    query = authorize_redirect(world, url + extra)
+    # then
+    assert query["error"] == ["access_denied"]
+    assert query["error_description"][0].startswith("AADSTS")
+    assert query["state"] == ["st-3"]
+    assert "code" not in query
+
+
+# calendars -----------------------------------------------------------------------
+async def test_calendars_are_read_across_pages(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    for n in range(120):
+        state.add_calendar(ACCOUNT, f"Project {n:03d}")
+    # when
+    calendars = await world.harness.provider.list_calendars()
+    # then
+    assert len(calendars) == 124
+    assert world.calls["calendars.list"] == 3
+
+
+async def test_shares_map_to_access_roles(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    colleague = "colleague@contoso.test"
+    writable = state.add_calendar(colleague, "Colleague (can edit)")
+    state.share(writable.id, ACCOUNT, AccessRole.WRITER)
+    # when
+    roles = {c.id: c.access_role for c in await world.harness.provider.list_calendars()}
+    # then
+    assert roles[world.harness.primary_id] is AccessRole.OWNER
+    assert roles[world.harness.reader_share_id or ""] is AccessRole.READER
+    assert roles[world.harness.freebusy_share_id or ""] is AccessRole.FREE_BUSY
+    assert roles[writable.id] is AccessRole.WRITER
+
+
+# busy time -----------------------------------------------------------------------
+async def test_get_schedule_is_chunked_by_twenty_mailboxes(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given
+    shared = share_colleagues(state, 45)
+    for n, calendar_id in enumerate(shared):
+        state.add_event(calendar_id, T0 + timedelta(hours=n), T0 + timedelta(hours=n, minutes=30))
+    state.add_event(world.harness.primary_id, T0, T0 + timedelta(hours=2))
+    # when
+    busy = await world.harness.provider.get_busy(
+        [world.harness.primary_id, *shared], T0, T0 + timedelta(days=3)
+    )
+    # then
+    assert world.calls["getSchedule"] == 3
+    assert world.calls["calendarView"] == 0
+    for n, calendar_id in enumerate(shared):
+        assert [(i.start, i.end) for i in busy.intervals[calendar_id]] == [
+            (T0 + timedelta(hours=n), T0 + timedelta(hours=n, minutes=30))
+        ]
+    assert [(i.start, i.end) for i in busy.intervals[world.harness.primary_id]] == [
+        (T0, T0 + timedelta(hours=2))
+    ]
+
+
+async def test_a_long_window_is_split_below_62_days(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    primary, second = world.harness.primary_id, world.harness.second_id
+    state.add_event(primary, T0 + timedelta(days=10), T0 + timedelta(days=10, hours=1))
+    state.add_event(primary, T0 + timedelta(days=59), T0 + timedelta(days=61))
+    state.add_event(primary, T0 + timedelta(days=140), T0 + timedelta(days=140, hours=1))
+    state.add_event(second, T0 + timedelta(days=100), T0 + timedelta(days=100, hours=1))
+    # when
+    busy = await world.harness.provider.get_busy([primary, second], T0, T0 + timedelta(days=150))
+    # then
+    assert world.calls["getSchedule"] == 3
+    assert world.calls["calendarView"] == 3
+    assert [(i.start, i.end) for i in busy.intervals[primary]] == [
+        (T0 + timedelta(days=10), T0 + timedelta(days=10, hours=1)),
+        (T0 + timedelta(days=59), T0 + timedelta(days=61)),
+        (T0 + timedelta(days=140), T0 + timedelta(days=140, hours=1)),
+    ]
+    assert [(i.start, i.end) for i in busy.intervals[second]] == [
+        (T0 + timedelta(days=100), T0 + timedelta(days=100, hours=1))
+    ]
+
+
+async def test_free_time_is_not_busy(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    primary, second = world.harness.primary_id, world.harness.second_id
+    state.add_event(primary, T0, T0 + timedelta(hours=1), busy=False)
+    state.add_event(primary, T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+    state.add_event(second, T0, T0 + timedelta(hours=1), busy=False)
+    # when
+    busy = await world.harness.provider.get_busy([primary, second], T0, T0 + timedelta(days=1))
+    # then
+    assert [(i.start, i.end) for i in busy.intervals[primary]] == [
+        (T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+    ]
+    assert busy.intervals[second] == []
+
+
+async def test_access_lost_after_listing_is_named_per_calendar(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given
+    (shared,) = share_colleagues(state, 1)
+    await world.harness.provider.list_calendars()
+    state.lose_access(ACCOUNT, shared)
+    state.lose_access(ACCOUNT, world.harness.second_id)
+    # when / then
+    with pytest.raises(CalendarAccessLost) as caught:
+        await world.harness.provider.get_busy(
+            [world.harness.primary_id, shared, world.harness.second_id], T0, T0 + timedelta(days=1)
+        )
+    assert caught.value.calendar_ids == (shared, world.harness.second_id)
+
+
+async def test_emulator_enforces_get_schedule_limits(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    access, _, _ = state.issue_tokens(ACCOUNT)
+    url = f"{world.settings.microsoft_graph_url}/me/calendar/getSchedule"
+    window = {"dateTime": "2026-12-07T00:00:00", "timeZone": "UTC"}
+    too_long = {"dateTime": "2027-02-08T00:00:00", "timeZone": "UTC"}
+    headers = {"Authorization": f"Bearer {access}"}
+    async with httpx.AsyncClient() as client:
+        # when
+        many = await client.post(
+            url,
+            headers=headers,
+            json={
+                "schedules": [f"p{n}@contoso.test" for n in range(21)],
+                "startTime": window,
+                "endTime": {"dateTime": "2026-12-08T00:00:00", "timeZone": "UTC"},
+            },
+        )
+        long = await client.post(
+            url, headers=headers, json={"schedules": [ACCOUNT], "startTime": window, "endTime": too_long}
+        )
+    # then
+    assert (many.status_code, many.json()["error"]["code"]) == (400, "ErrorMailboxDataArrayTooBig")
+    assert (long.status_code, long.json()["error"]["code"]) == (400, "ErrorTimeIntervalTooBig")
+
+
+# events ----------------------------------------------------------------------------
+async def test_events_carry_attendees_and_local_time(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    draft = EventDraft(
+        summary="Intro",
+        start=T0,
+        end=T0 + timedelta(minutes=45),
+        attendees=[Attendee("contact@example.org", "Contact")],
+        description="Booked via meetgraph",
+        timezone="Europe/Berlin",
+    )
+    # when
+    event_id = await world.harness.provider.create_event(world.harness.primary_id, draft)
+    # then
+    event = state.calendars[world.harness.primary_id].events[event_id]
+    assert (event.start, event.end) == (T0, T0 + timedelta(minutes=45))
+    assert event.invitations_sent
+    assert event.description == "Booked via meetgraph"
+
+
+# failures --------------------------------------------------------------------------
+async def test_throttling_honours_retry_after(
+    world: MicrosoftWorld, state: EmulatorState, sleeps: RecordedSleeps
+) -> None:
+    # given
+    state.faults.fail_next = [429]
+    state.faults.retry_after_seconds = 5
+    # when
+    email = await world.harness.provider.account_email()
+    # then
+    assert email == ACCOUNT
+    assert sleeps.calls == [5]
+    assert world.calls["me"] == 2
+
+
+async def test_a_bad_request_is_not_retried(
+    world: MicrosoftWorld, state: EmulatorState, sleeps: RecordedSleeps
+) -> None:
+    # given
+    backwards = EventDraft(summary="Backwards", start=T0, end=T0 - timedelta(hours=1))
+    # when / then
+    with pytest.raises(ProviderRequestError):
+        await world.harness.provider.create_event(world.harness.primary_id, backwards)
+    assert world.calls["events.create"] == 1
+    assert sleeps.calls == []
+
+
+async def test_an_expired_token_is_refreshed_once(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    state.expire_access_tokens()
+    # when
+    email = await world.harness.provider.account_email()
+    # then
+    assert email == ACCOUNT
+    assert world.store.saves == 1
+    assert not world.store.inactive
+
+
+async def test_revoked_refresh_marks_the_connection_inactive(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given
+    state.faults.revoked = True
+    # when / then
+    with pytest.raises(ProviderAuthError):
+        await world.harness.provider.list_calendars()
+    assert world.store.inactive
+
+
+async def test_provider_without_refresh_token_is_an_auth_error(
+    world: MicrosoftWorld, state: EmulatorState, sleeps: RecordedSleeps
+) -> None:
+    # given
+    access, _, lifetime = state.issue_tokens(ACCOUNT, with_refresh=False)
+    token = world.store.token.__class__(
+        access_token=access,
+        refresh_token=None,
+        expires_at=datetime.now(timezone.utc) + timedelta(seconds=lifetime),
+    )
+    store = MemoryTokenStore(token)
+    tokens = TokenManager(
+        microsoft_oauth_config(world.settings), store, token, lock=RefreshLocks().get("x")
+    )
+    provider = MicrosoftCalendarProvider(
+        tokens,
+        graph_url=world.settings.microsoft_graph_url,
+        retry=RetryPolicy(sleep=sleeps),
+    )
+    state.expire_access_tokens()
+    # when / then
+    try:
+        with pytest.raises(ProviderAuthError):
+            await provider.account_email()
+        assert store.inactive
+    finally:
+        await provider.aclose()
