@@ -1,0 +1,357 @@
+"""Google Calendar API v3 behind the CalendarProvider interface."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import ClassVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from meetgraph.settings import Settings
+from providers.base import (
+    AccessRole,
+    BusyByCalendar,
+    BusyInterval,
+    CalendarAccessLost,
+    CalendarProvider,
+    EventDraft,
+    ProviderAuthError,
+    ProviderCalendar,
+    ProviderError,
+    ProviderRequestError,
+    ProviderUnavailable,
+)
+from providers.http import RetryPolicy, send_with_retry
+from providers.oauth import OAuthClientConfig, TokenManager
+
+GOOGLE_SCOPES = ("openid", "email", "https://www.googleapis.com/auth/calendar")
+FREEBUSY_MAX_CALENDARS = 50
+FREEBUSY_MAX_WINDOW = timedelta(days=90)
+CALENDAR_LIST_PAGE_SIZE = 250
+LOST_ACCESS_REASONS = frozenset({"notFound", "forbidden", "accessDenied"})
+TRANSIENT_REASONS = frozenset({"internalError", "backendError"})
+ROLES: Mapping[str, AccessRole] = {role.value: role for role in AccessRole}
+
+FreeBusyAnswer = tuple[dict[str, list[BusyInterval]], set[str], set[str]]
+"""Busy spans per calendar, ids whose access is lost, ids Google failed on transiently."""
+
+
+def google_oauth_config(settings: Settings) -> OAuthClientConfig:
+    """Offline access (a refresh token) to the account's calendars and its e-mail address, with PKCE."""
+    return OAuthClientConfig(
+        client_id=settings.google_client_id,
+        client_secret=settings.google_client_secret,
+        authorize_url=settings.google_auth_url,
+        token_url=settings.google_token_url,
+        scopes=GOOGLE_SCOPES,
+        authorize_params={
+            "access_type": "offline",
+            "prompt": "consent",
+            "include_granted_scopes": "true",
+        },
+        use_pkce=True,
+    )
+
+
+def rfc3339(moment: datetime) -> str:
+    """An aware datetime as an RFC 3339 UTC timestamp (`2026-12-07T09:00:00Z`)."""
+    if moment.tzinfo is None:
+        raise ValueError("datetimes sent to Google must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_rfc3339(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def merge_intervals(intervals: Sequence[BusyInterval]) -> list[BusyInterval]:
+    """Sorted, with overlapping or touching spans joined (window chunks split events at their edges)."""
+    merged: list[BusyInterval] = []
+    for interval in sorted(intervals, key=lambda i: (i.start, i.end)):
+        if merged and interval.start <= merged[-1].end:
+            last = merged.pop()
+            interval = BusyInterval(last.start, max(last.end, interval.end))
+        merged.append(interval)
+    return merged
+
+
+def time_windows(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    windows: list[tuple[datetime, datetime]] = []
+    cursor = start
+    while cursor < end:
+        upper = min(cursor + size, end)
+        windows.append((cursor, upper))
+        cursor = upper
+    return windows
+
+
+def chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def google_error(response: httpx.Response) -> tuple[str, set[str]]:
+    """The message and reasons of Google's JSON error envelope (best effort for other bodies)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"Google answered {response.status_code}", set()
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        reasons = {str(e.get("reason", "")) for e in error.get("errors", []) if isinstance(e, dict)}
+        return str(error.get("message") or f"Google answered {response.status_code}"), reasons
+    if isinstance(error, str):
+        return str(body.get("error_description") or error), {error}
+    return f"Google answered {response.status_code}", set()
+
+
+def event_body(draft: EventDraft) -> dict[str, object]:
+    zone = ZoneInfo(draft.timezone)
+    body: dict[str, object] = {
+        "summary": draft.summary,
+        "start": {"dateTime": draft.start.astimezone(zone).isoformat(), "timeZone": draft.timezone},
+        "end": {"dateTime": draft.end.astimezone(zone).isoformat(), "timeZone": draft.timezone},
+        "attendees": [
+            {"email": a.email, **({"displayName": a.name} if a.name else {})} for a in draft.attendees
+        ],
+    }
+    if draft.description is not None:
+        body["description"] = draft.description
+    return body
+
+
+class GoogleCalendarProvider(CalendarProvider):
+    """A Google account's calendars through Calendar API v3 and the OpenID Connect userinfo endpoint."""
+
+    SEND_UPDATES: ClassVar[Mapping[str, str]] = {"sendUpdates": "all"}
+
+    def __init__(
+        self,
+        tokens: TokenManager,
+        *,
+        api_url: str,
+        userinfo_url: str,
+        retry: RetryPolicy,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.tokens = tokens
+        self.api_url = api_url.rstrip("/")
+        self.userinfo_url = userinfo_url
+        self.retry = retry
+        self._owns_client = client is None
+        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0))
+
+    # plumbing ------------------------------------------------------------
+    def _calendar_url(self, calendar_id: str, *rest: str) -> str:
+        segments = [quote(calendar_id, safe=""), *(quote(s, safe="") for s in rest)]
+        return f"{self.api_url}/calendars/{'/'.join(segments)}"
+
+    async def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        """An authorized call; a 401 refreshes the token once, a second 401 is ProviderAuthError."""
+        token = await self.tokens.access_token()
+        response = await self._send_with_token(method, url, token, **kwargs)
+        if response.status_code != 401:
+            return response
+        token = await self.tokens.refresh_after_rejection(token)
+        response = await self._send_with_token(method, url, token, **kwargs)
+        if response.status_code == 401:
+            message, _ = google_error(response)
+            raise ProviderAuthError(f"Google refused the credentials: {message}")
+        return response
+
+    async def _send_with_token(
+        self, method: str, url: str, token: str, **kwargs: object
+    ) -> httpx.Response:
+        return await send_with_retry(
+            self.client,
+            method,
+            url,
+            policy=self.retry,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            **kwargs,
+        )
+
+    @staticmethod
+    def _fail(response: httpx.Response) -> ProviderError:
+        message, _ = google_error(response)
+        if response.status_code >= 500:
+            return ProviderUnavailable(f"Google is unavailable: {message}")
+        return ProviderRequestError(message)
+
+    async def _json(self, method: str, url: str, **kwargs: object) -> dict[str, object]:
+        response = await self._send(method, url, **kwargs)
+        if not response.is_success:
+            raise self._fail(response)
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ProviderUnavailable("Google answered with an unexpected body")
+        return body
+
+    async def _calendar_is_reachable(self, calendar_id: str) -> bool:
+        response = await self._send("GET", self._calendar_url(calendar_id))
+        return response.status_code != 404
+
+    # CalendarProvider ----------------------------------------------------
+    async def account_email(self) -> str:
+        body = await self._json("GET", self.userinfo_url)
+        email = body.get("email")
+        if not isinstance(email, str) or not email:
+            raise ProviderRequestError("Google did not share the account's e-mail address")
+        return email
+
+    async def list_calendars(self) -> list[ProviderCalendar]:
+        calendars: list[ProviderCalendar] = []
+        page_token: str | None = None
+        while True:
+            params: dict[str, str | int] = {"maxResults": CALENDAR_LIST_PAGE_SIZE}
+            if page_token:
+                params["pageToken"] = page_token
+            body = await self._json("GET", f"{self.api_url}/users/me/calendarList", params=params)
+            items = body.get("items") or []
+            for item in items if isinstance(items, list) else []:
+                calendar = self._calendar_from_entry(item)
+                if calendar is not None:
+                    calendars.append(calendar)
+            next_token = body.get("nextPageToken")
+            if not isinstance(next_token, str) or not next_token:
+                return calendars
+            page_token = next_token
+
+    @staticmethod
+    def _calendar_from_entry(item: object) -> ProviderCalendar | None:
+        if not isinstance(item, dict) or item.get("deleted"):
+            return None
+        role = ROLES.get(str(item.get("accessRole")))
+        if role is None or not item.get("id"):
+            return None
+        return ProviderCalendar(
+            id=str(item["id"]),
+            name=str(item.get("summaryOverride") or item.get("summary") or item["id"]),
+            is_primary=bool(item.get("primary")),
+            access_role=role,
+        )
+
+    async def get_busy(
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime
+    ) -> BusyByCalendar:
+        unique_ids = list(dict.fromkeys(calendar_ids))
+        requests = [
+            self._free_busy(batch, lower, upper)
+            for batch in chunks(unique_ids, FREEBUSY_MAX_CALENDARS)
+            for lower, upper in time_windows(start, end, FREEBUSY_MAX_WINDOW)
+        ]
+        answers = await asyncio.gather(*requests, return_exceptions=True)
+        results: list[FreeBusyAnswer] = []
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+            results.append(answer)
+        spans: dict[str, list[BusyInterval]] = {cid: [] for cid in unique_ids}
+        lost: set[str] = set()
+        transient: set[str] = set()
+        for busy, answer_lost, answer_transient in results:
+            lost |= answer_lost
+            transient |= answer_transient
+            for calendar_id, intervals in busy.items():
+                spans.setdefault(calendar_id, []).extend(intervals)
+        if lost:
+            raise CalendarAccessLost([cid for cid in unique_ids if cid in lost])
+        if transient:
+            raise ProviderUnavailable(
+                f"Google could not compute free/busy for: {', '.join(sorted(transient))}"
+            )
+        return BusyByCalendar({cid: merge_intervals(found) for cid, found in spans.items()})
+
+    async def _free_busy(
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime
+    ) -> FreeBusyAnswer:
+        """One freeBusy query: busy spans, ids whose access is lost, ids that failed transiently."""
+        body = await self._json(
+            "POST",
+            f"{self.api_url}/freeBusy",
+            json={
+                "timeMin": rfc3339(start),
+                "timeMax": rfc3339(end),
+                "timeZone": "UTC",
+                "items": [{"id": cid} for cid in calendar_ids],
+            },
+        )
+        found = body.get("calendars")
+        calendars = found if isinstance(found, dict) else {}
+        busy: dict[str, list[BusyInterval]] = {}
+        lost: set[str] = set()
+        transient: set[str] = set()
+        for calendar_id in calendar_ids:
+            entry = calendars.get(calendar_id)
+            if not isinstance(entry, dict):
+                lost.add(calendar_id)
+                continue
+            reasons = {str(e.get("reason")) for e in entry.get("errors") or [] if isinstance(e, dict)}
+            if reasons & LOST_ACCESS_REASONS:
+                lost.add(calendar_id)
+            elif reasons & TRANSIENT_REASONS:
+                transient.add(calendar_id)
+            elif reasons:
+                raise ProviderRequestError(
+                    f"Google refused free/busy for {calendar_id}: {', '.join(sorted(reasons))}"
+                )
+            busy[calendar_id] = [
+                BusyInterval(parse_rfc3339(str(span["start"])), parse_rfc3339(str(span["end"])))
+                for span in entry.get("busy") or []
+                if isinstance(span, dict)
+            ]
+        return busy, lost, transient
+
+    async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        response = await self._send(
+            "POST", self._calendar_url(calendar_id, "events"), params=self.SEND_UPDATES, json=event_body(draft)
+        )
+        if response.status_code == 404:
+            raise CalendarAccessLost([calendar_id])
+        if not response.is_success:
+            raise self._fail(response)
+        return str(response.json()["id"])
+
+    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
+        response = await self._send(
+            "PATCH",
+            self._calendar_url(calendar_id, "events", event_id),
+            params=self.SEND_UPDATES,
+            json=event_body(draft),
+        )
+        if response.status_code == 404 and not await self._calendar_is_reachable(calendar_id):
+            raise CalendarAccessLost([calendar_id])
+        if not response.is_success:
+            raise self._fail(response)
+
+    async def delete_event(self, calendar_id: str, event_id: str) -> None:
+        """Cancel the event and notify attendees; an event already gone is not an error."""
+        response = await self._send(
+            "DELETE", self._calendar_url(calendar_id, "events", event_id), params=self.SEND_UPDATES
+        )
+        if response.status_code == 410 or response.is_success:
+            return
+        if response.status_code == 404:
+            if not await self._calendar_is_reachable(calendar_id):
+                raise CalendarAccessLost([calendar_id])
+            return
+        raise self._fail(response)
+
+    async def create_calendar(self, name: str) -> ProviderCalendar:
+        body = await self._json("POST", f"{self.api_url}/calendars", json={"summary": name})
+        return ProviderCalendar(
+            id=str(body["id"]),
+            name=str(body.get("summary") or name),
+            is_primary=False,
+            access_role=AccessRole.OWNER,
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
