@@ -78,6 +78,6 @@ class Settings(BaseSettings):
                 "microsoft_auth_url": f"{microsoft}/common/oauth2/v2.0/authorize",
                 "microsoft_token_url": f"{microsoft}/common/oauth2/v2.0/token",
                 "microsoft_graph_url": f"{microsoft}/v1.0",
-                "exchange_autodiscover_url": f"{base_url}/_emulators/exchange/autodiscover/autodiscover.xml",
+                "exchange_autodiscover_url": f"{base_url}/_emulators/exchange/autodiscover/autodiscover.svc",
             }
         )

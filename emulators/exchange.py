@@ -1,0 +1,215 @@
+"""Exchange emulator: EWS SOAP (POST /EWS/Exchange.asmx) and SOAP autodiscover (POST /autodiscover/autodiscover.svc).
+
+HTTP Basic auth against EmulatedAccount email (or its local part) and password. Faults follow the shared
+semantics: latency, then auth (401 with a Basic challenge, also when revoked), then scripted failures
+(429 / 503 with Retry-After, 500 as an ErrorInternalServerError SOAP fault).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from xml.sax.saxutils import escape
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulators.exchange_ews import (
+    API_VERSIONS,
+    OPERATIONS,
+    SERVER_VERSIONS,
+    SOAP_NS,
+    T_NS,
+    EwsContext,
+    EwsTraffic,
+    MessageError,
+    ServerVersion,
+    SoapFault,
+    envelope,
+    fault_xml,
+)
+from emulators.state import EmulatedAccount, EmulatorState
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+XML = "text/xml; charset=utf-8"
+A_NS = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
+WSA_NS = "http://www.w3.org/2005/08/addressing"
+REALM = "exchange.test"
+
+
+def _unauthorized() -> Response:
+    return Response(
+        "401 - Unauthorized: Access is denied due to invalid credentials.",
+        status_code=401,
+        media_type="text/html",
+        headers={"WWW-Authenticate": f'Basic realm="{REALM}"'},
+    )
+
+
+def _authenticate(state: EmulatorState, request: Request) -> EmulatedAccount | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or state.faults.revoked:
+        return None
+    try:
+        username, _, password = base64.b64decode(encoded).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login = username.split("\\")[-1].lower()
+    for account in state.accounts.values():
+        if login in (account.email.lower(), account.email.split("@")[0].lower()):
+            return account if password == account.password else None
+    return None
+
+
+def _scripted_failure(code: int, retry_after: int) -> Response:
+    if code == 500:
+        return Response(
+            fault_xml(SoapFault("ErrorInternalServerError", "An internal server error occurred.")),
+            status_code=500,
+            media_type=XML,
+        )
+    headers = {"Retry-After": str(retry_after)} if code in (429, 503) else {}
+    if code == 429:
+        busy = SoapFault("ErrorServerBusy", "The server cannot service this request right now.", retry_after * 1000)
+        return Response(fault_xml(busy), status_code=429, media_type=XML, headers=headers)
+    return Response("Service Unavailable", status_code=code, media_type="text/html", headers=headers)
+
+
+async def _guard(state: EmulatorState, request: Request) -> EmulatedAccount | Response:
+    """Latency, auth and scripted failures, in that order; the account or the response to send instead."""
+    await state.faults.delay()
+    account = _authenticate(state, request)
+    if account is None:
+        return _unauthorized()
+    code = state.faults.take_failure()
+    if code:
+        return _scripted_failure(code, state.faults.retry_after_seconds)
+    return account
+
+
+def _parse_envelope(raw: bytes) -> tuple[ET.Element | None, ET.Element]:
+    """(SOAP header or None, first element of the SOAP body); raises SoapFault on malformed requests."""
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError as exc:
+        raise SoapFault("ErrorSchemaValidation", f"The request failed schema validation: {exc}") from exc
+    body = root.find(f"{{{SOAP_NS}}}Body")
+    if body is None or not len(body):
+        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: no SOAP body.")
+    return root.find(f"{{{SOAP_NS}}}Header"), body[0]
+
+
+def _requested_version(header: ET.Element | None) -> str | None:
+    if header is None:
+        return None
+    elem = header.find(f"{{{T_NS}}}RequestServerVersion")
+    return None if elem is None else elem.get("Version")
+
+
+def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraffic) -> Endpoint:
+    async def ews(request: Request) -> Response:
+        guarded = await _guard(state, request)
+        if isinstance(guarded, Response):
+            return guarded
+        try:
+            header, operation = _parse_envelope(await request.body())
+            if not version.accepts(_requested_version(header)):
+                raise SoapFault("ErrorInvalidServerVersion", "The specified server version is invalid.")
+            name = operation.tag.rsplit("}", 1)[-1]
+            traffic.operations.append(name)
+            handler = OPERATIONS.get(name)
+            if handler is None:
+                raise SoapFault("ErrorInvalidRequest", f"The request is invalid: unknown operation {name}.")
+            with state.lock:
+                body = handler(EwsContext(state, guarded, traffic), operation)
+        except SoapFault as fault:
+            return Response(fault_xml(fault), status_code=500, media_type=XML)
+        except MessageError as error:
+            return Response(fault_xml(SoapFault(error.code, error.message)), status_code=500, media_type=XML)
+        return Response(envelope(body, version), media_type=XML)
+
+    return ews
+
+
+def _user_response(email: str, account: EmulatedAccount | None, ews_url: str, version: ServerVersion) -> str:
+    if account is None:
+        return (
+            "<UserResponse><ErrorCode>InvalidUser</ErrorCode>"
+            f"<ErrorMessage>Invalid user: '{escape(email)}'</ErrorMessage>"
+            "<RedirectTarget/><UserSettingErrors/><UserSettings/></UserResponse>"
+        )
+    settings = {
+        "AutoDiscoverSMTPAddress": account.email,
+        "UserDisplayName": account.name,
+        "ExternalEwsUrl": ews_url,
+        "InternalEwsUrl": ews_url,
+        "EwsSupportedSchemas": ", ".join(API_VERSIONS[: API_VERSIONS.index(version.api_version) + 1]),
+    }
+    rendered = "".join(
+        f'<UserSetting i:type="StringSetting"><Name>{name}</Name><Value>{escape(value)}</Value></UserSetting>'
+        for name, value in settings.items()
+    )
+    return (
+        "<UserResponse><ErrorCode>NoError</ErrorCode><ErrorMessage>No error.</ErrorMessage>"
+        f'<RedirectTarget i:nil="true"/><UserSettingErrors/><UserSettings>{rendered}</UserSettings></UserResponse>'
+    )
+
+
+def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion) -> Endpoint:
+    async def autodiscover(request: Request) -> Response:
+        guarded = await _guard(state, request)
+        if isinstance(guarded, Response):
+            return guarded
+        try:
+            _, operation = _parse_envelope(await request.body())
+        except SoapFault as fault:
+            return Response(fault_xml(fault), status_code=500, media_type=XML)
+        if operation.tag != f"{{{A_NS}}}GetUserSettingsRequestMessage":
+            return Response(fault_xml(SoapFault("ErrorInvalidRequest", "Unsupported operation.")), 500, media_type=XML)
+        ews_url = str(request.base_url).rstrip("/") + "/EWS/Exchange.asmx"
+        users = [
+            (mailbox.text or "").strip()
+            for mailbox in operation.iter(f"{{{A_NS}}}Mailbox")
+        ]
+        responses = "".join(_user_response(u, state.account(u), ews_url, version) for u in users)
+        body = (
+            f'<GetUserSettingsResponseMessage xmlns="{A_NS}" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
+            "<Response><ErrorCode>NoError</ErrorCode><ErrorMessage/>"
+            f"<UserResponses>{responses}</UserResponses></Response></GetUserSettingsResponseMessage>"
+        )
+        xml = (
+            f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP_NS}" xmlns:a="{WSA_NS}">'
+            "<s:Header><a:Action s:mustUnderstand=\"1\">"
+            "http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettingsResponse</a:Action>"
+            f'<h:ServerVersionInfo xmlns:h="{A_NS}"><h:MajorVersion>{version.major}</h:MajorVersion>'
+            f"<h:MinorVersion>{version.minor}</h:MinorVersion><h:MajorBuildNumber>{version.major_build}"
+            f"</h:MajorBuildNumber><h:MinorBuildNumber>{version.minor_build}</h:MinorBuildNumber>"
+            f"<h:Version>{version.api_version}</h:Version></h:ServerVersionInfo></s:Header>"
+            f"<s:Body>{body}</s:Body></s:Envelope>"
+        )
+        return Response(xml, media_type=XML)
+
+    return autodiscover
+
+
+def create_exchange_emulator(state: EmulatorState, *, server_version: str = "Exchange2016") -> Starlette:
+    """An Exchange server over `state`; `server_version` is an API version name such as "Exchange2010_SP2".
+
+    Request counters are on `app.state.traffic` (an EwsTraffic).
+    """
+    version = SERVER_VERSIONS[server_version]
+    traffic = EwsTraffic()
+    app = Starlette(
+        routes=[
+            Route("/EWS/Exchange.asmx", _ews_endpoint(state, version, traffic), methods=["POST"]),
+            Route("/autodiscover/autodiscover.svc", _autodiscover_endpoint(state, version), methods=["POST"]),
+        ]
+    )
+    app.state.traffic = traffic
+    return app

@@ -1,0 +1,481 @@
+"""Exchange (EWS, through exchangelib) calendar provider.
+
+exchangelib is synchronous: every call runs in a worker thread (asyncio.to_thread). exchangelib itself fails
+fast (its FailFast policy, bounded HTTP timeouts); retries and back-off are ours, driven by the RetryPolicy
+and its injected `sleep`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import ClassVar, TypeVar
+
+import requests
+from exchangelib import DELEGATE, Account, Configuration, Credentials
+from exchangelib.autodiscover import Autodiscovery
+from exchangelib.autodiscover.protocol import AutodiscoverProtocol
+from exchangelib.errors import (
+    AutoDiscoverError,
+    EWSError,
+    ErrorAccessDenied,
+    ErrorFolderNotFound,
+    ErrorInternalServerError,
+    ErrorInternalServerTransientError,
+    ErrorInvalidServerVersion,
+    ErrorItemNotFound,
+    ErrorNonExistentMailbox,
+    ErrorServerBusy,
+    ErrorTimeoutExpired,
+    TransportError,
+    UnauthorizedError,
+    UnknownTimeZone,
+)
+from exchangelib.ewsdatetime import UTC, EWSDateTime, EWSTimeZone
+from exchangelib.folders import Calendar, FolderCollection
+from exchangelib.folders.queryset import DEEP
+from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY, CalendarItem
+from exchangelib.properties import Attendee as EwsAttendee
+from exchangelib.properties import Body, Mailbox
+from exchangelib.protocol import FailFast, Protocol
+from exchangelib.version import EXCHANGE_2010_SP2
+
+from providers.base import (
+    EXCHANGE_CAPABILITIES,
+    AccessRole,
+    BusyByCalendar,
+    BusyInterval,
+    CalendarAccessLost,
+    CalendarProvider,
+    Capabilities,
+    EventDraft,
+    ProviderAuthError,
+    ProviderCalendar,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRequestError,
+    ProviderUnavailable,
+    ProviderVersionError,
+    UnsupportedOperation,
+)
+from providers.http import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+APP_PASSWORD_HINT = (
+    "Exchange refused the login. Check the email, username and password; accounts with two-factor "
+    "authentication need an app password instead of the normal password."
+)
+MAX_VIEW_SPAN = timedelta(days=42)
+"""Longest CalendarView window we ask for (EWS rejects or truncates very long views)."""
+HTTP_TIMEOUT_SECONDS = 30
+MAX_CONNECTIONS = 4
+LOST_FOLDER_ERRORS = (ErrorItemNotFound, ErrorFolderNotFound, ErrorAccessDenied)
+CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class ExchangeCredentials:
+    """What the user typed (ews_url filled in once resolved). Encrypted at rest by the caller."""
+
+    email: str
+    password: str = field(repr=False)
+    username: str | None = None
+    ews_url: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"email": self.email, "password": self.password, "username": self.username, "ews_url": self.ews_url}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str | None]) -> ExchangeCredentials:
+        email, password = data.get("email"), data.get("password")
+        if not email or password is None:
+            raise ValueError("Exchange credentials need an email and a password")
+        return cls(email=email, password=password, username=data.get("username"), ews_url=data.get("ews_url"))
+
+    def ews_credentials(self) -> Credentials:
+        return Credentials(username=self.username or self.email, password=self.password)
+
+
+# errors -------------------------------------------------------------------------------------
+class _Transient(Exception):
+    """A failure worth retrying; `error` is what surfaces when the retries run out."""
+
+    def __init__(self, error: ProviderError, retry_after: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after = retry_after
+
+
+class _HttpRefusal(TransportError):
+    """An HTTP-level refusal (429, 5xx without a SOAP body), with the server's Retry-After hint."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _FailFastWithHints(FailFast):
+    """exchangelib's FailFast, but keeping the status code and Retry-After of throttling and outages."""
+
+    def raise_response_errors(self, response: requests.Response) -> None:
+        status = response.status_code
+        is_soap = response.content.lstrip().startswith(b"<")
+        if status == 429 or status == 503 or (status >= 500 and not is_soap):
+            raise _HttpRefusal(status, _retry_after(response))
+        super().raise_response_errors(response)  # type: ignore[no-untyped-call]
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        value = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return max(0.0, value)
+
+
+class _FolderLost(Exception):
+    def __init__(self, folder_id: str) -> None:
+        super().__init__(folder_id)
+        self.folder_id = folder_id
+
+
+def _translate(exc: Exception) -> Exception:
+    """An exchangelib / transport failure as a ProviderError or a _Transient to retry."""
+    if isinstance(exc, (ProviderError, _Transient, _FolderLost)):
+        return exc
+    if isinstance(exc, UnauthorizedError):
+        return ProviderAuthError(APP_PASSWORD_HINT)
+    if isinstance(exc, _HttpRefusal):
+        if exc.status == 429:
+            return _Transient(ProviderRateLimited("Exchange is throttling requests", exc.retry_after), exc.retry_after)
+        return _Transient(ProviderUnavailable(f"Exchange answered HTTP {exc.status}"), exc.retry_after)
+    if isinstance(exc, ErrorServerBusy):
+        hint = float(exc.back_off) if exc.back_off else None
+        if str(exc).startswith("Reraised from"):
+            return _Transient(ProviderUnavailable("Exchange is unavailable"), hint)
+        return _Transient(ProviderRateLimited("Exchange server is busy", hint), hint)
+    if isinstance(exc, (ErrorInternalServerError, ErrorInternalServerTransientError, ErrorTimeoutExpired)):
+        return _Transient(ProviderUnavailable(f"Exchange server error: {type(exc).__name__}"))
+    if isinstance(exc, CONNECTION_ERRORS) or (
+        isinstance(exc, TransportError) and isinstance(exc.__cause__, CONNECTION_ERRORS)
+    ):
+        return _Transient(ProviderUnavailable("Exchange server unreachable"))
+    if isinstance(exc, ErrorInvalidServerVersion):
+        return ProviderVersionError("Exchange 2010 SP2 or later is required")
+    if isinstance(exc, EWSError):
+        return ProviderRequestError(f"Exchange refused the request: {type(exc).__name__}: {exc}")
+    return exc
+
+
+def _translated(fn: Callable[[], T]) -> Callable[[], T]:
+    def call() -> T:
+        try:
+            return fn()
+        except Exception as exc:
+            translated = _translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    return call
+
+
+async def _with_retry(policy: RetryPolicy, fn: Callable[[], T]) -> T:
+    """Run blocking `fn` in a worker thread, retrying transient failures per `policy`."""
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await asyncio.to_thread(_translated(fn))
+        except _Transient as transient:
+            delay = transient.retry_after if transient.retry_after is not None else policy.backoff(attempt)
+            if attempt >= policy.attempts or time.monotonic() - started + delay > policy.total_seconds:
+                raise transient.error from transient
+            await policy.sleep(delay)
+
+
+# exchangelib plumbing ------------------------------------------------------------------------
+def _ews_time(value: datetime) -> EWSDateTime:
+    return EWSDateTime.from_datetime(value.astimezone(timezone.utc)).astimezone(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    utc = value.astimezone(UTC) if isinstance(value, EWSDateTime) else value.astimezone(timezone.utc)
+    return datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc
+    )
+
+
+def _event_zone(name: str) -> EWSTimeZone:
+    try:
+        return EWSTimeZone(name)
+    except (UnknownTimeZone, KeyError, ValueError):
+        return UTC
+
+
+def _windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    windows = []
+    cursor = start
+    while cursor < end:
+        upper = min(cursor + MAX_VIEW_SPAN, end)
+        windows.append((cursor, upper))
+        cursor = upper
+    return windows
+
+
+def _open_account(credentials: ExchangeCredentials) -> Account:
+    if not credentials.ews_url:
+        raise ValueError("the EWS URL must be resolved before opening the account")
+    config = Configuration(
+        service_endpoint=credentials.ews_url,
+        credentials=credentials.ews_credentials(),
+        retry_policy=_FailFastWithHints(),
+        max_connections=MAX_CONNECTIONS,
+    )
+    account = Account(
+        primary_smtp_address=credentials.email,
+        config=config,
+        autodiscover=False,
+        access_type=DELEGATE,
+        default_timezone=UTC,
+    )
+    # Instance attributes on the (cached) protocol: bounded HTTP timeouts and no invented back-off hints.
+    account.protocol.TIMEOUT = HTTP_TIMEOUT_SECONDS
+    account.protocol.RETRY_WAIT = 0
+    return account
+
+
+def _autodiscover(credentials: ExchangeCredentials, autodiscover_url: str | None) -> str:
+    """The EWS URL for the account: SOAP autodiscover at `autodiscover_url`, else exchangelib's DNS-based steps."""
+    try:
+        if autodiscover_url:
+            protocol = AutodiscoverProtocol(
+                config=Configuration(
+                    service_endpoint=autodiscover_url,
+                    credentials=credentials.ews_credentials(),
+                    retry_policy=_FailFastWithHints(),
+                )
+            )
+            protocol.TIMEOUT = HTTP_TIMEOUT_SECONDS
+            try:
+                response = protocol.get_user_settings(
+                    user=credentials.email,
+                    settings=["external_ews_url", "internal_ews_url", "auto_discover_smtp_address"],
+                )
+            finally:
+                protocol.close()
+            response.raise_errors()
+            url = response.ews_url or response.user_settings.get("internal_ews_url")
+        else:
+            ad_response, _ = Autodiscovery(email=credentials.email, credentials=credentials.ews_credentials()).discover()
+            url = ad_response.ews_url
+    except (AutoDiscoverError, ErrorNonExistentMailbox) as exc:
+        raise ProviderRequestError(
+            f"Autodiscover could not find the Exchange server for {credentials.email}; enter the EWS URL"
+        ) from exc
+    if not url:
+        raise ProviderRequestError(f"Autodiscover returned no EWS URL for {credentials.email}; enter the EWS URL")
+    return str(url)
+
+
+def _check_version(account: Account) -> None:
+    version = account.protocol.version
+    if version.build is None or version.build < EXCHANGE_2010_SP2:
+        raise ProviderVersionError(
+            f"Exchange 2010 SP2 or later is required; this server runs {version.fullname} ({version.build})"
+        )
+
+
+class ExchangeCalendarProvider(CalendarProvider):
+    """One Exchange mailbox: its Calendar folder and the calendar folders below it (all owned)."""
+
+    capabilities: ClassVar[Capabilities] = EXCHANGE_CAPABILITIES
+
+    def __init__(self, credentials: ExchangeCredentials, *, retry: RetryPolicy | None = None) -> None:
+        self._credentials = credentials
+        self._retry = retry or RetryPolicy()
+        self._account: Account | None = None
+        self._account_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ExchangeCalendarProvider({self._credentials.email!r}, {self._credentials.ews_url!r})"
+
+    @property
+    def credentials(self) -> ExchangeCredentials:
+        return self._credentials
+
+    def _ews(self) -> Account:
+        with self._account_lock:
+            if self._account is None:
+                self._account = _open_account(self._credentials)
+            return self._account
+
+    def _folder(self, calendar_id: str) -> Calendar:
+        account = self._ews()
+        primary = account.calendar
+        if calendar_id == primary.id:
+            return primary
+        return Calendar(root=account.root, id=calendar_id)
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await _with_retry(self._retry, fn)
+
+    # CalendarProvider ---------------------------------------------------------------------------
+    async def account_email(self) -> str:
+        return self._credentials.email
+
+    async def list_calendars(self) -> list[ProviderCalendar]:
+        def fetch() -> list[ProviderCalendar]:
+            primary = self._ews().calendar
+            calendars = [ProviderCalendar(primary.id, primary.name or "Calendar", True, AccessRole.OWNER)]
+            found = FolderCollection(account=self._ews(), folders=[primary]).find_folders(depth=DEEP)
+            for folder in found:
+                if isinstance(folder, Exception):
+                    raise folder
+                if isinstance(folder, Calendar):
+                    calendars.append(ProviderCalendar(folder.id, folder.name or "", False, AccessRole.OWNER))
+            return calendars
+
+        return await self._run(fetch)
+
+    async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
+        jobs = [(cid, w_start, w_end) for cid in calendar_ids for w_start, w_end in _windows(start, end)]
+        results = await asyncio.gather(
+            *(self._run(functools.partial(self._view, cid, w_start, w_end)) for cid, w_start, w_end in jobs),
+            return_exceptions=True,
+        )
+        lost: list[str] = []
+        by_item: dict[str, dict[str, BusyInterval]] = {cid: {} for cid in calendar_ids}
+        for (cid, _, _), result in zip(jobs, results):
+            if isinstance(result, _FolderLost):
+                if cid not in lost:
+                    lost.append(cid)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                by_item[cid].update(result)
+        if lost:
+            raise CalendarAccessLost(lost)
+        return BusyByCalendar(
+            {cid: sorted(spans.values(), key=lambda i: (i.start, i.end)) for cid, spans in by_item.items()}
+        )
+
+    def _view(self, calendar_id: str, start: datetime, end: datetime) -> dict[str, BusyInterval]:
+        """Busy items of one folder overlapping [start, end), by item id (one CalendarView request)."""
+        try:
+            folder = self._folder(calendar_id)
+            view = folder.view(start=_ews_time(start), end=_ews_time(end)).only(
+                "start", "end", "legacy_free_busy_status", "is_cancelled"
+            )
+            busy: dict[str, BusyInterval] = {}
+            for item in view:
+                if isinstance(item, LOST_FOLDER_ERRORS):
+                    raise _FolderLost(calendar_id)
+                if isinstance(item, Exception):
+                    raise item
+                if item.legacy_free_busy_status == "Free" or item.is_cancelled:
+                    continue
+                interval = BusyInterval(_aware(item.start), _aware(item.end))
+                if interval.end <= start or interval.start >= end:
+                    continue  # EWS also returns items that end exactly at the view's start
+                busy[item.id] = interval
+            return busy
+        except LOST_FOLDER_ERRORS as exc:
+            raise _FolderLost(calendar_id) from exc
+
+    async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        def create() -> str:
+            try:
+                folder = self._folder(calendar_id)
+            except LOST_FOLDER_ERRORS as exc:
+                raise CalendarAccessLost([calendar_id]) from exc
+            zone = _event_zone(draft.timezone)
+            item = CalendarItem(
+                account=self._ews(),
+                folder=folder,
+                subject=draft.summary,
+                body=Body(draft.description) if draft.description else None,
+                start=_ews_time(draft.start).astimezone(zone),
+                end=_ews_time(draft.end).astimezone(zone),
+                required_attendees=[
+                    EwsAttendee(mailbox=Mailbox(email_address=a.email, name=a.name)) for a in draft.attendees
+                ]
+                or None,
+            )
+            try:
+                item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+            except LOST_FOLDER_ERRORS as exc:
+                raise CalendarAccessLost([calendar_id]) from exc
+            return str(item.id)
+
+        return await self._run(create)
+
+    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
+        raise UnsupportedOperation("Meetings in an Exchange calendar cannot be rescheduled")
+
+    async def delete_event(self, calendar_id: str, event_id: str) -> None:
+        raise UnsupportedOperation("Meetings in an Exchange calendar cannot be cancelled")
+
+    async def create_calendar(self, name: str) -> ProviderCalendar:
+        def create() -> ProviderCalendar:
+            folder = Calendar(parent=self._ews().calendar, name=name)
+            folder.save()
+            return ProviderCalendar(str(folder.id), name, False, AccessRole.OWNER)
+
+        return await self._run(create)
+
+    async def aclose(self) -> None:
+        account, self._account = self._account, None
+        if account is None:
+            return
+
+        def close() -> None:
+            account.protocol.close()
+            with suppress(KeyError):
+                del Protocol[account.protocol.config]
+
+        await asyncio.to_thread(close)
+
+
+async def connect_exchange(
+    credentials: ExchangeCredentials,
+    *,
+    autodiscover_url: str | None = None,
+    retry: RetryPolicy | None = None,
+) -> tuple[ExchangeCalendarProvider, ExchangeCredentials]:
+    """Validate the credentials against the server before anything is saved.
+
+    Resolves the EWS URL (autodiscover when missing), logs in, requires Exchange 2010 SP2 or later and reads the
+    Calendar folder. Returns the provider and the credentials with the resolved EWS URL.
+    """
+    policy = retry or RetryPolicy()
+    resolved = credentials
+    if not credentials.ews_url:
+        url = await _with_retry(policy, lambda: _autodiscover(credentials, autodiscover_url))
+        resolved = replace(credentials, ews_url=url)
+    provider = ExchangeCalendarProvider(resolved, retry=policy)
+
+    def validate() -> None:
+        account = provider._ews()
+        _check_version(account)
+        _ = account.calendar  # GetFolder: the Calendar folder must be readable
+
+    try:
+        await _with_retry(policy, validate)
+    except BaseException:
+        await provider.aclose()
+        raise
+    log.info("connected Exchange account %s at %s", resolved.email, resolved.ews_url)
+    return provider, resolved

@@ -1,0 +1,41 @@
+"""Exchange harness: ExchangeCalendarProvider over real HTTP to the EWS emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from emulators.exchange import create_exchange_emulator
+from emulators.runner import serve_in_thread
+from emulators.state import EmulatorState
+from providers.exchange import ExchangeCredentials, connect_exchange
+from providers.http import RetryPolicy
+from tests.providers.harness import Harness, RecordedSleeps
+
+OWNER = "owner@exchange.test"
+
+
+@asynccontextmanager
+async def make_harness(policy: RetryPolicy, sleeps: RecordedSleeps) -> AsyncIterator[Harness]:
+    state = EmulatorState(id_prefix="AAMkAD")
+    account = state.seed_demo(OWNER, "Owner")
+    second = next(c for c in state.calendars.values() if c.owner_email == OWNER and c.name == "Team events")
+    with serve_in_thread(create_exchange_emulator(state)) as base_url:
+        credentials = ExchangeCredentials(
+            email=OWNER, password=account.password, ews_url=f"{base_url}/EWS/Exchange.asmx"
+        )
+        provider, _ = await connect_exchange(credentials, retry=policy)
+        try:
+            yield Harness(
+                name="exchange",
+                provider=provider,
+                state=state,
+                account_email=OWNER,
+                primary_id=account.primary_calendar_id,
+                second_id=second.id,
+                reader_share_id=None,
+                freebusy_share_id=None,
+                sleeps=sleeps,
+            )
+        finally:
+            await provider.aclose()

@@ -1,0 +1,259 @@
+"""Exchange-specific behaviour: connecting (EWS URL, autodiscover, login, server version) and EWS details."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from emulators.exchange import create_exchange_emulator
+from emulators.exchange_ews import EwsTraffic
+from emulators.runner import free_port, serve_in_thread
+from emulators.state import EmulatedAccount, EmulatorState
+from providers.base import (
+    EXCHANGE_CAPABILITIES,
+    Attendee,
+    EventDraft,
+    ProviderAuthError,
+    ProviderUnavailable,
+    ProviderVersionError,
+)
+from providers.exchange import ExchangeCalendarProvider, ExchangeCredentials, connect_exchange
+from providers.http import RetryPolicy
+from tests.providers.harness import RecordedSleeps
+
+OWNER = "owner@exchange.test"
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class Server:
+    state: EmulatorState
+    account: EmulatedAccount
+    base_url: str
+    traffic: EwsTraffic
+
+    @property
+    def ews_url(self) -> str:
+        return f"{self.base_url}/EWS/Exchange.asmx"
+
+    @property
+    def autodiscover_url(self) -> str:
+        return f"{self.base_url}/autodiscover/autodiscover.svc"
+
+    def credentials(self, password: str | None = None) -> ExchangeCredentials:
+        return ExchangeCredentials(OWNER, password or self.account.password, ews_url=self.ews_url)
+
+
+@contextmanager
+def exchange_server(server_version: str = "Exchange2016") -> Iterator[Server]:
+    state = EmulatorState(id_prefix="AAMkAD")
+    account = state.seed_demo(OWNER, "Owner")
+    app = create_exchange_emulator(state, server_version=server_version)
+    with serve_in_thread(app) as base_url:
+        yield Server(state, account, base_url, app.state.traffic)
+
+
+def policy() -> RetryPolicy:
+    return RetryPolicy(attempts=3, total_seconds=30, sleep=RecordedSleeps())
+
+
+async def connected(server: Server) -> ExchangeCalendarProvider:
+    provider, _ = await connect_exchange(server.credentials(), retry=policy())
+    return provider
+
+
+async def test_connect_with_an_explicit_ews_url_keeps_it() -> None:
+    with exchange_server() as server:
+        # when
+        provider, saved = await connect_exchange(server.credentials(), retry=policy())
+        # then
+        assert saved.ews_url == server.ews_url
+        calendars = await provider.list_calendars()
+        assert [c.id for c in calendars if c.is_primary] == [server.account.primary_calendar_id]
+        await provider.aclose()
+
+
+async def test_connect_without_url_autodiscovers_the_ews_url() -> None:
+    with exchange_server() as server:
+        # given
+        credentials = ExchangeCredentials(OWNER, server.account.password)
+        # when
+        provider, saved = await connect_exchange(
+            credentials, autodiscover_url=server.autodiscover_url, retry=policy()
+        )
+        # then
+        assert saved.ews_url == server.ews_url
+        assert saved.password == credentials.password
+        assert await provider.list_calendars()
+        await provider.aclose()
+
+
+async def test_wrong_password_is_refused_with_the_app_password_hint() -> None:
+    with exchange_server() as server:
+        # when / then
+        with pytest.raises(ProviderAuthError) as caught:
+            await connect_exchange(server.credentials(password="wrong"), retry=policy())
+        assert "app password" in caught.value.message
+        assert "two-factor" in caught.value.message
+
+
+async def test_autodiscover_with_a_wrong_password_is_an_auth_error() -> None:
+    with exchange_server() as server:
+        # when / then
+        with pytest.raises(ProviderAuthError):
+            await connect_exchange(
+                ExchangeCredentials(OWNER, "wrong"), autodiscover_url=server.autodiscover_url, retry=policy()
+            )
+
+
+@pytest.mark.parametrize("server_version", ["Exchange2010", "Exchange2010_SP1", "Exchange2007_SP1"])
+async def test_servers_older_than_2010_sp2_are_refused(server_version: str) -> None:
+    with exchange_server(server_version) as server:
+        # when / then
+        with pytest.raises(ProviderVersionError) as caught:
+            await connect_exchange(server.credentials(), retry=policy())
+        assert "2010 SP2" in caught.value.message
+
+
+async def test_exchange_2010_sp2_is_accepted() -> None:
+    with exchange_server("Exchange2010_SP2") as server:
+        # when
+        provider = await connected(server)
+        # then
+        busy = await provider.get_busy([server.account.primary_calendar_id], T0, T0 + timedelta(days=1))
+        assert busy.intervals[server.account.primary_calendar_id] == []
+        await provider.aclose()
+
+
+async def test_unreachable_server_is_unavailable_after_retries() -> None:
+    # given
+    sleeps = RecordedSleeps()
+    credentials = ExchangeCredentials(OWNER, "pw", ews_url=f"http://127.0.0.1:{free_port()}/EWS/Exchange.asmx")
+    # when / then
+    with pytest.raises(ProviderUnavailable):
+        await connect_exchange(credentials, retry=RetryPolicy(attempts=3, sleep=sleeps))
+    assert len(sleeps.calls) == 2
+
+
+async def test_long_windows_are_split_into_calendar_views_of_at_most_42_days() -> None:
+    with exchange_server() as server:
+        # given
+        primary = server.account.primary_calendar_id
+        across_boundary = T0 + timedelta(days=42) - timedelta(hours=1)
+        server.state.add_event(primary, T0 + timedelta(days=1), T0 + timedelta(days=1, hours=1))
+        server.state.add_event(primary, across_boundary, across_boundary + timedelta(hours=2))
+        server.state.add_event(primary, T0 + timedelta(days=99), T0 + timedelta(days=99, hours=1))
+        provider = await connected(server)
+        # when
+        busy = await provider.get_busy([primary], T0, T0 + timedelta(days=100))
+        # then
+        views = sorted((start, end) for folder, start, end in server.traffic.calendar_views if folder == primary)
+        assert len(views) == 3
+        assert all(end - start <= timedelta(days=42) for start, end in views)
+        assert views[0][0] == T0 and views[-1][1] == T0 + timedelta(days=100)
+        assert all(a[1] == b[0] for a, b in zip(views, views[1:]))
+        assert [i.start for i in busy.intervals[primary]] == [
+            T0 + timedelta(days=1),
+            across_boundary,
+            T0 + timedelta(days=99),
+        ]
+        await provider.aclose()
+
+
+async def test_free_cancelled_and_touching_items_are_not_busy() -> None:
+    with exchange_server() as server:
+        # given
+        primary = server.account.primary_calendar_id
+        server.state.add_event(primary, T0, T0 + timedelta(hours=1), busy=False)
+        server.state.add_event(primary, T0 + timedelta(hours=2), T0 + timedelta(hours=3)).cancelled = True
+        server.state.add_event(primary, T0 - timedelta(hours=1), T0)  # ends exactly at the window start
+        kept = server.state.add_event(primary, T0 + timedelta(hours=4), T0 + timedelta(hours=5))
+        provider = await connected(server)
+        # when
+        busy = await provider.get_busy([primary], T0, T0 + timedelta(days=1))
+        # then
+        assert [(i.start, i.end) for i in busy.intervals[primary]] == [(kept.start, kept.end)]
+        await provider.aclose()
+
+
+async def test_create_event_sends_invitations_to_attendees() -> None:
+    with exchange_server() as server:
+        # given
+        provider = await connected(server)
+        draft = EventDraft(
+            summary="Demo",
+            start=T0,
+            end=T0 + timedelta(minutes=45),
+            attendees=[Attendee("a@example.org", "A"), Attendee("b@example.org")],
+            description="Booked via meetgraph",
+            timezone="Europe/Paris",
+        )
+        # when
+        event_id = await provider.create_event(server.account.primary_calendar_id, draft)
+        # then
+        event = server.state.calendars[server.account.primary_calendar_id].events[event_id]
+        assert event.attendees == ["a@example.org", "b@example.org"]
+        assert event.invitations_sent
+        assert (event.start, event.end) == (T0, T0 + timedelta(minutes=45))
+        assert event.description and "Booked via meetgraph" in event.description
+        await provider.aclose()
+
+
+def test_capabilities_are_all_off_and_credentials_hide_the_password() -> None:
+    # given
+    credentials = ExchangeCredentials(OWNER, "secret", username="DOMAIN\\owner", ews_url="https://mail/EWS")
+    # then
+    assert ExchangeCalendarProvider.capabilities == EXCHANGE_CAPABILITIES
+    assert not any(vars(EXCHANGE_CAPABILITIES).values())
+    assert "secret" not in repr(credentials)
+    assert ExchangeCredentials.from_dict(credentials.to_dict()) == credentials
+
+
+async def test_emulator_challenges_for_basic_auth_and_faults_unknown_operations() -> None:
+    with exchange_server() as server:
+        # given
+        body = (
+            '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            '<m:Frobnicate xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"/>'
+            "</s:Body></s:Envelope>"
+        )
+        async with httpx.AsyncClient() as client:
+            # when
+            anonymous = await client.post(server.ews_url, content=body)
+            unknown = await client.post(server.ews_url, content=body, auth=(OWNER, server.account.password))
+        # then
+        assert anonymous.status_code == 401
+        assert anonymous.headers["WWW-Authenticate"].startswith("Basic realm=")
+        assert unknown.status_code == 500
+        assert "ErrorInvalidRequest" in unknown.text
+        assert server.traffic.operations == ["Frobnicate"]
+
+
+async def test_lost_shared_calendar_answers_access_denied() -> None:
+    with exchange_server() as server:
+        # given
+        shared = next(
+            cid for cid in server.account.access if server.state.calendars[cid].owner_email != OWNER
+        )
+        server.state.lose_access(OWNER, shared)
+        body = (
+            '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+            'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header>'
+            '<t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body>'
+            '<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>'
+            f'<m:FolderIds><t:FolderId Id="{shared}"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>'
+        )
+        async with httpx.AsyncClient() as client:
+            # when
+            answer = await client.post(server.ews_url, content=body, auth=(OWNER, server.account.password))
+        # then
+        assert answer.status_code == 200
+        assert 'ResponseClass="Error"' in answer.text
+        assert "<m:ResponseCode>ErrorAccessDenied</m:ResponseCode>" in answer.text
+        assert "ServerVersionInfo" in answer.text
