@@ -19,6 +19,7 @@ from db.migrate import upgrade
 from meetgraph.context import Context
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from resolvers import calendar_writes
 from schema import build_schema
 
 log = logging.getLogger("meetgraph")
@@ -78,6 +79,7 @@ def create_app(
         if migrate:
             await upgrade(services.engine)
         await services.start()
+        await calendar_writes.resume_pending(services)
         try:
             yield
         finally:

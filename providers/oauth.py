@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
+import authlib.deprecate  # noqa: F401  (installs its "always" filter before ours below)
 from authlib.common.security import generate_token
 
 with warnings.catch_warnings():

@@ -34,17 +34,17 @@ class ExchangeConnectionInput:
     ews_url: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Only the fields sent are changed; null clears a link, prefix or domain.")
 class CalendarSettingsInput:
-    calendar_sync: bool | None = None
-    task_sync: bool | None = None
-    scheduling_pages_enabled: bool | None = None
-    availability_calendar_ids: list[strawberry.ID] | None = None
-    meeting_url_prefix: str | None = None
-    default_meeting_link_id: strawberry.ID | None = None
-    meeting_domain_id: strawberry.ID | None = None
-    chat_include_meeting_link: bool | None = None
-    chat_meeting_link_id: strawberry.ID | None = None
+    calendar_sync: bool | None = strawberry.UNSET
+    task_sync: bool | None = strawberry.UNSET
+    scheduling_pages_enabled: bool | None = strawberry.UNSET
+    availability_calendar_ids: list[strawberry.ID] | None = strawberry.UNSET
+    meeting_url_prefix: str | None = strawberry.UNSET
+    default_meeting_link_id: strawberry.ID | None = strawberry.UNSET
+    meeting_domain_id: strawberry.ID | None = strawberry.UNSET
+    chat_include_meeting_link: bool | None = strawberry.UNSET
+    chat_meeting_link_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input

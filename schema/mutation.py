@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import users
-from schema.errors import PermissionRequiredError, ValidationError
-from schema.inputs import CreateUserInput
+from providers.base import ProviderKind
+from resolvers import booking, connections, domains, meetings, pages_write, settings_save, users
+from schema.errors import (
+    CalendarAccessLostError,
+    ConnectionLimitError,
+    ExchangeVersionError,
+    LicenseRequiredError,
+    NotFoundError,
+    PagesDisabledError,
+    PermissionRequiredError,
+    ProviderError,
+    SharedInboxError,
+    SlotUnavailableError,
+    SlugTakenError,
+    UnsupportedOperationError,
+    ValidationError,
+)
+from schema.inputs import (
+    BookMeetingInput,
+    CalendarSettingsInput,
+    CreateUserInput,
+    CrmMeetingInput,
+    ExchangeConnectionInput,
+    SchedulingPageInput,
+)
 from schema.results import outcome
-from schema.types import CtxInfo, User
+from schema.types import (
+    CalendarConnection,
+    CalendarProvider,
+    CalendarSettings,
+    CtxInfo,
+    Domain,
+    EmailInbox,
+    Meeting,
+    SchedulingPage,
+    User,
+)
 
 
 @strawberry.type
@@ -19,9 +51,140 @@ class CreateUserSuccess:
     token: str
 
 
+@strawberry.type
+class StartCalendarConnectionSuccess:
+    authorization_url: str
+
+
+@strawberry.type
+class ConnectCalendarSuccess:
+    connection: CalendarConnection
+
+
+@strawberry.type
+class DisconnectSuccess:
+    id: strawberry.ID
+
+
+@strawberry.type
+class CalendarSettingsSuccess:
+    settings: CalendarSettings
+
+
+@strawberry.type
+class SchedulingPageSuccess:
+    page: SchedulingPage
+
+
+@strawberry.type
+class DomainSuccess:
+    domain: Domain
+
+
+@strawberry.type
+class EmailInboxSuccess:
+    inbox: EmailInbox
+
+
+@strawberry.type
+class BookMeetingSuccess:
+    meeting: Meeting
+
+
+@strawberry.type
+class MeetingSuccess:
+    meeting: Meeting
+
+
 CreateUserResult = Annotated[
     CreateUserSuccess | ValidationError | PermissionRequiredError, strawberry.union("CreateUserResult")
 ]
+StartCalendarConnectionResult = Annotated[
+    StartCalendarConnectionSuccess | PermissionRequiredError | ConnectionLimitError | ValidationError,
+    strawberry.union("StartCalendarConnectionResult"),
+]
+ConnectCalendarResult = Annotated[
+    ConnectCalendarSuccess
+    | PermissionRequiredError
+    | SharedInboxError
+    | ConnectionLimitError
+    | ProviderError
+    | ExchangeVersionError
+    | ValidationError,
+    strawberry.union("ConnectCalendarResult"),
+]
+DisconnectResult = Annotated[DisconnectSuccess | NotFoundError, strawberry.union("DisconnectResult")]
+CalendarSettingsResult = Annotated[
+    CalendarSettingsSuccess | ValidationError | LicenseRequiredError | NotFoundError | ProviderError,
+    strawberry.union("CalendarSettingsResult"),
+]
+SchedulingPageResult = Annotated[
+    SchedulingPageSuccess | ValidationError | SlugTakenError | NotFoundError | LicenseRequiredError,
+    strawberry.union("SchedulingPageResult"),
+]
+DomainResult = Annotated[
+    DomainSuccess | ValidationError | SlugTakenError | NotFoundError, strawberry.union("DomainResult")
+]
+EmailInboxResult = Annotated[
+    EmailInboxSuccess | ValidationError | PermissionRequiredError, strawberry.union("EmailInboxResult")
+]
+BookMeetingResult = Annotated[
+    BookMeetingSuccess
+    | SlotUnavailableError
+    | CalendarAccessLostError
+    | PagesDisabledError
+    | NotFoundError
+    | ValidationError
+    | ProviderError,
+    strawberry.union("BookMeetingResult"),
+]
+MeetingResult = Annotated[
+    MeetingSuccess | UnsupportedOperationError | NotFoundError | ValidationError | ProviderError,
+    strawberry.union("MeetingResult"),
+]
+
+
+def _settings_changes(input: CalendarSettingsInput) -> dict[str, Any]:
+    """The fields the client sent: omitted ones stay as they are, explicit nulls clear."""
+    return {
+        name: value
+        for name, value in vars(input).items()
+        if value is not strawberry.UNSET
+    }
+
+
+def _page_input(input: SchedulingPageInput) -> pages_write.PageInput:
+    return pages_write.PageInput(
+        name=input.name,
+        slug=input.slug,
+        duration_minutes=input.duration_minutes,
+        timezone=input.timezone,
+        weekly_hours=[(h.weekday, h.start, h.end) for h in input.weekly_hours]
+        if input.weekly_hours is not None
+        else None,
+        buffer_minutes=input.buffer_minutes,
+        minimum_notice_minutes=input.minimum_notice_minutes,
+    )
+
+
+def _settings_success(model: Any) -> CalendarSettingsSuccess:
+    return CalendarSettingsSuccess(settings=CalendarSettings.from_model(model))
+
+
+def _page_success(model: Any) -> SchedulingPageSuccess:
+    return SchedulingPageSuccess(page=SchedulingPage.from_model(model))
+
+
+def _meeting_success(model: Any) -> MeetingSuccess:
+    return MeetingSuccess(meeting=Meeting.from_model(model))
+
+
+def _disconnected(key: Any) -> DisconnectSuccess:
+    return DisconnectSuccess(id=strawberry.ID(str(key)))
+
+
+def _connected(model: Any) -> ConnectCalendarSuccess:
+    return ConnectCalendarSuccess(connection=CalendarConnection.from_model(model))
 
 
 @strawberry.type
@@ -44,3 +207,126 @@ class Mutation:
             users.create_user(info.context, data),
             lambda made: CreateUserSuccess(user=User.from_model(made[0]), token=made[1]),
         )
+
+    @strawberry.mutation(description="The provider's OAuth authorization URL to send the user to (Google, Office 365).")
+    async def start_calendar_connection(
+        self, info: CtxInfo, provider: CalendarProvider
+    ) -> StartCalendarConnectionResult:
+        return await outcome(
+            info.context,
+            connections.start_oauth(info.context, ProviderKind(provider.value)),
+            lambda url: StartCalendarConnectionSuccess(authorization_url=url),
+        )
+
+    @strawberry.mutation(description="Connect an Exchange calendar; the server is checked before anything is saved.")
+    async def connect_exchange_calendar(
+        self, info: CtxInfo, input: ExchangeConnectionInput
+    ) -> ConnectCalendarResult:
+        data = connections.ExchangeInput(
+            email=input.email, password=input.password, username=input.username, ews_url=input.ews_url
+        )
+        return await outcome(info.context, connections.connect_exchange(info.context, data), _connected)
+
+    @strawberry.mutation
+    async def disconnect_calendar(self, info: CtxInfo, connection_id: strawberry.ID) -> DisconnectResult:
+        return await outcome(
+            info.context, connections.disconnect_calendar(info.context, connection_id), _disconnected
+        )
+
+    @strawberry.mutation(description="Disconnect an inbox; a calendar connected with it stays connected.")
+    async def disconnect_email_inbox(self, info: CtxInfo, inbox_id: strawberry.ID) -> DisconnectResult:
+        return await outcome(info.context, connections.disconnect_inbox(info.context, inbox_id), _disconnected)
+
+    @strawberry.mutation(description="Connect a team address as a shared inbox of the account.")
+    async def connect_shared_inbox(self, info: CtxInfo, address: str) -> EmailInboxResult:
+        return await outcome(
+            info.context,
+            connections.connect_shared_inbox(info.context, address),
+            lambda inbox: EmailInboxSuccess(inbox=EmailInbox.from_model(inbox)),
+        )
+
+    @strawberry.mutation(description="Save calendar settings: validated as a whole, saved all or nothing.")
+    async def save_calendar_settings(
+        self, info: CtxInfo, input: CalendarSettingsInput
+    ) -> CalendarSettingsResult:
+        return await outcome(
+            info.context, settings_save.save(info.context, _settings_changes(input)), _settings_success
+        )
+
+    @strawberry.mutation
+    async def remove_inactive_calendar(self, info: CtxInfo, calendar_id: strawberry.ID) -> CalendarSettingsResult:
+        return await outcome(
+            info.context, settings_save.remove_inactive_calendar(info.context, calendar_id), _settings_success
+        )
+
+    @strawberry.mutation(description="Deactivate every scheduling page of the caller without deleting them.")
+    async def disable_scheduling_pages(self, info: CtxInfo) -> CalendarSettingsResult:
+        return await outcome(info.context, settings_save.set_pages_active(info.context, False), _settings_success)
+
+    @strawberry.mutation
+    async def enable_scheduling_pages(self, info: CtxInfo) -> CalendarSettingsResult:
+        return await outcome(info.context, settings_save.set_pages_active(info.context, True), _settings_success)
+
+    @strawberry.mutation
+    async def create_scheduling_page(self, info: CtxInfo, input: SchedulingPageInput) -> SchedulingPageResult:
+        return await outcome(
+            info.context, pages_write.create_page(info.context, _page_input(input)), _page_success
+        )
+
+    @strawberry.mutation
+    async def update_scheduling_page(
+        self, info: CtxInfo, id: strawberry.ID, input: SchedulingPageInput
+    ) -> SchedulingPageResult:
+        return await outcome(
+            info.context, pages_write.update_page(info.context, id, _page_input(input)), _page_success
+        )
+
+    @strawberry.mutation(description="Connect a custom domain to the caller's account (its domain manager).")
+    async def connect_domain(
+        self, info: CtxInfo, hostname: str, robots_disallow_meetings: bool | None = False
+    ) -> DomainResult:
+        return await outcome(
+            info.context,
+            domains.connect_domain(info.context, hostname, bool(robots_disallow_meetings)),
+            lambda d: DomainSuccess(domain=Domain.from_model(d)),
+        )
+
+    @strawberry.mutation(description="Whether the domain's /robots.txt disallows /meetings*.")
+    async def set_domain_robots(
+        self, info: CtxInfo, domain_id: strawberry.ID, disallow_meetings: bool
+    ) -> DomainResult:
+        return await outcome(
+            info.context,
+            domains.set_robots(info.context, domain_id, disallow_meetings),
+            lambda d: DomainSuccess(domain=Domain.from_model(d)),
+        )
+
+    @strawberry.mutation(description="Book a slot of a scheduling page (public).")
+    async def book_meeting(self, info: CtxInfo, input: BookMeetingInput) -> BookMeetingResult:
+        request = booking.BookingRequest(
+            slug=input.slug,
+            domain=input.domain,
+            start=input.start,
+            contact_email=input.contact_email,
+            contact_name=input.contact_name,
+        )
+        return await outcome(
+            info.context,
+            booking.book(info.context, request),
+            lambda m: BookMeetingSuccess(meeting=Meeting.from_model(m)),
+        )
+
+    @strawberry.mutation(description="Log a meeting on a CRM contact; with calendar sync on, the contact is invited.")
+    async def create_crm_meeting(self, info: CtxInfo, input: CrmMeetingInput) -> MeetingResult:
+        data = meetings.CrmMeeting(
+            contact_email=input.contact_email,
+            title=input.title,
+            start=input.start,
+            end=input.end,
+            from_integration=bool(input.from_integration),
+        )
+        return await outcome(info.context, meetings.create_crm_meeting(info.context, data), _meeting_success)
+
+    @strawberry.mutation(description="Cancel a meeting (not possible for Exchange-linked calendars).")
+    async def cancel_meeting(self, info: CtxInfo, id: strawberry.ID) -> MeetingResult:
+        return await outcome(info.context, meetings.cancel_meeting(info.context, id), _meeting_success)

@@ -16,6 +16,8 @@ from providers.http import RetryPolicy
 from tests.providers.harness import RecordedSleeps
 from tests.utils.clock import FakeClock
 from tests.utils.databases import POSTGRES_ENV, TemplateDatabases, pg_engine, postgres_url
+from emulators.runner import serve_in_thread
+from tests.utils.emulators import EmulatorServer, World
 from tests.utils.graphql import ADMIN_TOKEN, GraphQLClient
 
 
@@ -41,9 +43,22 @@ def sleeps() -> RecordedSleeps:
     return RecordedSleeps()
 
 
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[tuple[EmulatorServer, str]]:
+    server = EmulatorServer()
+    with serve_in_thread(server.app) as base_url:
+        yield server, base_url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
+def world(emulator_server: tuple[EmulatorServer, str]) -> World:
+    """Fresh emulated Google, Microsoft and Exchange accounts (see tests/utils/emulators.py)."""
+    return emulator_server[0].new_world()
+
+
+@pytest.fixture
+def settings(emulator_server: tuple[EmulatorServer, str]) -> Settings:
+    base = Settings(
         database_url="sqlite+aiosqlite:///unused",
         admin_token=ADMIN_TOKEN,
         secret_key="test-secret-key-0123456789",
@@ -53,6 +68,7 @@ def settings(tmp_path: Path) -> Settings:
         smtp_url=None,
         _env_file=None,  # type: ignore[call-arg]
     )
+    return base.with_emulators(emulator_server[1])
 
 
 @pytest.fixture

@@ -1,0 +1,142 @@
+"""Meetings logged on CRM records, and cancelling meetings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from db.models import (
+    CalendarConnection,
+    CalendarSettings,
+    Meeting,
+    MeetingSource,
+    MeetingStatus,
+    SyncState,
+)
+from meetgraph.context import Context
+from providers.base import ProviderError, ProviderKind
+from providers.factory import provider_for
+from resolvers import calendar_writes, validation
+from resolvers.errors import InvalidInput, NotFound, ProviderFailure, Unsupported
+from resolvers.ids import parse_id
+
+MAX_LENGTH = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class CrmMeeting:
+    contact_email: str
+    title: str
+    start: datetime
+    end: datetime
+    from_integration: bool = False
+
+
+def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    for value, field in ((start, "start"), (end, "end")):
+        if value.tzinfo is None:
+            raise InvalidInput(f"{field} needs a UTC offset", field=field)
+    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    if end <= start or end - start > MAX_LENGTH:
+        raise InvalidInput("end must be after start, at most 24 hours later", field="end")
+    return start, end
+
+
+async def create_crm_meeting(ctx: Context, data: CrmMeeting) -> Meeting:
+    """Log the meeting; with calendar sync on it becomes an invitation to the contact.
+
+    Meetings from integrations are never synced, and Exchange connections get none (no two-way sync).
+    """
+    user = ctx.require_user()
+    email = validation.email(data.contact_email, "contactEmail")
+    title = validation.text(data.title, "title", max_length=300)
+    start, end = _span(data.start, data.end)
+    async with ctx.db() as session:
+        settings = await session.get(CalendarSettings, user.id)
+        connection = (
+            await session.exec(
+                select(CalendarConnection)
+                .where(CalendarConnection.user_id == user.id)
+                .order_by(col(CalendarConnection.slot))
+            )
+        ).first()
+        primary_id = await _primary_calendar(session, connection)
+        syncs = (
+            not data.from_integration
+            and settings is not None
+            and settings.calendar_sync
+            and connection is not None
+            and connection.provider != ProviderKind.EXCHANGE.value
+            and primary_id is not None
+        )
+        meeting = Meeting(
+            user_id=user.id,
+            start=start,
+            end=end,
+            status=MeetingStatus.BOOKED,
+            source=MeetingSource.INTEGRATION if data.from_integration else MeetingSource.CRM,
+            title=title,
+            contact_email=email,
+            sync_state=SyncState.PENDING if syncs else SyncState.NOT_SYNCED,
+            connection_id=connection.id if syncs and connection else None,
+            provider_calendar_id=primary_id if syncs else None,
+            created_at=ctx.now(),
+        )
+        session.add(meeting)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            raise InvalidInput("you already have a meeting starting at that time", field="start") from None
+    if syncs and not await calendar_writes.write_once(ctx.services, meeting.id):
+        calendar_writes.retry_later(ctx.services, meeting.id)
+    async with ctx.db() as session:
+        return await session.get(Meeting, meeting.id) or meeting
+
+
+async def _primary_calendar(session: object, connection: CalendarConnection | None) -> str | None:
+    from db.models import Calendar
+
+    if connection is None:
+        return None
+    found = (
+        await session.exec(  # type: ignore[attr-defined]
+            select(Calendar.provider_calendar_id).where(
+                Calendar.connection_id == connection.id, col(Calendar.is_primary).is_(True)
+            )
+        )
+    ).first()
+    return str(found) if found else None
+
+
+async def cancel_meeting(ctx: Context, meeting_id: str) -> Meeting:
+    """Cancel: the calendar event is removed first (contact notified); Exchange calendars can't cancel."""
+    user = ctx.require_user()
+    key = parse_id(meeting_id, "meeting")
+    async with ctx.db() as session:
+        meeting = await session.get(Meeting, key)
+        if meeting is None or meeting.user_id != user.id:
+            raise NotFound("meeting not found")
+        if meeting.status is MeetingStatus.CANCELLED:
+            raise InvalidInput("the meeting is already cancelled", field="id")
+        connection = await session.get(CalendarConnection, meeting.connection_id) if meeting.connection_id else None
+    if connection is not None and connection.provider == ProviderKind.EXCHANGE.value:
+        raise Unsupported("Meetings in an Exchange-linked calendar cannot be cancelled from here.")
+    if connection is not None and meeting.provider_event_id and meeting.provider_calendar_id:
+        try:
+            async with provider_for(connection, ctx.services) as provider:
+                await provider.delete_event(meeting.provider_calendar_id, meeting.provider_event_id)
+        except ProviderError as exc:
+            raise ProviderFailure(f"The calendar refused the cancellation: {exc.message}") from exc
+    async with ctx.db() as session:
+        stored = await session.get(Meeting, key)
+        assert stored is not None
+        stored.status = MeetingStatus.CANCELLED
+        if stored.sync_state is SyncState.PENDING:
+            stored.sync_state = SyncState.NOT_SYNCED
+        session.add(stored)
+        await session.commit()
+    return stored
