@@ -17,6 +17,7 @@ from db.models import (
     EmailInbox,
     Meeting,
     SchedulingPage,
+    Task,
 )
 
 if TYPE_CHECKING:
@@ -113,6 +114,12 @@ class MeetingsByUserLoader(_ListByKeyLoader[Meeting]):
     order = "start"
 
 
+class TasksByUserLoader(_ListByKeyLoader[Task]):
+    model = Task
+    column = "user_id"
+    order = "due"
+
+
 class CalendarsByUserLoader(DataLoader[uuid.UUID, list[Calendar]]):
     """Every calendar of every connection of a user."""
 
@@ -149,3 +156,4 @@ class Loaders:
         self.inboxes_by_user = EmailInboxesByUserLoader(context)
         self.pages_by_user = SchedulingPagesByUserLoader(context)
         self.meetings_by_user = MeetingsByUserLoader(context)
+        self.tasks_by_user = TasksByUserLoader(context)

@@ -85,3 +85,9 @@ class CrmMeetingInput:
     from_integration: bool | None = strawberry.field(
         default=False, description="Created by an integration: logged only, never synced to a calendar."
     )
+
+
+@strawberry.input
+class TaskInput:
+    title: str
+    due: datetime

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from providers.base import ProviderKind
-from resolvers import booking, connections, domains, meetings, pages_write, settings_save, users
+from resolvers import booking, connections, domains, meetings, pages_write, settings_save, tasks, users
 from schema.errors import (
     CalendarAccessLostError,
     ConnectionLimitError,
@@ -30,6 +30,7 @@ from schema.inputs import (
     CrmMeetingInput,
     ExchangeConnectionInput,
     SchedulingPageInput,
+    TaskInput,
 )
 from schema.results import outcome
 from schema.types import (
@@ -41,6 +42,7 @@ from schema.types import (
     EmailInbox,
     Meeting,
     SchedulingPage,
+    Task,
     User,
 )
 
@@ -96,6 +98,12 @@ class MeetingSuccess:
     meeting: Meeting
 
 
+@strawberry.type
+class TaskSuccess:
+    task: Task
+
+
+TaskResult = Annotated[TaskSuccess | ValidationError | ProviderError, strawberry.union("TaskResult")]
 CreateUserResult = Annotated[
     CreateUserSuccess | ValidationError | PermissionRequiredError, strawberry.union("CreateUserResult")
 ]
@@ -330,3 +338,11 @@ class Mutation:
     @strawberry.mutation(description="Cancel a meeting (not possible for Exchange-linked calendars).")
     async def cancel_meeting(self, info: CtxInfo, id: strawberry.ID) -> MeetingResult:
         return await outcome(info.context, meetings.cancel_meeting(info.context, id), _meeting_success)
+
+    @strawberry.mutation(description="Create a CRM task; with task sync on it is written to the tasks sub-calendar.")
+    async def create_task(self, info: CtxInfo, input: TaskInput) -> TaskResult:
+        return await outcome(
+            info.context,
+            tasks.create_task(info.context, input.title, input.due),
+            lambda t: TaskSuccess(task=Task.from_model(t)),
+        )

@@ -308,6 +308,23 @@ class BookingAttempt:
         )
 
 
+@strawberry.type(description="A CRM task; synced into the tasks sub-calendar while task sync is on.")
+class Task:
+    id: strawberry.ID
+    title: str
+    due: datetime
+    synced: bool
+
+    @classmethod
+    def from_model(cls, m: models.Task) -> Task:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            title=m.title,
+            due=m.due,
+            synced=m.sync_state is models.SyncState.SYNCED,
+        )
+
+
 @strawberry.type
 class User:
     id: strawberry.ID
@@ -362,6 +379,11 @@ class User:
     async def meetings(self, info: CtxInfo) -> list[Meeting]:
         rows = await info.context.loaders.meetings_by_user.load(self._id)
         return [Meeting.from_model(m) for m in rows]
+
+    @strawberry.field
+    async def tasks(self, info: CtxInfo) -> list[Task]:
+        rows = await info.context.loaders.tasks_by_user.load(self._id)
+        return [Task.from_model(t) for t in rows]
 
     @strawberry.field(description="The account's connected domains (its domain manager).")
     async def domains(self, info: CtxInfo) -> list[Domain]:

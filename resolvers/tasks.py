@@ -1,0 +1,46 @@
+"""CRM tasks; with task sync on they are also written into the tasks sub-calendar of the connected account."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import col, select
+
+from db.models import CalendarConnection, CalendarSettings, SyncState, Task
+from meetgraph.context import Context
+from providers.base import EventDraft, ProviderError
+from providers.factory import provider_for
+from resolvers import validation
+from resolvers.errors import InvalidInput, ProviderFailure
+
+TASK_EVENT_LENGTH = timedelta(minutes=15)
+
+
+async def create_task(ctx: Context, title: str, due: datetime) -> Task:
+    user = ctx.require_user()
+    title = validation.text(title, "title", max_length=300)
+    if due.tzinfo is None:
+        raise InvalidInput("due needs a UTC offset", field="due")
+    due = due.astimezone(timezone.utc)
+    async with ctx.db() as session:
+        settings = await session.get(CalendarSettings, user.id)
+        connection = (
+            await session.exec(
+                select(CalendarConnection)
+                .where(CalendarConnection.user_id == user.id)
+                .order_by(col(CalendarConnection.slot))
+            )
+        ).first()
+    task = Task(user_id=user.id, title=title, due=due, created_at=ctx.now())
+    if settings is not None and settings.task_sync and connection is not None and connection.task_calendar_id:
+        draft = EventDraft(summary=f"Task: {title}", start=due, end=due + TASK_EVENT_LENGTH, description="CRM task")
+        try:
+            async with provider_for(connection, ctx.services) as provider:
+                task.provider_event_id = await provider.create_event(connection.task_calendar_id, draft)
+        except ProviderError as exc:
+            raise ProviderFailure(f"Writing the task to the calendar failed: {exc.message}") from exc
+        task.sync_state = SyncState.SYNCED
+    async with ctx.db() as session:
+        session.add(task)
+        await session.commit()
+    return task
