@@ -172,7 +172,9 @@ def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion) -> Endp
             return Response(fault_xml(fault), status_code=500, media_type=XML)
         if operation.tag != f"{{{A_NS}}}GetUserSettingsRequestMessage":
             return Response(fault_xml(SoapFault("ErrorInvalidRequest", "Unsupported operation.")), 500, media_type=XML)
-        ews_url = str(request.base_url).rstrip("/") + "/EWS/Exchange.asmx"
+        # from the request's own URL, so the answer stays right when the emulator is mounted under a prefix
+        own_url = str(request.url.replace(query=None))
+        ews_url = own_url.removesuffix("/autodiscover/autodiscover.svc") + "/EWS/Exchange.asmx"
         users = [
             (mailbox.text or "").strip()
             for mailbox in operation.iter(f"{{{A_NS}}}Mailbox")

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from db.engine import begin_write
 from db.models import ApiToken, User
 from meetgraph.crypto import hash_token
 from meetgraph.services import Services
@@ -48,6 +49,8 @@ class Context:
     is_admin: bool = False
     connection_params: dict[str, Any] | None = None
     loaders: Any = None
+    write_mode: bool = False
+    """Set for mutations: their transactions start as writers (see db.engine.begin_write)."""
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -61,15 +64,23 @@ class Context:
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
-        """The request's session, one user at a time (resolvers run concurrently)."""
+        """The request's session, one user at a time (resolvers run concurrently).
+
+        Each block is one transaction: it is committed when the block ends (rolled back on an exception).
+        """
         async with self._lock:
             if self._session is None:
                 self._session = self.services.sessionmaker()
+            if self.write_mode:
+                await begin_write(self._session)
             try:
                 yield self._session
             except BaseException:
                 await self._session.rollback()
                 raise
+            if self._session.in_transaction():
+                # each block is one transaction: never hold a (write) lock across a provider call
+                await self._session.commit()
 
     async def close(self) -> None:
         if self._session is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
+import httpx
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import make_engine, make_sessionmaker
+from meetgraph import log_redaction
+from meetgraph.broadcast import make_broadcast
 from meetgraph.crypto import CredentialCipher
 from meetgraph.mail import Mailer
 from meetgraph.settings import Settings
@@ -46,6 +50,8 @@ class Services:
     signer: URLSafeTimedSerializer
     broadcast: Broadcast
     mailer: Mailer
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0)))
+    """One client for every provider call: connection reuse, and TLS set up once (not per request)."""
     clock: Clock = utcnow
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     refresh_locks: RefreshLocks = field(default_factory=RefreshLocks)
@@ -62,6 +68,7 @@ class Services:
         engine: AsyncEngine | None = None,
     ) -> Services:
         secret = settings.resolved_secret_key()
+        log_redaction.install()
         engine = engine or make_engine(settings.database_url)
         return cls(
             settings=settings,
@@ -69,7 +76,7 @@ class Services:
             sessionmaker=make_sessionmaker(engine),
             cipher=CredentialCipher(secret),
             signer=URLSafeTimedSerializer(secret, salt="meetgraph-oauth-state"),
-            broadcast=Broadcast(settings.broadcast_url),
+            broadcast=make_broadcast(settings.broadcast_url),
             mailer=Mailer(settings.smtp_url, settings.email_from),
             clock=clock,
             retry=retry or RetryPolicy(),
@@ -99,4 +106,5 @@ class Services:
     async def stop(self) -> None:
         await self.drain()
         await self.broadcast.disconnect()
+        await self.http.aclose()
         await self.engine.dispose()

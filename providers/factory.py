@@ -63,7 +63,12 @@ class DbTokenStore:
 
 
 def oauth_provider(
-    kind: ProviderKind, token: OAuthToken, store: TokenStore, services: Services, lock_key: str
+    kind: ProviderKind,
+    token: OAuthToken,
+    store: TokenStore,
+    services: Services,
+    lock_key: str,
+    known_primary: tuple[str, str] | None = None,
 ) -> CalendarProvider:
     """A Google or Office 365 provider whose token lives in `store`."""
     settings = services.settings
@@ -82,13 +87,23 @@ def oauth_provider(
             api_url=settings.google_api_url,
             userinfo_url=settings.google_userinfo_url,
             retry=services.retry,
+            client=services.http,
         )
     from providers.microsoft import MicrosoftCalendarProvider
 
-    return MicrosoftCalendarProvider(tokens, graph_url=settings.microsoft_graph_url, retry=services.retry)
+    return MicrosoftCalendarProvider(
+        tokens,
+        graph_url=settings.microsoft_graph_url,
+        retry=services.retry,
+        client=services.http,
+        known_primary=known_primary,
+    )
 
 
-def get_provider(connection: CalendarConnection, services: Services) -> CalendarProvider:
+def get_provider(
+    connection: CalendarConnection, services: Services, primary_calendar_id: str | None = None
+) -> CalendarProvider:
+    """The provider for a stored connection; `primary_calendar_id` (when known) saves catalogue lookups."""
     kind = ProviderKind(connection.provider)
     credentials = services.cipher.decrypt(connection.credentials)
     if kind is ProviderKind.EXCHANGE:
@@ -101,13 +116,16 @@ def get_provider(connection: CalendarConnection, services: Services) -> Calendar
         DbTokenStore(services, connection.id),
         services,
         lock_key=str(connection.id),
+        known_primary=(connection.email, primary_calendar_id) if primary_calendar_id else None,
     )
 
 
 @asynccontextmanager
-async def provider_for(connection: CalendarConnection, services: Services) -> AsyncIterator[CalendarProvider]:
+async def provider_for(
+    connection: CalendarConnection, services: Services, primary_calendar_id: str | None = None
+) -> AsyncIterator[CalendarProvider]:
     """get_provider, closed when the block ends."""
-    provider = get_provider(connection, services)
+    provider = get_provider(connection, services, primary_calendar_id)
     try:
         yield provider
     finally:

@@ -49,6 +49,8 @@ SCHEDULE_MAX_WINDOW = timedelta(days=60)
 CALENDAR_VIEW_MAX_WINDOW = timedelta(days=60)
 AVAILABILITY_VIEW_INTERVAL = 60
 MAILBOX_CONCURRENCY = 4
+CALENDAR_VIEW_PAGE_SIZE = 999
+"""Graph's largest page for calendarView; fewer pages means fewer sequential round trips."""
 """Outlook resources allow 4 concurrent requests per app and mailbox."""
 NOT_BUSY_STATUSES = frozenset({"free", "workingElsewhere"})
 LOST_ACCESS_STATUSES = frozenset({403, 404})
@@ -172,13 +174,17 @@ class MicrosoftCalendarProvider(CalendarProvider):
         graph_url: str,
         retry: RetryPolicy,
         client: httpx.AsyncClient | None = None,
+        known_primary: tuple[str, str] | None = None,
     ) -> None:
+        """`known_primary` = (account email, default calendar id), when already stored: get_busy then
+        routes calendars without first reading the calendar catalogue (one round trip, not three)."""
         self.tokens = tokens
         self.graph_url = graph_url.rstrip("/")
         self.retry = retry
         self._own_client = client is None
         self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(20.0))
-        self._email: str | None = None
+        self._email: str | None = known_primary[0].lower() if known_primary else None
+        self._known_primary = known_primary[1] if known_primary else None
         self._catalog: dict[str, _CalendarEntry] | None = None
         self._slots = asyncio.Semaphore(MAILBOX_CONCURRENCY)
 
@@ -347,20 +353,30 @@ class MicrosoftCalendarProvider(CalendarProvider):
         wanted = list(dict.fromkeys(calendar_ids))
         if not wanted:
             return BusyByCalendar({})
-        catalog = self._catalog
-        if catalog is None or any(cid not in catalog for cid in wanted):
-            catalog = await self._load_catalog()
-        lost = [cid for cid in wanted if cid not in catalog]
+        lost: list[str] = []
         by_mailbox: dict[str, list[str]] = {}
         viewed: list[str] = []
-        for cid in wanted:
-            entry = catalog.get(cid)
-            if entry is None:
-                continue
-            if entry.schedule_address:
-                by_mailbox.setdefault(entry.schedule_address, []).append(cid)
-            else:
-                viewed.append(cid)
+        if self._catalog is None and self._known_primary is not None and self._email:
+            # Stored knowledge: the own default calendar through getSchedule, every other one through
+            # calendarView (which reports lost access as 403/404 itself).
+            for cid in wanted:
+                if cid == self._known_primary:
+                    by_mailbox.setdefault(self._email, []).append(cid)
+                else:
+                    viewed.append(cid)
+        else:
+            catalog = self._catalog
+            if catalog is None or any(cid not in catalog for cid in wanted):
+                catalog = await self._load_catalog()
+            lost = [cid for cid in wanted if cid not in catalog]
+            for cid in wanted:
+                entry = catalog.get(cid)
+                if entry is None:
+                    continue
+                if entry.schedule_address:
+                    by_mailbox.setdefault(entry.schedule_address, []).append(cid)
+                else:
+                    viewed.append(cid)
 
         jobs: list[Awaitable[_Partial]] = []
         mailboxes = list(by_mailbox)
@@ -438,7 +454,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
             "startDateTime": start.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
             "endDateTime": end.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
             "$select": "start,end,showAs,isCancelled",
-            "$top": "100",
+            "$top": str(CALENDAR_VIEW_PAGE_SIZE),
         }
         spans: list[BusyInterval] = []
         next_url: str | None = url

@@ -81,8 +81,9 @@ async def _connection_busy(
     if connection.status is ConnectionStatus.INACTIVE:
         return [], calendars
     by_provider_id = {c.provider_calendar_id: c for c in calendars}
+    primary = next((c.provider_calendar_id for c in calendars if c.is_primary), None)
     try:
-        async with provider_for(connection, services) as provider:
+        async with provider_for(connection, services, primary) as provider:
             result = await provider.get_busy(list(by_provider_id), start, end)
     except CalendarAccessLost as lost:
         return [], [by_provider_id[i] for i in lost.calendar_ids if i in by_provider_id]

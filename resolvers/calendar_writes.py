@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 
+from sqlalchemy import update
+from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import CalendarConnection, Meeting, SyncState
 from meetgraph.services import Services
@@ -28,38 +31,72 @@ def draft_for(meeting: Meeting) -> EventDraft:
     )
 
 
+async def _locked(session: AsyncSession, meeting_id: uuid.UUID) -> Meeting | None:
+    """The meeting, read after taking its write lock (like booking._take_slot): on SQLite a transaction
+    that reads first and writes later fails with "database is locked" when another commit lands in
+    between; on PostgreSQL this is a row lock against lost updates."""
+    await session.exec(  # type: ignore[call-overload]
+        update(Meeting).where(col(Meeting.id) == meeting_id).values(sync_attempts=Meeting.sync_attempts)
+    )
+    return await session.get(Meeting, meeting_id)
+
+
 async def write_once(services: Services, meeting_id: uuid.UUID) -> bool:
-    """One attempt to write a PENDING meeting; True when it is in the calendar (or nothing is left to do)."""
+    """One attempt to write a PENDING meeting; True when it is in the calendar (or nothing is left to do).
+
+    No transaction is held while the provider is called.
+    """
     async with services.sessionmaker() as session:
         meeting = await session.get(Meeting, meeting_id)
-        if meeting is None or meeting.sync_state is not SyncState.PENDING:
-            return True
-        connection = await session.get(CalendarConnection, meeting.connection_id) if meeting.connection_id else None
-        if connection is None or meeting.provider_calendar_id is None:
-            meeting.sync_state, meeting.sync_error = SyncState.FAILED, "the calendar was disconnected"
-            session.add(meeting)
-            await session.commit()
-            return True
-        try:
-            async with provider_for(connection, services) as provider:
-                event_id = await provider.create_event(meeting.provider_calendar_id, draft_for(meeting))
-        except ProviderError as exc:
-            meeting.sync_attempts += 1
-            meeting.sync_error = exc.message[:500]
-            permanent = isinstance(exc, (ProviderRequestError, ProviderAuthError))
-            if permanent or meeting.sync_attempts >= MAX_ATTEMPTS:
-                meeting.sync_state = SyncState.FAILED
-                notify.sync_failed(services, meeting.user_id, meeting.start, meeting.contact_email, exc.message)
-            session.add(meeting)
-            await session.commit()
-            log.warning("writing meeting %s failed (attempt %s): %s", meeting.id, meeting.sync_attempts, exc.message)
-            return meeting.sync_state is SyncState.FAILED
-        meeting.provider_event_id = event_id
-        meeting.sync_state = SyncState.SYNCED
-        meeting.sync_error = None
-        session.add(meeting)
-        await session.commit()
+        connection = await session.get(CalendarConnection, meeting.connection_id) if meeting and meeting.connection_id else None
+    if meeting is None or meeting.sync_state is not SyncState.PENDING:
         return True
+    if connection is None or meeting.provider_calendar_id is None:
+        await _store(services, meeting_id, state=SyncState.FAILED, error="the calendar was disconnected")
+        return True
+    try:
+        async with provider_for(connection, services) as provider:
+            event_id = await provider.create_event(meeting.provider_calendar_id, draft_for(meeting))
+    except ProviderError as exc:
+        attempts = meeting.sync_attempts + 1
+        permanent = isinstance(exc, (ProviderRequestError, ProviderAuthError))
+        failed = permanent or attempts >= MAX_ATTEMPTS
+        await _store(
+            services,
+            meeting_id,
+            state=SyncState.FAILED if failed else SyncState.PENDING,
+            error=exc.message[:500],
+            attempts=attempts,
+        )
+        log.warning("writing meeting %s failed (attempt %s): %s", meeting_id, attempts, exc.message)
+        if failed:
+            notify.sync_failed(services, meeting.user_id, meeting.start, meeting.contact_email, exc.message)
+        return failed
+    await _store(services, meeting_id, state=SyncState.SYNCED, event_id=event_id)
+    return True
+
+
+async def _store(
+    services: Services,
+    meeting_id: uuid.UUID,
+    *,
+    state: SyncState,
+    error: str | None = None,
+    attempts: int | None = None,
+    event_id: str | None = None,
+) -> None:
+    values: dict[str, object] = {"sync_state": state, "sync_error": error}
+    if attempts is not None:
+        values["sync_attempts"] = attempts
+    if event_id is not None:
+        values["provider_event_id"] = event_id
+    async with services.sessionmaker() as session:
+        await session.exec(  # type: ignore[call-overload]
+            update(Meeting)
+            .where(col(Meeting.id) == meeting_id, col(Meeting.sync_state) == SyncState.PENDING)
+            .values(**values)
+        )
+        await session.commit()
 
 
 def retry_later(services: Services, meeting_id: uuid.UUID) -> None:

@@ -94,7 +94,8 @@ async def create_crm_meeting(ctx: Context, data: CrmMeeting) -> Meeting:
     if syncs and not await calendar_writes.write_once(ctx.services, meeting.id):
         calendar_writes.retry_later(ctx.services, meeting.id)
     async with ctx.db() as session:
-        return await session.get(Meeting, meeting.id) or meeting
+        # populate_existing: the session still holds the PENDING object it inserted, not the written state
+        return await session.get(Meeting, meeting.id, populate_existing=True) or meeting
 
 
 async def _primary_calendar(session: object, connection: CalendarConnection | None) -> str | None:

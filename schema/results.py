@@ -44,6 +44,7 @@ async def outcome(
 
     The request's dataloaders are renewed afterwards, so the payload reads what was just written.
     """
+    ctx.write_mode = True
     try:
         result = await work
     except e.UserError as exc:
