@@ -125,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # exchangelib logs request headers (Basic credentials included) at DEBUG: keep it above that.
     logging.getLogger("exchangelib").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="meetgraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 

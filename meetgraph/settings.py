@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     secret_key: str | None = Field(default=None, repr=False)
     public_url: str = "http://127.0.0.1:8000"
-    dashboard_url: str = "http://127.0.0.1:8000/meetings/dashboard"
+    dashboard_url: str | None = None
+    """Where the OAuth callback sends the browser; the server's own /oauth/done page when unset."""
     smtp_url: str | None = None
     email_from: str = "meetgraph <no-reply@meetgraph.local>"
     broadcast_url: str = "memory://"
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     max_query_tokens: int = 2000
     max_aliases: int = 30
     max_subscriptions_per_connection: int = 5
+
+    def resolved_dashboard_url(self) -> str:
+        return self.dashboard_url or f"{self.public_url.rstrip('/')}/oauth/done"
 
     def resolved_secret_key(self) -> str:
         """The configured key, or a generated development key kept in a local file (with a warning)."""

@@ -35,5 +35,5 @@ def routes(services: Services) -> list[BaseRoute]:
     return [
         Route("/robots.txt", robots),
         Route("/oauth/callback/{provider}", oauth_callback),
-        Route("/meetings/dashboard", connect_outcome),
+        Route("/oauth/done", connect_outcome),
     ]

@@ -58,7 +58,7 @@ def callback_url(services: Services, kind: ProviderKind) -> str:
 
 
 def dashboard_url(services: Services, **outcome: str) -> str:
-    base = services.settings.dashboard_url
+    base = services.settings.resolved_dashboard_url()
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}{urlencode(outcome)}"
 
