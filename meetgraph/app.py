@@ -61,7 +61,7 @@ def create_app(
         from emulators.mount import emulator_mounts
 
         settings = settings.with_emulators(settings.public_url.rstrip("/"))
-        emulator_routes = emulator_mounts(settings)
+        emulator_routes = emulator_mounts()
     services = services or Services.create(settings)
     graphql_app = GraphQLApp(services)
 

@@ -93,7 +93,7 @@ def _emulate(args: argparse.Namespace) -> int:
 
     base = f"http://{args.host}:{args.port}"
     settings = Settings().with_emulators(base)
-    app = Starlette(routes=emulator_mounts(settings))
+    app = Starlette(routes=emulator_mounts())
     print(
         json.dumps(
             {

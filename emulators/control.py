@@ -1,0 +1,102 @@
+"""An HTTP control surface for an emulator: inject faults, lose or restore access, add busy time.
+
+Mounted at `<emulator>/_control` by `meetgraph emulate` and `meetgraph serve --emulators`, e.g.
+`curl -X POST .../_emulators/google/_control/faults -d '{"latency_seconds": 0.1, "fail_next": [429]}'`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
+
+from emulators.state import EmulatorState
+
+FAULT_FIELDS = {"latency_seconds": float, "retry_after_seconds": int, "revoked": bool}
+
+
+def _bad(message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=400)
+
+
+def control_app(state: EmulatorState) -> Starlette:
+    async def faults(request: Request) -> Response:
+        if request.method == "POST":
+            body = await request.json()
+            if not isinstance(body, dict):
+                return _bad("send a JSON object")
+            for name, kind in FAULT_FIELDS.items():
+                if name in body:
+                    setattr(state.faults, name, kind(body[name]))
+            if "fail_next" in body:
+                if not all(isinstance(code, int) for code in body["fail_next"]):
+                    return _bad("fail_next is a list of HTTP status codes")
+                state.faults.fail_next = list(body["fail_next"])
+        f = state.faults
+        return JSONResponse(
+            {
+                "latency_seconds": f.latency_seconds,
+                "fail_next": f.fail_next,
+                "retry_after_seconds": f.retry_after_seconds,
+                "revoked": f.revoked,
+                "api_calls": f.api_calls,
+            }
+        )
+
+    async def accounts(_: Request) -> Response:
+        return JSONResponse(
+            [
+                {
+                    "email": a.email,
+                    "calendars": [
+                        {"id": cid, "name": state.calendars[cid].name, "role": role.value, "lost": cid in a.lost}
+                        for cid, role in a.access.items()
+                        if cid in state.calendars
+                    ],
+                }
+                for a in state.accounts.values()
+            ]
+        )
+
+    async def access(request: Request) -> Response:
+        body = await request.json()
+        email, calendar_id = body.get("email", ""), body.get("calendar_id", "")
+        if state.account(email) is None or calendar_id not in state.calendars:
+            return _bad("unknown email or calendar_id")
+        if body.get("lost", True):
+            state.lose_access(email, calendar_id)
+        else:
+            state.restore_access(email, calendar_id)
+        return JSONResponse({"email": email, "calendar_id": calendar_id, "lost": bool(body.get("lost", True))})
+
+    async def events(request: Request) -> Response:
+        body = await request.json()
+        calendar_id = body.get("calendar_id", "")
+        if calendar_id not in state.calendars:
+            return _bad("unknown calendar_id")
+        try:
+            start, end = datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"])
+        except (KeyError, ValueError):
+            return _bad("start and end are ISO 8601 datetimes with an offset")
+        if start.tzinfo is None or end.tzinfo is None or end <= start:
+            return _bad("start and end need offsets, end after start")
+        event = state.add_event(calendar_id, start, end, str(body.get("summary", "Busy")))
+        return JSONResponse({"id": event.id}, status_code=201)
+
+    return Starlette(
+        routes=[
+            Route("/faults", faults, methods=["GET", "POST"]),
+            Route("/accounts", accounts),
+            Route("/access", access, methods=["POST"]),
+            Route("/events", events, methods=["POST"]),
+        ]
+    )
+
+
+def with_control(app: ASGIApp, state: EmulatorState) -> Starlette:
+    """`app` with its control surface mounted at /_control."""
+    return Starlette(routes=[Mount("/_control", app=control_app(state)), Mount("/", app=app)])

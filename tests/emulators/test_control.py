@@ -1,0 +1,54 @@
+"""The emulators' HTTP control surface, as used with `meetgraph emulate` / `serve --emulators`."""
+
+from __future__ import annotations
+
+import httpx
+from starlette.applications import Starlette
+
+from emulators.mount import DEMO_GOOGLE, emulator_mounts
+
+
+def _client() -> httpx.AsyncClient:
+    app = Starlette(routes=emulator_mounts())
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emu")
+
+
+async def test_faults_can_be_read_and_injected() -> None:
+    async with _client() as http:
+        # when
+        set_ = await http.post(
+            "/_emulators/google/_control/faults", json={"latency_seconds": 0.25, "fail_next": [429, 503], "revoked": True}
+        )
+        # then
+        assert set_.json()["fail_next"] == [429, 503] and set_.json()["revoked"] is True
+        got = await http.get("/_emulators/google/_control/faults")
+        assert got.json()["latency_seconds"] == 0.25
+        bad = await http.post("/_emulators/google/_control/faults", json={"fail_next": ["x"]})
+        assert bad.status_code == 400
+
+
+async def test_access_can_be_lost_and_busy_time_added() -> None:
+    async with _client() as http:
+        # given
+        (account,) = [a for a in (await http.get("/_emulators/google/_control/accounts")).json() if a["email"] == DEMO_GOOGLE]
+        shared = next(c["id"] for c in account["calendars"] if c["role"] == "reader")
+        # when
+        lost = await http.post("/_emulators/google/_control/access", json={"email": DEMO_GOOGLE, "calendar_id": shared})
+        added = await http.post(
+            "/_emulators/google/_control/events",
+            json={"calendar_id": shared, "start": "2026-12-07T09:00:00+00:00", "end": "2026-12-07T10:00:00+00:00"},
+        )
+        # then
+        assert lost.json()["lost"] is True and added.status_code == 201
+        (after,) = [a for a in (await http.get("/_emulators/google/_control/accounts")).json() if a["email"] == DEMO_GOOGLE]
+        assert next(c for c in after["calendars"] if c["id"] == shared)["lost"] is True
+        naive = await http.post(
+            "/_emulators/google/_control/events", json={"calendar_id": shared, "start": "2026-12-07T09:00", "end": "2026-12-07T10:00"}
+        )
+        assert naive.status_code == 400
+
+
+async def test_the_emulators_still_serve_their_real_paths_beside_control() -> None:
+    async with _client() as http:
+        response = await http.get("/_emulators/google/calendar/v3/users/me/calendarList")
+        assert response.status_code == 401
