@@ -22,8 +22,14 @@ from tests.utils.graphql import ADMIN_TOKEN, GraphQLClient
 
 
 @pytest.fixture(scope="session")
-def template_databases(tmp_path_factory: pytest.TempPathFactory) -> TemplateDatabases:
-    return TemplateDatabases(tmp_path_factory.mktemp("db-templates"))
+def template_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemplateDatabases]:
+    databases = TemplateDatabases(tmp_path_factory.mktemp("db-templates"))
+    yield databases
+    url = postgres_url()
+    if url:
+        import asyncio
+
+        asyncio.run(databases.drop_postgres(url))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -15,7 +15,8 @@ from db.engine import make_engine
 from db.migrate import upgrade
 
 POSTGRES_ENV = "MEETGRAPH_TEST_POSTGRES_URL"
-PG_SCHEMA = "meetgraph_test"
+PG_SCHEMA = f"meetgraph_test_{os.getpid()}"
+"""One schema per test process, so concurrent runs against one database never share tables."""
 
 
 def postgres_url() -> str | None:
@@ -74,3 +75,11 @@ class TemplateDatabases:
         async with engine.begin() as connection:
             await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
         await engine.dispose()
+
+    async def drop_postgres(self, url: str) -> None:
+        if not self.pg_ready:
+            return
+        admin = make_engine(asyncpg_url(url))
+        async with admin.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        await admin.dispose()

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.utils.booking import create_page
+from tests.utils.graphql import GraphQLClient
+
+PUBLIC_PAGE = """
+query($slug: String!, $domain: String) { schedulingPage(slug: $slug, domain: $domain) {
+  name slug durationMinutes timezone url active offline } }
+"""
+
+CONNECT_DOMAIN = """
+mutation($hostname: String!) { connectDomain(hostname: $hostname) {
+  __typename ... on DomainSuccess { domain { id hostname } } ... on Error { message } } }
+"""
+
+
+@pytest.mark.parametrize("domain", [None, "meetgraph.test", "http://meetgraph.test/", "MEETGRAPH.TEST"])
+async def test_page_is_served_on_the_app_host(gql: GraphQLClient, domain: str | None) -> None:
+    # given
+    _, token = await gql.create_user("ada@example.com")
+    await create_page(gql, token, name="Intro", slug="intro", timezone="Europe/Berlin")
+    # when
+    data = await gql(PUBLIC_PAGE, {"slug": "intro", "domain": domain})
+    # then
+    assert data["schedulingPage"] == {
+        "name": "Intro",
+        "slug": "intro",
+        "durationMinutes": 30,
+        "timezone": "Europe/Berlin",
+        "url": "http://meetgraph.test/meetings/intro",
+        "active": True,
+        "offline": True,
+    }
+
+
+async def test_page_is_served_on_its_accounts_domain_only(gql: GraphQLClient) -> None:
+    # given
+    _, ada = await gql.create_user("ada@example.com")
+    _, other = await gql.create_user("eve@example.com")
+    await create_page(gql, ada, slug="intro")
+    connected = await gql(CONNECT_DOMAIN, {"hostname": "meet.ada.example"}, ada)
+    assert connected["connectDomain"]["__typename"] == "DomainSuccess"
+    await gql(CONNECT_DOMAIN, {"hostname": "meet.eve.example"}, other)
+    # when
+    on_own = await gql(PUBLIC_PAGE, {"slug": "intro", "domain": "meet.ada.example"})
+    on_foreign = await gql(PUBLIC_PAGE, {"slug": "intro", "domain": "meet.eve.example"})
+    on_unknown = await gql(PUBLIC_PAGE, {"slug": "intro", "domain": "unrelated.example"})
+    # then
+    assert on_own["schedulingPage"]["slug"] == "intro"
+    assert on_foreign["schedulingPage"] is None
+    assert on_unknown["schedulingPage"] is None
+
+
+async def test_unknown_slug_is_null(gql: GraphQLClient) -> None:
+    # given
+    _, token = await gql.create_user("ada@example.com")
+    await create_page(gql, token, slug="intro")
+    # when
+    data = await gql(PUBLIC_PAGE, {"slug": "outro"})
+    # then
+    assert data["schedulingPage"] is None
+
+
+async def test_public_page_hides_owner_fields(gql: GraphQLClient) -> None:
+    # given
+    _, token = await gql.create_user("ada@example.com")
+    await create_page(gql, token, slug="intro")
+    # when
+    body = await gql.raw("{ schedulingPage(slug: \"intro\") { id bufferMinutes } }")
+    # then
+    assert body.get("errors")
