@@ -6,7 +6,6 @@ import logging
 import uuid
 
 from sqlalchemy import update
-from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 

@@ -22,6 +22,7 @@ from providers.factory import provider_for
 from resolvers import calendar_writes, validation
 from resolvers.errors import InvalidInput, NotFound, ProviderFailure, Unsupported
 from resolvers.ids import parse_id
+from resolvers.settings import main_connection
 
 MAX_LENGTH = timedelta(hours=24)
 
@@ -56,13 +57,7 @@ async def create_crm_meeting(ctx: Context, data: CrmMeeting) -> Meeting:
     start, end = _span(data.start, data.end)
     async with ctx.db() as session:
         settings = await session.get(CalendarSettings, user.id)
-        connection = (
-            await session.exec(
-                select(CalendarConnection)
-                .where(CalendarConnection.user_id == user.id)
-                .order_by(col(CalendarConnection.slot))
-            )
-        ).first()
+        connection = await main_connection(session, user.id)
         primary_id = await _primary_calendar(session, connection)
         syncs = (
             not data.from_integration

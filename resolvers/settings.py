@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import Calendar, CalendarSettings, ConnectionStatus, Domain
+from db.models import Calendar, CalendarConnection, CalendarSettings, ConnectionStatus, Domain
 from meetgraph.context import Context
 
 
@@ -30,3 +31,11 @@ async def account_domains(ctx: Context) -> list[Domain]:
             select(Domain).where(Domain.account_id == user.account_id).order_by(col(Domain.hostname))
         )
         return list(rows.all())
+
+
+async def main_connection(session: AsyncSession, user_id: uuid.UUID) -> CalendarConnection | None:
+    """The connection CRM meetings, tasks and bookings are written to: the user's first (slot 1)."""
+    rows = await session.exec(
+        select(CalendarConnection).where(CalendarConnection.user_id == user_id).order_by(col(CalendarConnection.slot))
+    )
+    return rows.first()

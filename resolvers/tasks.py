@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlmodel import col, select
-
-from db.models import CalendarConnection, CalendarSettings, SyncState, Task
+from db.models import CalendarSettings, SyncState, Task
 from meetgraph.context import Context
 from providers.base import EventDraft, ProviderError
 from providers.factory import provider_for
 from resolvers import validation
 from resolvers.errors import InvalidInput, ProviderFailure
+from resolvers.settings import main_connection
 
 TASK_EVENT_LENGTH = timedelta(minutes=15)
 
@@ -24,13 +23,7 @@ async def create_task(ctx: Context, title: str, due: datetime) -> Task:
     due = due.astimezone(timezone.utc)
     async with ctx.db() as session:
         settings = await session.get(CalendarSettings, user.id)
-        connection = (
-            await session.exec(
-                select(CalendarConnection)
-                .where(CalendarConnection.user_id == user.id)
-                .order_by(col(CalendarConnection.slot))
-            )
-        ).first()
+        connection = await main_connection(session, user.id)
     task = Task(user_id=user.id, title=title, due=due, created_at=ctx.now())
     if settings is not None and settings.task_sync and connection is not None and connection.task_calendar_id:
         draft = EventDraft(summary=f"Task: {title}", start=due, end=due + TASK_EVENT_LENGTH, description="CRM task")
