@@ -1,0 +1,187 @@
+"""One user can neither read nor change another user's rows, whatever ids they know or guess."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from meetgraph.services import Services
+from tests.utils.emulators import GOOGLE_USER, World
+from tests.utils.graphql import GraphQLClient
+from tests.utils.scenarios import (
+    CONNECTED_ROWS,
+    connect_calendar,
+    connect_domain,
+    counts,
+    create_page,
+    me,
+    save_settings,
+)
+
+CREATE_MEETING = """
+mutation($input: CrmMeetingInput!) { createCrmMeeting(input: $input) {
+  __typename ... on MeetingSuccess { meeting { id status } } ... on Error { message } } }
+"""
+
+RESULT = "__typename ... on Error { message }"
+ATTACKS: dict[str, str] = {
+    "disconnectCalendar": f"mutation($id: ID!) {{ disconnectCalendar(connectionId: $id) {{ {RESULT} }} }}",
+    "disconnectEmailInbox": f"mutation($id: ID!) {{ disconnectEmailInbox(inboxId: $id) {{ {RESULT} }} }}",
+    "updateSchedulingPage": (
+        f'mutation($id: ID!) {{ updateSchedulingPage(id: $id, input: {{name: "Mine now", slug: "stolen"}}) '
+        f"{{ {RESULT} }} }}"
+    ),
+    "removeInactiveCalendar": f"mutation($id: ID!) {{ removeInactiveCalendar(calendarId: $id) {{ {RESULT} }} }}",
+    "cancelMeeting": f"mutation($id: ID!) {{ cancelMeeting(id: $id) {{ {RESULT} }} }}",
+    "setDomainRobots": (
+        f"mutation($id: ID!) {{ setDomainRobots(domainId: $id, disallowMeetings: true) {{ {RESULT} }} }}"
+    ),
+}
+SETTINGS_ATTACKS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "availabilityCalendarIds": lambda key: {"availabilityCalendarIds": [key]},
+    "defaultMeetingLinkId": lambda key: {"defaultMeetingLinkId": key},
+    "chatMeetingLinkId": lambda key: {"chatMeetingLinkId": key, "chatIncludeMeetingLink": True},
+    "meetingDomainId": lambda key: {"meetingDomainId": key},
+}
+MALFORMED_IDS = ["", "not-an-id", "1 OR 1=1", "../../etc/passwd", "0" * 5000, "00000000-0000-0000-0000-000000000000"]
+
+
+async def _owner_with_everything(gql: GraphQLClient, http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
+    """User A with a connection, calendars, inbox, page, meeting and domain; returns A's token and the ids."""
+    _, token = await gql.create_user("ada@example.com")
+    connection = await connect_calendar(gql, http, token)
+    calendar = next(c for c in connection["calendars"] if c["name"] == "Team events")
+    page = await create_page(gql, token, "Intro call", slug="ada-intro")
+    domain = await connect_domain(gql, token, "ada.example.com")
+    await save_settings(gql, token, availabilityCalendarIds=[calendar["id"]])
+    meeting = await gql(
+        CREATE_MEETING,
+        {"input": {"contactEmail": "c@example.com", "title": "Hi", "start": "2026-12-02T10:00:00Z",
+                   "end": "2026-12-02T10:30:00Z", "fromIntegration": True}},
+        token,
+    )
+    assert meeting["createCrmMeeting"]["__typename"] == "MeetingSuccess", meeting
+    inbox = (await me(gql, token))["emailInboxes"][0]
+    return token, {
+        "connection": connection["id"],
+        "calendar": calendar["id"],
+        "inbox": inbox["id"],
+        "page": page["id"],
+        "meeting": meeting["createCrmMeeting"]["meeting"]["id"],
+        "domain": domain["id"],
+    }
+
+
+ATTACK_TARGETS = {
+    "disconnectCalendar": "connection",
+    "disconnectEmailInbox": "inbox",
+    "updateSchedulingPage": "page",
+    "removeInactiveCalendar": "calendar",
+    "cancelMeeting": "meeting",
+    "setDomainRobots": "domain",
+}
+SETTINGS_TARGETS = {
+    "availabilityCalendarIds": "calendar",
+    "defaultMeetingLinkId": "page",
+    "chatMeetingLinkId": "page",
+    "meetingDomainId": "domain",
+}
+
+
+async def test_me_shows_nothing_of_another_users_rows(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World
+) -> None:
+    # given
+    _, ids = await _owner_with_everything(gql, http)
+    _, intruder = await gql.create_user("eve@example.com")
+    # when
+    seen = await me(gql, intruder)
+    # then
+    assert seen["calendarConnections"] == [] and seen["emailInboxes"] == []
+    assert seen["schedulingPages"] == [] and seen["meetings"] == [] and seen["domains"] == []
+    assert seen["calendarSettings"]["availabilityCalendars"] == []
+    text = json.dumps(seen)
+    assert not [name for name, key in ids.items() if key in text]
+    assert GOOGLE_USER not in text
+
+
+@pytest.mark.parametrize("mutation", sorted(ATTACKS))
+async def test_known_ids_of_another_user_cannot_be_changed(
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, mutation: str
+) -> None:
+    # given
+    owner, ids = await _owner_with_everything(gql, http)
+    _, intruder = await gql.create_user("eve@example.com")
+    before, rows = await me(gql, owner), await counts(services, *CONNECTED_ROWS)
+    # when
+    result = (await gql(ATTACKS[mutation], {"id": ids[ATTACK_TARGETS[mutation]]}, intruder))[mutation]
+    # then
+    assert result["__typename"] == "NotFoundError", result
+    assert await me(gql, owner) == before
+    assert await counts(services, *CONNECTED_ROWS) == rows
+
+
+@pytest.mark.parametrize("field", sorted(SETTINGS_ATTACKS))
+async def test_another_users_ids_cannot_go_into_settings(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, field: str
+) -> None:
+    # given
+    owner, ids = await _owner_with_everything(gql, http)
+    _, intruder = await gql.create_user("eve@example.com")
+    await create_page(gql, intruder, "Eve's page")
+    before_owner, before_intruder = await me(gql, owner), await me(gql, intruder)
+    # when
+    result = await save_settings(gql, intruder, **SETTINGS_ATTACKS[field](ids[SETTINGS_TARGETS[field]]))
+    # then
+    assert result["__typename"] == "ValidationError" and result["field"] == field
+    assert await me(gql, intruder) == before_intruder
+    assert await me(gql, owner) == before_owner
+
+
+@pytest.mark.parametrize("mutation", sorted(ATTACKS))
+async def test_malformed_ids_are_typed_errors(gql: GraphQLClient, mutation: str) -> None:
+    # given
+    _, token = await gql.create_user("ada@example.com")
+    for key in MALFORMED_IDS:
+        # when
+        result = (await gql(ATTACKS[mutation], {"id": key}, token))[mutation]
+        # then
+        assert result["__typename"] == "NotFoundError", (key[:40], result)
+
+
+@pytest.mark.parametrize("field", sorted(SETTINGS_ATTACKS))
+async def test_malformed_ids_in_settings_are_validation_errors(gql: GraphQLClient, field: str) -> None:
+    # given
+    _, token = await gql.create_user("ada@example.com")
+    before = await me(gql, token)
+    for key in MALFORMED_IDS:
+        # when
+        result = await save_settings(gql, token, **SETTINGS_ATTACKS[field](key))
+        # then
+        assert result["__typename"] == "ValidationError" and result["field"] == field, (key[:40], result)
+    assert await me(gql, token) == before
+
+
+async def test_a_colleague_in_the_same_account_cannot_change_the_owners_rows(
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
+) -> None:
+    # given: domains are shared by the account, everything else stays personal
+    owner, ids = await _owner_with_everything(gql, http)
+    account_id = (await me(gql, owner))["accountId"]
+    _, colleague = await gql.create_user("bob@example.com", accountId=account_id)
+    before = await me(gql, owner)
+    # when
+    results: dict[str, Any] = {}
+    for mutation, target in ATTACK_TARGETS.items():
+        if target != "domain":
+            results[mutation] = (await gql(ATTACKS[mutation], {"id": ids[target]}, colleague))[mutation]
+    seen = await me(gql, colleague)
+    # then
+    assert {r["__typename"] for r in results.values()} == {"NotFoundError"}
+    assert await me(gql, owner) == before
+    assert seen["calendarConnections"] == [] and seen["schedulingPages"] == [] and seen["meetings"] == []
+    assert [d["id"] for d in seen["domains"]] == [ids["domain"]]

@@ -1,0 +1,120 @@
+"""Set-ups the connection, settings and security tests share: connected calendars, pages, domains, row counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlmodel import SQLModel, func, select
+
+from db.models import Calendar, CalendarConnection, EmailInbox
+from meetgraph.services import Services
+from meetgraph.settings import Settings
+from tests.utils.emulators import EXCHANGE_PASSWORD, EXCHANGE_USER
+from tests.utils.flows import CONNECT_EXCHANGE, START, authorize, oauth_callback
+from tests.utils.graphql import GraphQLClient
+
+ME = """
+query { me { id accountId
+  calendarConnections { id provider email status
+    calendars { id name isPrimary status isAvailabilityCalendar selectableForAvailability }
+    capabilities { cancelMeetings rescheduleMeetings twoWaySync insertTimesInEmail } }
+  emailInboxes { id address shared }
+  calendarSettings { calendarSync taskSync schedulingPagesEnabled meetingUrlPrefix pagesActive
+    chatIncludeMeetingLink availabilityCalendars { id } inactiveCalendars { id }
+    defaultMeetingLink { id } meetingDomain { id hostname } chatMeetingLink { id } }
+  schedulingPages { id slug url active }
+  meetings { id status }
+  domains { id hostname robotsDisallowMeetings } } }
+"""
+
+CREATE_PAGE = """
+mutation($input: SchedulingPageInput!) { createSchedulingPage(input: $input) {
+  __typename ... on SchedulingPageSuccess { page { id slug url active } }
+  ... on Error { message } ... on ValidationError { field } } }
+"""
+
+CONNECT_DOMAIN = """
+mutation($hostname: String!, $robots: Boolean) { connectDomain(hostname: $hostname, robotsDisallowMeetings: $robots) {
+  __typename ... on DomainSuccess { domain { id hostname robotsDisallowMeetings } }
+  ... on Error { message } ... on ValidationError { field } } }
+"""
+
+SAVE_SETTINGS = """
+mutation($input: CalendarSettingsInput!) { saveCalendarSettings(input: $input) {
+  __typename
+  ... on CalendarSettingsSuccess { settings { calendarSync taskSync schedulingPagesEnabled meetingUrlPrefix
+    pagesActive chatIncludeMeetingLink availabilityCalendars { id } defaultMeetingLink { id }
+    meetingDomain { id hostname } chatMeetingLink { id } } }
+  ... on Error { message } ... on ValidationError { field } } }
+"""
+
+CONNECTED_ROWS: tuple[type[SQLModel], ...] = (CalendarConnection, Calendar, EmailInbox)
+
+
+def ews_url(settings: Settings) -> str:
+    """The Exchange emulator's EWS endpoint (the autodiscover URL tells where the emulator is mounted)."""
+    autodiscover = settings.exchange_autodiscover_url
+    assert autodiscover is not None
+    return autodiscover.replace("/autodiscover/autodiscover.svc", "/EWS/Exchange.asmx")
+
+
+async def me(gql: GraphQLClient, token: str) -> dict[str, Any]:
+    data: dict[str, Any] = (await gql(ME, token=token))["me"]
+    return data
+
+
+async def count(services: Services, model: type[SQLModel]) -> int:
+    async with services.sessionmaker() as session:
+        total: int = (await session.exec(select(func.count()).select_from(model))).one()
+    return total
+
+
+async def counts(services: Services, *models: type[SQLModel]) -> dict[str, int]:
+    """Row counts per table (connections, calendars and inboxes unless told otherwise)."""
+    return {model.__name__: await count(services, model) for model in models or CONNECTED_ROWS}
+
+
+async def connect_calendar(
+    gql: GraphQLClient, http: httpx.AsyncClient, token: str, provider: str = "GOOGLE", **params: str
+) -> dict[str, Any]:
+    """Connect through the OAuth dance; returns the new connection as `me` shows it."""
+    start = (await gql(START, {"provider": provider}, token))["startCalendarConnection"]
+    assert start["__typename"] == "StartCalendarConnectionSuccess", start
+    outcome = await oauth_callback(http, await authorize(start["authorizationUrl"], **params))
+    assert "connected" in outcome, outcome
+    (connection,) = [c for c in (await me(gql, token))["calendarConnections"] if c["id"] == outcome["connected"][0]]
+    return connection
+
+
+async def connect_exchange(
+    gql: GraphQLClient, token: str, settings: Settings | None = None, **overrides: str | None
+) -> dict[str, Any]:
+    """The connectExchangeCalendar result (EWS URL given when settings are passed, else autodiscover)."""
+    values: dict[str, str | None] = {"email": EXCHANGE_USER, "password": EXCHANGE_PASSWORD}
+    if settings is not None:
+        values["ewsUrl"] = ews_url(settings)
+    values.update(overrides)
+    result: dict[str, Any] = (await gql(CONNECT_EXCHANGE, {"input": values}, token))["connectExchangeCalendar"]
+    return result
+
+
+async def create_page(gql: GraphQLClient, token: str, name: str, slug: str | None = None) -> dict[str, Any]:
+    data = await gql(CREATE_PAGE, {"input": {"name": name, "slug": slug}}, token)
+    result: dict[str, Any] = data["createSchedulingPage"]
+    assert result["__typename"] == "SchedulingPageSuccess", result
+    page: dict[str, Any] = result["page"]
+    return page
+
+
+async def connect_domain(gql: GraphQLClient, token: str, hostname: str, robots: bool = False) -> dict[str, Any]:
+    data = await gql(CONNECT_DOMAIN, {"hostname": hostname, "robots": robots}, token)
+    result: dict[str, Any] = data["connectDomain"]
+    assert result["__typename"] == "DomainSuccess", result
+    domain: dict[str, Any] = result["domain"]
+    return domain
+
+
+async def save_settings(gql: GraphQLClient, token: str, **changes: Any) -> dict[str, Any]:
+    result: dict[str, Any] = (await gql(SAVE_SETTINGS, {"input": changes}, token))["saveCalendarSettings"]
+    return result
