@@ -77,7 +77,8 @@ async def _create_user_in_database(fields: dict[str, str]) -> tuple[str, str]:
         await upgrade(services.engine)
         async with services.sessionmaker() as session:
             try:
-                user, token = await insert_user(session=session, data=NewUser(**fields), now=services.clock())
+                data = NewUser(email=fields["email"], name=fields["name"], timezone=fields["timezone"])
+                user, token = await insert_user(session=session, data=data, now=services.clock())
             except UserError as exc:
                 raise SystemExit(f"error: {exc.message}") from None
             await session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
@@ -102,7 +102,7 @@ class Verified:
 
     kind: ProviderKind
     email: str
-    credentials: dict[str, object]
+    credentials: Mapping[str, object]
     calendars: Sequence[ProviderCalendar]
 
 

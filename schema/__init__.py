@@ -43,11 +43,12 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        # strawberry documents passing extension instances; its annotation lists classes and factories
         extensions=[
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            MaskErrors(should_mask_error=should_mask),
+            QueryDepthLimiter(max_depth=settings.max_query_depth),  # type: ignore[list-item]
+            MaxTokensLimiter(max_token_count=settings.max_query_tokens),  # type: ignore[list-item]
+            MaxAliasesLimiter(max_alias_count=settings.max_aliases),  # type: ignore[list-item]
+            MaskErrors(should_mask_error=should_mask),  # type: ignore[list-item]
             CloseSession,
         ],
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from schema.types import Hub, SeatTier
+from db.models import Hub, SeatTier
 
 
 @strawberry.input
@@ -17,8 +17,8 @@ class CreateUserInput:
         default=None, description="Join this account; a new account is made when omitted."
     )
     personal_email_access: bool | None = True
-    hub: Hub | None = Hub.NONE  # type: ignore[attr-defined]
-    tier: SeatTier | None = SeatTier.FREE  # type: ignore[attr-defined]
+    hub: Hub | None = Hub.NONE
+    tier: SeatTier | None = SeatTier.FREE
     paid_seat: bool | None = False
     timezone: str | None = "UTC"
     created_at: datetime | None = strawberry.field(

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from db.models import Hub, SeatTier
 from providers.base import ProviderKind
 from resolvers import booking, connections, domains, meetings, pages_write, settings_save, tasks, users
 from schema.errors import (
@@ -35,7 +36,6 @@ from schema.inputs import (
 from schema.results import outcome
 from schema.types import (
     CalendarConnection,
-    CalendarProvider,
     CalendarSettings,
     CtxInfo,
     Domain,
@@ -204,8 +204,8 @@ class Mutation:
             name=input.name,
             account_id=input.account_id,
             personal_email_access=input.personal_email_access is not False,
-            hub=input.hub or users.Hub.NONE,
-            tier=input.tier or users.SeatTier.FREE,
+            hub=input.hub or Hub.NONE,
+            tier=input.tier or SeatTier.FREE,
             paid_seat=bool(input.paid_seat),
             timezone=input.timezone or "UTC",
             created_at=input.created_at,
@@ -218,11 +218,11 @@ class Mutation:
 
     @strawberry.mutation(description="The provider's OAuth authorization URL to send the user to (Google, Office 365).")
     async def start_calendar_connection(
-        self, info: CtxInfo, provider: CalendarProvider
+        self, info: CtxInfo, provider: ProviderKind
     ) -> StartCalendarConnectionResult:
         return await outcome(
             info.context,
-            connections.start_oauth(info.context, ProviderKind(provider.value)),
+            connections.start_oauth(info.context, provider),
             lambda url: StartCalendarConnectionSuccess(authorization_url=url),
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from meetgraph.context import Context
 from resolvers import errors as e
@@ -11,7 +11,7 @@ from resolvers.loaders import Loaders
 from schema import errors as g
 
 T = TypeVar("T")
-S = TypeVar("S")
+R = TypeVar("R")
 
 ERROR_TYPES: dict[type[e.UserError], type[g.Error]] = {
     e.InvalidInput: g.ValidationError,
@@ -37,18 +37,18 @@ def to_error(exc: e.UserError) -> g.Error:
     return kind(message=exc.message)
 
 
-async def outcome(
-    ctx: Context, work: Awaitable[T], success: Callable[[T], S]
-) -> S | g.Error:
+async def outcome(ctx: Context, work: Awaitable[T], success: Callable[[T], R]) -> R:
     """Await the resolver; success builds the payload, a UserError becomes its typed error.
 
+    `R` is the mutation's result union: each resolver raises only errors whose types are members of
+    it (strawberry refuses any other type at run time, so a slip cannot pass silently).
     The request's dataloaders are renewed afterwards, so the payload reads what was just written.
     """
     ctx.write_mode = True
     try:
         result = await work
     except e.UserError as exc:
-        return to_error(exc)
+        return cast(R, to_error(exc))
     finally:
         ctx.loaders = Loaders(ctx)
     return success(result)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -11,15 +10,14 @@ from strawberry.types import Info
 
 from db import models
 from meetgraph.context import Context
-from providers.base import EXCHANGE_CAPABILITIES, FULL_CAPABILITIES
+from providers.base import EXCHANGE_CAPABILITIES, FULL_CAPABILITIES, ProviderKind
 from resolvers import pages as page_resolvers
 from resolvers import settings as settings_resolvers
 
 CtxInfo = Info[Context, None]
 
-CalendarProvider = strawberry.enum(
-    enum.Enum("CalendarProvider", {"GOOGLE": "GOOGLE", "OFFICE365": "OFFICE365", "EXCHANGE": "EXCHANGE"})
-)
+# The model enums are the GraphQL enums: registered here, used as annotations directly.
+CalendarProvider = strawberry.enum(ProviderKind, name="CalendarProvider")
 ConnectionStatus = strawberry.enum(models.ConnectionStatus)
 Hub = strawberry.enum(models.Hub)
 SeatTier = strawberry.enum(models.SeatTier)
@@ -47,7 +45,7 @@ class Calendar:
     id: strawberry.ID
     name: str
     is_primary: bool
-    status: ConnectionStatus
+    status: models.ConnectionStatus
     is_availability_calendar: bool
     selectable_for_availability: bool = strawberry.field(
         description="Owned by the connected account, or shared with it with full event details."
@@ -68,16 +66,16 @@ class Calendar:
 @strawberry.type
 class CalendarConnection:
     id: strawberry.ID
-    provider: CalendarProvider
+    provider: ProviderKind
     email: str
-    status: ConnectionStatus
+    status: models.ConnectionStatus
     _id: strawberry.Private[uuid.UUID]
 
     @classmethod
     def from_model(cls, m: models.CalendarConnection) -> CalendarConnection:
         return cls(
             id=strawberry.ID(str(m.id)),
-            provider=CalendarProvider(m.provider),
+            provider=ProviderKind(m.provider),
             email=m.email,
             status=m.status,
             _id=m.id,
@@ -90,7 +88,7 @@ class CalendarConnection:
 
     @strawberry.field
     def capabilities(self) -> ConnectionCapabilities:
-        caps = EXCHANGE_CAPABILITIES if self.provider.value == "EXCHANGE" else FULL_CAPABILITIES
+        caps = EXCHANGE_CAPABILITIES if self.provider is ProviderKind.EXCHANGE else FULL_CAPABILITIES
         return ConnectionCapabilities(
             cancel_meetings=caps.cancel_meetings,
             reschedule_meetings=caps.reschedule_meetings,
@@ -261,11 +259,11 @@ class Meeting:
     id: strawberry.ID
     start: datetime
     end: datetime
-    status: MeetingStatus
+    status: models.MeetingStatus
     contact_email: str
     contact_name: str
     title: str
-    sync_state: MeetingSyncState = strawberry.field(
+    sync_state: models.SyncState = strawberry.field(
         description="NOT_SYNCED (nothing to write), PENDING (being written, retried), SYNCED, FAILED."
     )
     page_id: strawberry.ID | None
@@ -289,7 +287,7 @@ class Meeting:
 class BookingAttempt:
     id: strawberry.ID
     occurred_at: datetime
-    outcome: BookingAttemptOutcome
+    outcome: models.BookingOutcome
     page_slug: str
     contact_email: str
     start: datetime
@@ -333,8 +331,8 @@ class User:
     name: str
     timezone: str
     personal_email_access: bool
-    hub: Hub
-    tier: SeatTier
+    hub: models.Hub
+    tier: models.SeatTier
     paid_seat: bool
     created_at: datetime
     _id: strawberry.Private[uuid.UUID]
