@@ -127,7 +127,7 @@ def root_id(email: str) -> str:
 
 
 def ews_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{value.astimezone(timezone.utc).isoformat()[:19]}Z"  # whole seconds, without the "+00:00"
 
 
 def parse_time(value: str) -> datetime:
@@ -251,16 +251,37 @@ def folder_xml(folder: WireFolder, child_count: int) -> str:
     )
 
 
-def item_xml(event: EmulatedEvent) -> str:
-    status = "Busy" if event.busy else "Free"
+ITEM_PROPERTIES: dict[str, Callable[[EmulatedEvent], str]] = {
+    "item:Subject": lambda e: f"<t:Subject>{escape(e.summary)}</t:Subject>",
+    "calendar:Start": lambda e: f"<t:Start>{ews_time(e.start)}</t:Start>",
+    "calendar:End": lambda e: f"<t:End>{ews_time(e.end)}</t:End>",
+    "calendar:IsAllDayEvent": lambda e: "<t:IsAllDayEvent>false</t:IsAllDayEvent>",
+    "calendar:LegacyFreeBusyStatus": lambda e: (
+        f"<t:LegacyFreeBusyStatus>{'Busy' if e.busy else 'Free'}</t:LegacyFreeBusyStatus>"
+    ),
+    "calendar:IsCancelled": lambda e: f"<t:IsCancelled>{'true' if e.cancelled else 'false'}</t:IsCancelled>",
+    "calendar:IsMeeting": lambda e: f"<t:IsMeeting>{'true' if e.attendees else 'false'}</t:IsMeeting>",
+    "calendar:CalendarItemType": lambda e: "<t:CalendarItemType>Single</t:CalendarItemType>",
+}
+"""The calendar item properties the emulator knows, by FieldURI, in schema order (as EWS writes them)."""
+
+
+def item_shape(request: ET.Element) -> tuple[str, ...]:
+    """The FieldURIs a FindItem/GetItem ItemShape asks for: IdOnly answers only the ItemId plus the
+    AdditionalProperties; Default and AllProperties answer every property the emulator knows."""
+    shape = request.find(f"{M}ItemShape")
+    base = text(shape.find(f"{T}BaseShape")) if shape is not None else "Default"
+    if base != "IdOnly" or shape is None:
+        return tuple(ITEM_PROPERTIES)
+    wanted = {uri.get("FieldURI", "") for uri in shape.iterfind(f"{T}AdditionalProperties/{T}FieldURI")}
+    return tuple(uri for uri in ITEM_PROPERTIES if uri in wanted)
+
+
+def item_xml(event: EmulatedEvent, properties: tuple[str, ...] = tuple(ITEM_PROPERTIES)) -> str:
+    rendered = "".join([ITEM_PROPERTIES[uri](event) for uri in properties])
     return (
-        f'<t:CalendarItem><t:ItemId Id={quoteattr(event.id)} ChangeKey={quoteattr(change_key(event.id))}/>'
-        f"<t:Subject>{escape(event.summary)}</t:Subject>"
-        f"<t:Start>{ews_time(event.start)}</t:Start><t:End>{ews_time(event.end)}</t:End>"
-        f"<t:IsAllDayEvent>false</t:IsAllDayEvent><t:LegacyFreeBusyStatus>{status}</t:LegacyFreeBusyStatus>"
-        f"<t:IsCancelled>{'true' if event.cancelled else 'false'}</t:IsCancelled>"
-        f"<t:IsMeeting>{'true' if event.attendees else 'false'}</t:IsMeeting>"
-        "<t:CalendarItemType>Single</t:CalendarItemType></t:CalendarItem>"
+        f'<t:CalendarItem><t:ItemId Id={quoteattr(event.id)} ChangeKey="{change_key(event.id)}"/>'
+        f"{rendered}</t:CalendarItem>"
     )
 
 
@@ -325,6 +346,7 @@ def find_folder(ctx: EwsContext, request: ET.Element) -> str:
 def find_item(ctx: EwsContext, request: ET.Element) -> str:
     parents = child_list(request, f"{M}ParentFolderIds")
     view = request.find(f"{M}CalendarView")
+    properties = item_shape(request)
 
     def answer(elem: ET.Element) -> str:
         folder = ctx.resolve(elem)
@@ -344,7 +366,7 @@ def find_item(ctx: EwsContext, request: ET.Element) -> str:
             limit = view.get("MaxEntriesReturned")
             if limit:
                 events = events[: int(limit)]
-        items = "".join(item_xml(e) for e in events)
+        items = "".join([item_xml(e, properties) for e in events])
         return (
             f'<m:RootFolder TotalItemsInView="{len(events)}" IncludesLastItemInRange="true">'
             f"<t:Items>{items}</t:Items></m:RootFolder>"

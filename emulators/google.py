@@ -129,9 +129,14 @@ def error_page(title: str, detail: str) -> HTMLResponse:
     return HTMLResponse(page, status_code=400)
 
 
+UTC_ZONE_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
+
+
 def rfc3339(moment: datetime, zone: ZoneInfo | None = None) -> str:
     if zone is None:
         return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if zone.key in UTC_ZONE_NAMES:
+        return moment.astimezone(timezone.utc).isoformat()  # same text, without a zoneinfo lookup per value
     return moment.astimezone(zone).isoformat()
 
 

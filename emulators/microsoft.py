@@ -15,8 +15,9 @@ import base64
 import math
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,7 @@ from starlette.routing import Route
 from emulators.state import EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
 from providers.base import AccessRole
 
+T = TypeVar("T")
 SCHEDULE_MAX_MAILBOXES = 20
 SCHEDULE_MAX_DAYS = 62
 DEFAULT_PAGE_SIZE = 10
@@ -97,8 +99,8 @@ def aad_error(status: int, error: str, code: int, description: str) -> JSONRespo
 
 
 def graph_datetime(moment: datetime) -> dict[str, str]:
-    utc = moment.astimezone(timezone.utc)
-    return {"dateTime": utc.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"}
+    wall = moment.astimezone(timezone.utc).isoformat()[:19]  # whole seconds, without the "+00:00"
+    return {"dateTime": f"{wall}.0000000", "timeZone": "UTC"}
 
 
 def parse_time_zone(name: str) -> ZoneInfo | timezone:
@@ -140,6 +142,23 @@ def parse_query_datetime(value: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
+def availability_view(events: list[EmulatedEvent], start: datetime, end: datetime, interval: int) -> str:
+    """One digit per `interval` minutes from `start`: "2" where a busy event overlaps the slot, else "0".
+
+    Each event marks its own range of slots (linear in events + slots, not their product).
+    """
+    step = timedelta(minutes=interval)
+    slots = math.ceil((end - start) / step)
+    view = ["0"] * slots
+    for event in events:
+        if not event.busy or event.end <= start or event.start >= end:
+            continue
+        first = max(0, (event.start - start) // step)
+        last = min(slots, -((start - event.end) // step))  # ceil((event.end - start) / step)
+        view[first:last] = ["2"] * max(0, last - first)
+    return "".join(view)
+
+
 def lower_keys(body: object) -> dict[str, object]:
     """Graph reads JSON property names case-insensitively ("Schedules" and "schedules" both work)."""
     if not isinstance(body, dict):
@@ -159,6 +178,7 @@ class _MicrosoftEmulator:
         self.client_id = client_id
         self.client_secret = client_secret
         self.calls: Counter[str] = Counter()
+        self.event_properties = self._event_properties()
 
     def routes(self) -> list[Route]:
         return [
@@ -257,7 +277,7 @@ class _MicrosoftEmulator:
         return f"{self._graph_root(request)}/$metadata#{fragment}"
 
     @staticmethod
-    def _page(request: Request, items: list[dict[str, object]]) -> tuple[list[dict[str, object]], str | None]:
+    def _page(request: Request, items: Sequence[T]) -> tuple[Sequence[T], str | None]:
         try:
             top = int(request.query_params.get("$top", DEFAULT_PAGE_SIZE))
             skip = int(request.query_params.get("$skip", 0))
@@ -272,10 +292,37 @@ class _MicrosoftEmulator:
         query["$top"] = str(top)
         return page, f"{str(request.url).split('?', 1)[0]}?{urlencode(query)}"
 
+    @staticmethod
+    def _selection(request: Request) -> list[str] | None:
+        """The `$select` properties (Graph also accepts `select`), or None for the full resource."""
+        raw = request.query_params.get("$select") or request.query_params.get("select")
+        if not raw:
+            return None
+        return [name.strip() for name in raw.split(",") if name.strip()]
+
+    @staticmethod
+    def _selected(items: list[dict[str, object]], selection: list[str] | None) -> list[dict[str, object]]:
+        """As Graph answers a `$select`: the etag and id, plus the requested properties (names case-insensitive)."""
+        if selection is None or not items:
+            return items
+        by_lower = {key.lower(): key for key in items[0]}
+        kept: list[str] = [key for key in ("@odata.etag", "id") if key in by_lower]
+        kept += [by_lower[name.lower()] for name in selection if name.lower() in by_lower]
+        return [{key: item[key] for key in kept} for item in items]
+
     def _collection(
-        self, request: Request, fragment: str, items: list[dict[str, object]]
+        self,
+        request: Request,
+        fragment: str,
+        items: Sequence[T],
+        render: Callable[[T], dict[str, object]],
     ) -> JSONResponse:
-        page, next_link = self._page(request, items)
+        """One page of `items`, rendered (only the page, not the whole collection) and `$select`ed."""
+        selected, next_link = self._page(request, items)
+        selection = self._selection(request)
+        page = self._selected([render(item) for item in selected], selection)
+        if selection is not None:
+            fragment = f"{fragment}({','.join(selection)})"
         body: dict[str, object] = {"@odata.context": self._odata(request, fragment), "value": page}
         if next_link:
             body["@odata.nextLink"] = next_link
@@ -324,34 +371,49 @@ class _MicrosoftEmulator:
         }
 
     def _event_json(self, event: EmulatedEvent) -> dict[str, object]:
+        return {name: render(event) for name, render in self.event_properties.items()}
+
+    def _event_renderer(self, selection: list[str] | None) -> Callable[[EmulatedEvent], dict[str, object]]:
+        """Renders events; with a `$select`, only the etag, id and selected properties are built."""
+        if selection is None:
+            return self._event_json
+        wanted = {name.lower() for name in selection} | {"@odata.etag", "id"}
+        chosen = [(name, render) for name, render in self.event_properties.items() if name.lower() in wanted]
+        return lambda event: {name: render(event) for name, render in chosen}
+
+    def _organizer(self, event: EmulatedEvent) -> dict[str, object]:
         calendar = self.state.calendars[event.calendar_id]
         organizer = self.state.account(calendar.owner_email)
         return {
-            "@odata.etag": f'W/"{event.id[-8:]}"',
-            "id": event.id,
-            "subject": event.summary,
-            "bodyPreview": (event.description or "")[:255],
-            "body": {"contentType": "text", "content": event.description or ""},
-            "start": graph_datetime(event.start),
-            "end": graph_datetime(event.end),
-            "isAllDay": False,
-            "isCancelled": event.cancelled,
-            "showAs": "busy" if event.busy else "free",
-            "type": "singleInstance",
-            "attendees": [
+            "emailAddress": {
+                "name": organizer.name if organizer else calendar.owner_email,
+                "address": organizer.email if organizer else calendar.owner_email,
+            }
+        }
+
+    def _event_properties(self) -> dict[str, Callable[[EmulatedEvent], object]]:
+        """Graph event properties in the order Graph writes them, each with how to render it."""
+        return {
+            "@odata.etag": lambda e: f'W/"{e.id[-8:]}"',
+            "id": lambda e: e.id,
+            "subject": lambda e: e.summary,
+            "bodyPreview": lambda e: (e.description or "")[:255],
+            "body": lambda e: {"contentType": "text", "content": e.description or ""},
+            "start": lambda e: graph_datetime(e.start),
+            "end": lambda e: graph_datetime(e.end),
+            "isAllDay": lambda e: False,
+            "isCancelled": lambda e: e.cancelled,
+            "showAs": lambda e: "busy" if e.busy else "free",
+            "type": lambda e: "singleInstance",
+            "attendees": lambda e: [
                 {
                     "type": "required",
                     "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
                     "emailAddress": {"name": address, "address": address},
                 }
-                for address in event.attendees
+                for address in e.attendees
             ],
-            "organizer": {
-                "emailAddress": {
-                    "name": organizer.name if organizer else calendar.owner_email,
-                    "address": organizer.email if organizer else calendar.owner_email,
-                }
-            },
+            "organizer": self._organizer,
         }
 
     def _find_event(self, caller: EmulatedAccount, event_id: str) -> EmulatedEvent:
@@ -539,7 +601,7 @@ class _MicrosoftEmulator:
             self._calendar_json(calendar, role, caller)
             for calendar, role in self.state.visible_calendars(caller.email)
         ]
-        return self._collection(request, "users('me')/calendars", items)
+        return self._collection(request, "users('me')/calendars", items, dict)
 
     async def get_calendar(self, request: Request, caller: EmulatedAccount) -> Response:
         calendar_id = request.path_params["calendar_id"]
@@ -594,7 +656,9 @@ class _MicrosoftEmulator:
                         "emailAddress": {"name": account.name, "address": account.email},
                     }
                 )
-        return self._collection(request, f"users('me')/calendars('{calendar_id}')/calendarPermissions", items)
+        return self._collection(
+            request, f"users('me')/calendars('{calendar_id}')/calendarPermissions", items, dict
+        )
 
     async def create_calendar(self, request: Request, caller: EmulatedAccount) -> Response:
         body = lower_keys(await request.json())
@@ -692,21 +756,9 @@ class _MicrosoftEmulator:
                 item["subject"] = event.summary
                 item["location"] = ""
             items.append(item)
-        slots = math.ceil((end - start) / timedelta(minutes=interval))
-        view = "".join(
-            "2"
-            if any(
-                e.busy
-                and e.start < start + timedelta(minutes=interval * (i + 1))
-                and e.end > start + timedelta(minutes=interval * i)
-                for e in events
-            )
-            else "0"
-            for i in range(slots)
-        )
         return {
             "scheduleId": address,
-            "availabilityView": view,
+            "availabilityView": availability_view(events, start, end, interval),
             "scheduleItems": items,
             "workingHours": {
                 "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
@@ -735,7 +787,8 @@ class _MicrosoftEmulator:
         return self._collection(
             request,
             f"users('me')/calendars('{calendar.id}')/calendarView",
-            [self._event_json(e) for e in events],
+            events,
+            self._event_renderer(self._selection(request)),
         )
 
     # Graph: events ---------------------------------------------------------------
@@ -743,7 +796,10 @@ class _MicrosoftEmulator:
         calendar = self._readable(caller, request.path_params["calendar_id"])
         events = sorted(calendar.events.values(), key=lambda e: (e.start, e.id))
         return self._collection(
-            request, f"users('me')/calendars('{calendar.id}')/events", [self._event_json(e) for e in events]
+            request,
+            f"users('me')/calendars('{calendar.id}')/events",
+            events,
+            self._event_renderer(self._selection(request)),
         )
 
     @staticmethod

@@ -9,7 +9,7 @@ import httpx
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from broadcaster import Broadcast
 from itsdangerous import URLSafeTimedSerializer
@@ -25,6 +25,9 @@ from meetgraph.settings import Settings
 from providers.http import RetryPolicy
 from providers.oauth import RefreshLocks
 
+if TYPE_CHECKING:
+    from providers.exchange import ExchangeAccounts
+
 log = logging.getLogger("meetgraph")
 
 Clock = Callable[[], datetime]
@@ -32,6 +35,12 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _exchange_accounts() -> ExchangeAccounts:
+    from providers.exchange import ExchangeAccounts  # exchangelib is heavy: not imported with this module
+
+    return ExchangeAccounts()
 
 
 class Events:
@@ -57,6 +66,8 @@ class Services:
     refresh_locks: RefreshLocks = field(default_factory=RefreshLocks)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     events: Events = field(default_factory=Events)
+    exchange_accounts: ExchangeAccounts = field(default_factory=_exchange_accounts)
+    """Opened Exchange accounts (server version, auth type, sessions) reused across requests."""
 
     @classmethod
     def create(
@@ -107,4 +118,5 @@ class Services:
         await self.drain()
         await self.broadcast.disconnect()
         await self.http.aclose()
+        await asyncio.to_thread(self.exchange_accounts.close)
         await self.engine.dispose()

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials
@@ -34,17 +36,22 @@ from exchangelib.errors import (
     ErrorNonExistentMailbox,
     ErrorServerBusy,
     ErrorTimeoutExpired,
+    MalformedResponseError,
+    SOAPError,
     TransportError,
     UnauthorizedError,
     UnknownTimeZone,
 )
 from exchangelib.ewsdatetime import UTC, EWSDateTime, EWSTimeZone
+from exchangelib.fields import FieldPath
 from exchangelib.folders import Calendar, FolderCollection
-from exchangelib.folders.queryset import DEEP
-from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY, CalendarItem
+from exchangelib.folders.queryset import DEEP, SHALLOW
+from exchangelib.items import ID_ONLY, SEND_TO_ALL_AND_SAVE_COPY, CalendarItem
 from exchangelib.properties import Attendee as EwsAttendee
-from exchangelib.properties import Body, Mailbox
+from exchangelib.properties import Body, CalendarView, FolderId, Mailbox
 from exchangelib.protocol import FailFast, Protocol
+from exchangelib.services import FindItem
+from exchangelib.util import SOAPNS, TNS, ParseError, to_xml
 from exchangelib.version import EXCHANGE_2010_SP2
 
 from providers.base import (
@@ -79,6 +86,9 @@ MAX_VIEW_SPAN = timedelta(days=42)
 """Longest CalendarView window we ask for (EWS rejects or truncates very long views)."""
 HTTP_TIMEOUT_SECONDS = 30
 MAX_CONNECTIONS = 4
+CACHED_ACCOUNTS = 256
+"""Most opened mailboxes an ExchangeAccounts cache keeps (least recently used ones are closed)."""
+BUSY_FIELDS = ("start", "end", "legacy_free_busy_status", "is_cancelled")
 LOST_FOLDER_ERRORS = (ErrorItemNotFound, ErrorFolderNotFound, ErrorAccessDenied)
 CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
 
@@ -211,13 +221,6 @@ def _ews_time(value: datetime) -> EWSDateTime:
     return EWSDateTime.from_datetime(value.astimezone(timezone.utc)).astimezone(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    utc = value.astimezone(UTC) if isinstance(value, EWSDateTime) else value.astimezone(timezone.utc)
-    return datetime(
-        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc
-    )
-
-
 def _event_zone(name: str) -> EWSTimeZone:
     try:
         return EWSTimeZone(name)
@@ -255,6 +258,173 @@ def _open_account(credentials: ExchangeCredentials) -> Account:
     account.protocol.TIMEOUT = HTTP_TIMEOUT_SECONDS
     account.protocol.RETRY_WAIT = 0
     return account
+
+
+def _close_protocol(protocol: Protocol) -> None:
+    """Close the protocol's pooled sessions and drop it from exchangelib's own protocol cache."""
+    protocol.close()
+    with suppress(KeyError):
+        del Protocol[protocol.config]
+
+
+class ExchangeAccounts:
+    """Opened exchangelib Accounts shared by every request of the process, keyed by EWS URL + credentials.
+
+    Opening an Account per request repeats, before each real call, the auth-type probe, the server version guess
+    (ConvertId) and the well-known folder lookups (GetFolder), each a sequential round trip; kept here (by the app
+    wiring, Services) they are paid once per mailbox. Thread-safe: accounts are used from worker threads.
+    """
+
+    def __init__(self, max_size: int = CACHED_ACCOUNTS) -> None:
+        self._max_size = max_size
+        self._accounts: OrderedDict[str, Account] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def fingerprint(credentials: ExchangeCredentials) -> str:
+        """The cache key: a digest (not the password itself) of the endpoint, mailbox and login."""
+        parts = (credentials.ews_url or "", credentials.email.lower(), credentials.username or "", credentials.password)
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def get(self, credentials: ExchangeCredentials) -> Account:
+        """The cached account for `credentials`, opened (lazily: no request is sent yet) when missing."""
+        key = self.fingerprint(credentials)
+        with self._lock:
+            account = self._accounts.get(key)
+            if account is not None:
+                self._accounts.move_to_end(key)
+                return account
+            account = _open_account(credentials)
+            self._accounts[key] = account
+            dropped = [self._accounts.popitem(last=False)[1] for _ in range(len(self._accounts) - self._max_size)]
+            closing = self._unused_protocols(dropped)
+        for protocol in closing:
+            _close_protocol(protocol)
+        return account
+
+    def discard(self, credentials: ExchangeCredentials, account: Account) -> None:
+        """Forget `account` (e.g. after the server refused the login), if it is still the cached one."""
+        key = self.fingerprint(credentials)
+        with self._lock:
+            if self._accounts.get(key) is not account:
+                return
+            del self._accounts[key]
+            closing = self._unused_protocols([account])
+        for protocol in closing:
+            _close_protocol(protocol)
+
+    def close(self) -> None:
+        """Close every cached account's sessions (at shutdown)."""
+        with self._lock:
+            accounts = list(self._accounts.values())
+            self._accounts.clear()
+            closing = self._unused_protocols(accounts)
+        for protocol in closing:
+            _close_protocol(protocol)
+
+    def _unused_protocols(self, removed: list[Account]) -> list[Protocol]:
+        """Protocols of `removed` accounts that no cached account still uses (exchangelib shares one protocol
+        between accounts with the same endpoint and login)."""
+        in_use = {id(account.protocol) for account in self._accounts.values()}
+        unused: dict[int, Protocol] = {}
+        for account in removed:
+            if id(account.protocol) not in in_use:
+                unused[id(account.protocol)] = account.protocol
+        return list(unused.values())
+
+
+class _ViewItem(NamedTuple):
+    """What busy time needs of one CalendarView item."""
+
+    id: str
+    start: datetime
+    end: datetime
+    free: bool
+    cancelled: bool
+
+
+def _parse_ews_time(value: str) -> datetime:
+    """An xs:dateTime as EWS sends it (`2026-12-07T09:00:00Z`, or with an offset) as an aware UTC datetime."""
+    text = value.strip()
+    parsed = datetime.fromisoformat(f"{text[:-1]}+00:00" if text.endswith("Z") else text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)  # the account's default time zone is UTC
+    return parsed.astimezone(timezone.utc)
+
+
+_ITEM_ID = f"{{{TNS}}}ItemId"
+_START = f"{{{TNS}}}Start"
+_END = f"{{{TNS}}}End"
+_FREE_BUSY = f"{{{TNS}}}LegacyFreeBusyStatus"
+_CANCELLED = f"{{{TNS}}}IsCancelled"
+
+
+class _BusyFindItem(FindItem):  # type: ignore[misc]
+    """exchangelib's FindItem for a CalendarView, reading only the busy-time properties of each item.
+
+    The request, version negotiation, paging and per-folder errors stay exchangelib's. What changes is the parse:
+    exchangelib builds a full CalendarItem per row (every field of the model looked up in the XML) and hands the
+    already downloaded body to lxml one byte at a time (`response.iter_content()`), seconds of CPU for a few
+    thousand items; here the body is parsed in one go and each row read with four lookups.
+    """
+
+    @classmethod
+    def _get_soap_parts(cls, response: requests.Response) -> tuple[object, object]:
+        try:
+            root = to_xml(response.content)
+        except ParseError as exc:
+            raise SOAPError(f"Bad SOAP response: {exc}") from exc
+        header = root.find(f"{{{SOAPNS}}}Header")
+        body = root.find(f"{{{SOAPNS}}}Body")
+        if body is None:
+            raise MalformedResponseError("No Body element in SOAP response")
+        return header, body
+
+    def _elem_to_obj(self, elem: object) -> _ViewItem:
+        item_id = start = end = free_busy = cancelled = None
+        for child in elem:  # type: ignore[attr-defined]
+            tag = child.tag
+            if tag == _START:
+                start = child.text
+            elif tag == _END:
+                end = child.text
+            elif tag == _ITEM_ID:
+                item_id = child.get("Id")
+            elif tag == _FREE_BUSY:
+                free_busy = child.text
+            elif tag == _CANCELLED:
+                cancelled = child.text
+        if not item_id or not start or not end:
+            raise MalformedResponseError("A CalendarView item without ItemId, Start or End")
+        return _ViewItem(
+            id=item_id,
+            start=_parse_ews_time(start),
+            end=_parse_ews_time(end),
+            free=free_busy == "Free",
+            cancelled=(cancelled or "").strip() in ("true", "1"),
+        )
+
+
+def _calendar_view(account: Account, calendar_id: str, start: datetime, end: datetime) -> Iterator[_ViewItem | Exception]:
+    """The items of one folder's CalendarView [start, end) (one FindItem request), or the folder's error."""
+    service = _BusyFindItem(account=account)
+    view = CalendarView(start=_ews_time(start), end=_ews_time(end))
+    fields = [FieldPath(field=CalendarItem.get_field_by_fieldname(name)) for name in BUSY_FIELDS]
+    return service.call(  # type: ignore[no-any-return]
+        folders=[FolderId(id=calendar_id)],
+        additional_fields=fields,
+        restriction=None,
+        order_fields=None,
+        shape=ID_ONLY,
+        query_string=None,
+        depth=SHALLOW,
+        calendar_view=view,
+        max_items=None,
+        offset=0,
+    )
 
 
 def _autodiscover(credentials: ExchangeCredentials, autodiscover_url: str | None) -> str:
@@ -303,9 +473,18 @@ class ExchangeCalendarProvider(CalendarProvider):
 
     capabilities: ClassVar[Capabilities] = EXCHANGE_CAPABILITIES
 
-    def __init__(self, credentials: ExchangeCredentials, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        credentials: ExchangeCredentials,
+        *,
+        retry: RetryPolicy | None = None,
+        accounts: ExchangeAccounts | None = None,
+    ) -> None:
+        """`accounts`: the process-wide cache to take the opened Account from (and leave it in when closed);
+        without it the provider opens its own and closes it in aclose()."""
         self._credentials = credentials
         self._retry = retry or RetryPolicy()
+        self._accounts = accounts
         self._account: Account | None = None
         self._account_lock = threading.Lock()
 
@@ -319,8 +498,18 @@ class ExchangeCalendarProvider(CalendarProvider):
     def _ews(self) -> Account:
         with self._account_lock:
             if self._account is None:
-                self._account = _open_account(self._credentials)
+                if self._accounts is not None:
+                    self._account = self._accounts.get(self._credentials)
+                else:
+                    self._account = _open_account(self._credentials)
             return self._account
+
+    def _forget_refused_account(self) -> None:
+        """After a refused login, a shared account is not kept for the next request (it may hold stale sessions)."""
+        with self._account_lock:
+            account, self._account = self._account, None
+        if account is not None and self._accounts is not None:
+            self._accounts.discard(self._credentials, account)
 
     def _folder(self, calendar_id: str) -> Calendar:
         account = self._ews()
@@ -330,7 +519,11 @@ class ExchangeCalendarProvider(CalendarProvider):
         return Calendar(root=account.root, id=calendar_id)
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        return await _with_retry(self._retry, fn)
+        try:
+            return await _with_retry(self._retry, fn)
+        except ProviderAuthError:
+            self._forget_refused_account()
+            raise
 
     # CalendarProvider ---------------------------------------------------------------------------
     async def account_email(self) -> str:
@@ -375,22 +568,17 @@ class ExchangeCalendarProvider(CalendarProvider):
     def _view(self, calendar_id: str, start: datetime, end: datetime) -> dict[str, BusyInterval]:
         """Busy items of one folder overlapping [start, end), by item id (one CalendarView request)."""
         try:
-            folder = self._folder(calendar_id)
-            view = folder.view(start=_ews_time(start), end=_ews_time(end)).only(
-                "start", "end", "legacy_free_busy_status", "is_cancelled"
-            )
             busy: dict[str, BusyInterval] = {}
-            for item in view:
+            for item in _calendar_view(self._ews(), calendar_id, start, end):
                 if isinstance(item, LOST_FOLDER_ERRORS):
                     raise _FolderLost(calendar_id)
                 if isinstance(item, Exception):
                     raise item
-                if item.legacy_free_busy_status == "Free" or item.is_cancelled:
+                if item.free or item.cancelled:
                     continue
-                interval = BusyInterval(_aware(item.start), _aware(item.end))
-                if interval.end <= start or interval.start >= end:
+                if item.end <= start or item.start >= end:
                     continue  # EWS also returns items that end exactly at the view's start
-                busy[item.id] = interval
+                busy[item.id] = BusyInterval(item.start, item.end)
             return busy
         except LOST_FOLDER_ERRORS as exc:
             raise _FolderLost(calendar_id) from exc
@@ -438,15 +626,9 @@ class ExchangeCalendarProvider(CalendarProvider):
 
     async def aclose(self) -> None:
         account, self._account = self._account, None
-        if account is None:
-            return
-
-        def close() -> None:
-            account.protocol.close()
-            with suppress(KeyError):
-                del Protocol[account.protocol.config]
-
-        await asyncio.to_thread(close)
+        if account is None or self._accounts is not None:
+            return  # a shared account stays open in its cache for the next request
+        await asyncio.to_thread(_close_protocol, account.protocol)
 
 
 async def connect_exchange(

@@ -6,6 +6,7 @@ import uuid
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
+from db.engine import begin_write
 from db.models import CalendarConnection, ConnectionStatus
 from meetgraph.services import Services
 from meetgraph.settings import Settings
@@ -45,6 +46,7 @@ class DbTokenStore:
 
     async def save(self, token: OAuthToken) -> None:
         async with self.services.sessionmaker() as session:
+            await begin_write(session)
             connection = await session.get(CalendarConnection, self.connection_id)
             if connection is None:
                 return
@@ -54,6 +56,7 @@ class DbTokenStore:
 
     async def mark_inactive(self) -> None:
         async with self.services.sessionmaker() as session:
+            await begin_write(session)
             connection = await session.get(CalendarConnection, self.connection_id)
             if connection is None:
                 return
@@ -109,7 +112,9 @@ def get_provider(
     if kind is ProviderKind.EXCHANGE:
         from providers.exchange import ExchangeCalendarProvider, ExchangeCredentials
 
-        return ExchangeCalendarProvider(ExchangeCredentials.from_dict(credentials), retry=services.retry)
+        return ExchangeCalendarProvider(
+            ExchangeCredentials.from_dict(credentials), retry=services.retry, accounts=services.exchange_accounts
+        )
     return oauth_provider(
         kind,
         OAuthToken.from_dict(credentials),

@@ -49,9 +49,10 @@ SCHEDULE_MAX_WINDOW = timedelta(days=60)
 CALENDAR_VIEW_MAX_WINDOW = timedelta(days=60)
 AVAILABILITY_VIEW_INTERVAL = 60
 MAILBOX_CONCURRENCY = 4
-CALENDAR_VIEW_PAGE_SIZE = 999
-"""Graph's largest page for calendarView; fewer pages means fewer sequential round trips."""
 """Outlook resources allow 4 concurrent requests per app and mailbox."""
+CALENDAR_VIEW_PAGE_SIZE = 1000
+"""Outlook resources (messages, events, calendarView) take $top from 1 to 1000 (the 999 cap is the directory's):
+the largest page means the fewest sequential nextLink round trips."""
 NOT_BUSY_STATUSES = frozenset({"free", "workingElsewhere"})
 LOST_ACCESS_STATUSES = frozenset({403, 404})
 PREFER_UTC = {"Prefer": 'outlook.timezone="UTC"'}
@@ -93,12 +94,16 @@ def local_graph_datetime(moment: datetime, zone: str) -> dict[str, str]:
 
 def parse_graph_datetime(value: Mapping[str, object]) -> datetime:
     """A Graph dateTimeTimeZone (`2026-12-07T09:00:00.0000000`, `UTC`) as an aware UTC datetime."""
-    text = str(value["dateTime"]).replace("Z", "")
+    raw = value["dateTime"]
+    if value.get("timeZone") == "UTC" and isinstance(raw, str) and len(raw) == 27 and raw[19] == ".":
+        # The common case (asked for with `Prefer: outlook.timezone="UTC"`): 7 fraction digits, in UTC.
+        return datetime.fromisoformat(f"{raw[:26]}+00:00")
+    text = str(raw).replace("Z", "")
+    zone_name = str(value.get("timeZone") or "UTC")
     if "." in text:
         whole, fraction = text.split(".", 1)
         text = f"{whole}.{fraction[:6]}"
     parsed = datetime.fromisoformat(text)
-    zone_name = str(value.get("timeZone") or "UTC")
     if parsed.tzinfo is None:
         try:
             zone = timezone.utc if zone_name.upper() == "UTC" else ZoneInfo(zone_name)

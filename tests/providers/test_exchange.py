@@ -17,12 +17,13 @@ from emulators.state import EmulatedAccount, EmulatorState
 from providers.base import (
     EXCHANGE_CAPABILITIES,
     Attendee,
+    CalendarAccessLost,
     EventDraft,
     ProviderAuthError,
     ProviderUnavailable,
     ProviderVersionError,
 )
-from providers.exchange import ExchangeCalendarProvider, ExchangeCredentials, connect_exchange
+from providers.exchange import ExchangeAccounts, ExchangeCalendarProvider, ExchangeCredentials, connect_exchange
 from providers.http import RetryPolicy
 from tests.providers.harness import RecordedSleeps
 
@@ -257,3 +258,61 @@ async def test_lost_shared_calendar_answers_access_denied() -> None:
         assert 'ResponseClass="Error"' in answer.text
         assert "<m:ResponseCode>ErrorAccessDenied</m:ResponseCode>" in answer.text
         assert "ServerVersionInfo" in answer.text
+
+
+async def test_providers_sharing_an_account_cache_probe_the_server_once() -> None:
+    with exchange_server() as server:
+        # given
+        accounts = ExchangeAccounts()
+        primary = server.account.primary_calendar_id
+        server.state.add_event(primary, T0, T0 + timedelta(hours=1))
+        first = ExchangeCalendarProvider(server.credentials(), retry=policy(), accounts=accounts)
+        await first.get_busy([primary], T0, T0 + timedelta(days=1))
+        await first.aclose()
+        server.traffic.operations.clear()
+        # when
+        second = ExchangeCalendarProvider(server.credentials(), retry=policy(), accounts=accounts)
+        busy = await second.get_busy([primary], T0, T0 + timedelta(days=1))
+        await second.aclose()
+        # then
+        assert server.traffic.operations == ["FindItem"]
+        assert [(i.start, i.end) for i in busy.intervals[primary]] == [(T0, T0 + timedelta(hours=1))]
+        assert len(accounts) == 1
+        accounts.close()
+        assert len(accounts) == 0
+
+
+async def test_the_account_cache_keys_on_the_password_and_forgets_refused_logins() -> None:
+    with exchange_server() as server:
+        # given
+        accounts = ExchangeAccounts()
+        primary = server.account.primary_calendar_id
+        good = ExchangeCalendarProvider(server.credentials(), retry=policy(), accounts=accounts)
+        await good.get_busy([primary], T0, T0 + timedelta(days=1))
+        wrong = ExchangeCalendarProvider(server.credentials("wrong"), retry=policy(), accounts=accounts)
+        # when
+        with pytest.raises(ProviderAuthError):
+            await wrong.get_busy([primary], T0, T0 + timedelta(days=1))
+        # then
+        assert ExchangeAccounts.fingerprint(server.credentials()) != ExchangeAccounts.fingerprint(
+            server.credentials("wrong")
+        )
+        assert len(accounts) == 1  # the refused one is not kept; the good one is untouched
+        busy = await good.get_busy([primary], T0, T0 + timedelta(days=1))
+        assert primary in busy.intervals
+        accounts.close()
+
+
+async def test_a_lost_folder_is_reported_through_the_cached_account() -> None:
+    with exchange_server() as server:
+        # given
+        accounts = ExchangeAccounts()
+        primary = server.account.primary_calendar_id
+        provider = ExchangeCalendarProvider(server.credentials(), retry=policy(), accounts=accounts)
+        await provider.get_busy([primary], T0, T0 + timedelta(days=1))
+        # when
+        with pytest.raises(CalendarAccessLost) as lost:
+            await provider.get_busy([primary, "AAMkADno-such-folder"], T0, T0 + timedelta(days=1))
+        # then
+        assert lost.value.calendar_ids == ("AAMkADno-such-folder",)
+        accounts.close()

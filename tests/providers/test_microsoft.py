@@ -259,6 +259,58 @@ async def test_emulator_enforces_get_schedule_limits(world: MicrosoftWorld, stat
     assert (long.status_code, long.json()["error"]["code"]) == (400, "ErrorTimeIntervalTooBig")
 
 
+async def test_emulator_answers_select_and_pages_of_up_to_1000_events(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given
+    access, _, _ = state.issue_tokens(ACCOUNT)
+    calendar = state.add_calendar(ACCOUNT, "Busy")
+    for n in range(1001):
+        state.add_event(calendar.id, T0 + timedelta(minutes=n), T0 + timedelta(minutes=n + 1))
+    url = f"{world.settings.microsoft_graph_url}/me/calendars/{calendar.id}/calendarView"
+    params = {
+        "startDateTime": "2026-12-07T00:00:00Z",
+        "endDateTime": "2026-12-09T00:00:00Z",
+        "$select": "start,showAs",
+        "$top": "1000",
+    }
+    async with httpx.AsyncClient() as client:
+        # when
+        first = (await client.get(url, params=params, headers={"Authorization": f"Bearer {access}"})).json()
+        rest = (await client.get(first["@odata.nextLink"], headers={"Authorization": f"Bearer {access}"})).json()
+    # then
+    assert len(first["value"]) == 1000 and len(rest["value"]) == 1
+    assert set(first["value"][0]) == {"@odata.etag", "id", "start", "showAs"}
+    assert first["value"][0]["start"] == {"dateTime": "2026-12-07T09:00:00.0000000", "timeZone": "UTC"}
+    assert set(rest["value"][0]) == {"@odata.etag", "id", "start", "showAs"}
+    assert "@odata.nextLink" not in rest
+
+
+async def test_emulator_availability_view_marks_every_busy_interval(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given
+    access, _, _ = state.issue_tokens(ACCOUNT)
+    primary = state.account(ACCOUNT).primary_calendar_id  # type: ignore[union-attr]
+    for event in list(state.calendars[primary].events.values()):
+        state.calendars[primary].events.pop(event.id)
+    state.add_event(primary, T0 + timedelta(minutes=30), T0 + timedelta(minutes=90))  # slots 1 and 2
+    state.add_event(primary, T0 + timedelta(hours=4), T0 + timedelta(hours=5))  # slot 5 only
+    state.add_event(primary, T0 + timedelta(hours=6), T0 + timedelta(hours=7), busy=False)
+    url = f"{world.settings.microsoft_graph_url}/me/calendar/getSchedule"
+    body = {
+        "schedules": [ACCOUNT],
+        "startTime": {"dateTime": "2026-12-07T08:00:00", "timeZone": "UTC"},
+        "endTime": {"dateTime": "2026-12-07T16:00:00", "timeZone": "UTC"},
+        "availabilityViewInterval": 60,
+    }
+    async with httpx.AsyncClient() as client:
+        # when
+        answer = await client.post(url, json=body, headers={"Authorization": f"Bearer {access}"})
+    # then
+    assert answer.json()["value"][0]["availabilityView"] == "02200200"
+
+
 # events ----------------------------------------------------------------------------
 async def test_events_carry_attendees_and_local_time(world: MicrosoftWorld, state: EmulatorState) -> None:
     # given
