@@ -10,8 +10,10 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 
 from meetgraph.settings import Settings
@@ -49,6 +51,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             MaxTokensLimiter(max_token_count=settings.max_query_tokens),  # type: ignore[list-item]
             MaxAliasesLimiter(max_alias_count=settings.max_aliases),  # type: ignore[list-item]
             MaskErrors(should_mask_error=should_mask),  # type: ignore[list-item]
+            # frontends send the same documents again and again: parse and validate each once
+            ParserCache(maxsize=512),  # type: ignore[list-item]
+            ValidationCache(maxsize=512),  # type: ignore[list-item]
             CloseSession,
         ],
     )
