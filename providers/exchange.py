@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -26,7 +26,6 @@ from exchangelib.autodiscover import Autodiscovery
 from exchangelib.autodiscover.protocol import AutodiscoverProtocol
 from exchangelib.errors import (
     AutoDiscoverError,
-    EWSError,
     ErrorAccessDenied,
     ErrorFolderNotFound,
     ErrorInternalServerError,
@@ -36,6 +35,7 @@ from exchangelib.errors import (
     ErrorNonExistentMailbox,
     ErrorServerBusy,
     ErrorTimeoutExpired,
+    EWSError,
     MalformedResponseError,
     SOAPError,
     TransportError,
@@ -73,6 +73,7 @@ from providers.base import (
     UnsupportedOperation,
 )
 from providers.http import RetryPolicy
+from providers.intervals import time_windows
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,15 @@ class ExchangeCredentials:
         return {"email": self.email, "password": self.password, "username": self.username, "ews_url": self.ews_url}
 
     @classmethod
-    def from_dict(cls, data: dict[str, str | None]) -> ExchangeCredentials:
-        email, password = data.get("email"), data.get("password")
+    def from_dict(cls, data: Mapping[str, object]) -> ExchangeCredentials:
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return str(value) if value is not None else None
+
+        email, password = text("email"), text("password")
         if not email or password is None:
             raise ValueError("Exchange credentials need an email and a password")
-        return cls(email=email, password=password, username=data.get("username"), ews_url=data.get("ews_url"))
+        return cls(email=email, password=password, username=text("username"), ews_url=text("ews_url"))
 
     def ews_credentials(self) -> Credentials:
         return Credentials(username=self.username or self.email, password=self.password)
@@ -227,15 +232,6 @@ def _event_zone(name: str) -> EWSTimeZone:
     except (UnknownTimeZone, KeyError, ValueError):
         return UTC
 
-
-def _windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    windows = []
-    cursor = start
-    while cursor < end:
-        upper = min(cursor + MAX_VIEW_SPAN, end)
-        windows.append((cursor, upper))
-        cursor = upper
-    return windows
 
 
 def _open_account(credentials: ExchangeCredentials) -> Account:
@@ -544,7 +540,7 @@ class ExchangeCalendarProvider(CalendarProvider):
         return await self._run(fetch)
 
     async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
-        jobs = [(cid, w_start, w_end) for cid in calendar_ids for w_start, w_end in _windows(start, end)]
+        jobs = [(cid, w_start, w_end) for cid in calendar_ids for w_start, w_end in time_windows(start, end, MAX_VIEW_SPAN)]
         results = await asyncio.gather(
             *(self._run(functools.partial(self._view, cid, w_start, w_end)) for cid, w_start, w_end in jobs),
             return_exceptions=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from providers.base import (
     ProviderUnavailable,
 )
 from providers.http import RetryPolicy, send_with_retry
+from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
 
 GOOGLE_SCOPES = ("openid", "email", "https://www.googleapis.com/auth/calendar")
@@ -61,39 +62,17 @@ def rfc3339(moment: datetime) -> str:
     """An aware datetime as an RFC 3339 UTC timestamp (`2026-12-07T09:00:00Z`)."""
     if moment.tzinfo is None:
         raise ValueError("datetimes sent to Google must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_rfc3339(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
-def merge_intervals(intervals: Sequence[BusyInterval]) -> list[BusyInterval]:
-    """Sorted, with overlapping or touching spans joined (window chunks split events at their edges)."""
-    merged: list[BusyInterval] = []
-    for interval in sorted(intervals, key=lambda i: (i.start, i.end)):
-        if merged and interval.start <= merged[-1].end:
-            last = merged.pop()
-            interval = BusyInterval(last.start, max(last.end, interval.end))
-        merged.append(interval)
-    return merged
 
-
-def time_windows(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
-    windows: list[tuple[datetime, datetime]] = []
-    cursor = start
-    while cursor < end:
-        upper = min(cursor + size, end)
-        windows.append((cursor, upper))
-        cursor = upper
-    return windows
-
-
-def chunks(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def google_error(response: httpx.Response) -> tuple[str, set[str]]:

@@ -11,10 +11,9 @@ Busy time comes from two Graph APIs because getSchedule answers per *mailbox* (i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +32,7 @@ from providers.base import (
     ProviderRequestError,
 )
 from providers.http import RetryPolicy, send_with_retry
+from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
 
 MICROSOFT_SCOPES = (
@@ -57,7 +57,6 @@ NOT_BUSY_STATUSES = frozenset({"free", "workingElsewhere"})
 LOST_ACCESS_STATUSES = frozenset({403, 404})
 PREFER_UTC = {"Prefer": 'outlook.timezone="UTC"'}
 
-T = TypeVar("T")
 
 
 def microsoft_oauth_config(settings: Settings) -> OAuthClientConfig:
@@ -77,7 +76,7 @@ def graph_datetime(moment: datetime) -> dict[str, str]:
     """An aware datetime as a Graph dateTimeTimeZone in UTC."""
     if moment.tzinfo is None:
         raise ValueError("datetimes sent to Microsoft Graph must be timezone-aware")
-    utc = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
     return {"dateTime": utc.isoformat(timespec="seconds"), "timeZone": "UTC"}
 
 
@@ -106,36 +105,14 @@ def parse_graph_datetime(value: Mapping[str, object]) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         try:
-            zone = timezone.utc if zone_name.upper() == "UTC" else ZoneInfo(zone_name)
+            zone = UTC if zone_name.upper() == "UTC" else ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
-            zone = timezone.utc
+            zone = UTC
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
-def split_window(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
-    windows: list[tuple[datetime, datetime]] = []
-    cursor = start
-    while cursor < end:
-        windows.append((cursor, min(cursor + size, end)))
-        cursor += size
-    return windows
 
-
-def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
-
-
-def merge_intervals(intervals: Sequence[BusyInterval]) -> list[BusyInterval]:
-    """Sorted, with overlapping or touching spans joined (an event can come back from two windows)."""
-    merged: list[BusyInterval] = []
-    for interval in sorted(intervals, key=lambda i: (i.start, i.end)):
-        if merged and interval.start <= merged[-1].end:
-            last = merged.pop()
-            interval = BusyInterval(last.start, max(last.end, interval.end))
-        merged.append(interval)
-    return merged
 
 
 def graph_error_message(response: httpx.Response) -> str:
@@ -385,11 +362,11 @@ class MicrosoftCalendarProvider(CalendarProvider):
 
         jobs: list[Awaitable[_Partial]] = []
         mailboxes = list(by_mailbox)
-        for window_start, window_end in split_window(start, end, SCHEDULE_MAX_WINDOW):
-            for chunk in chunked(mailboxes, SCHEDULE_MAX_MAILBOXES):
+        for window_start, window_end in time_windows(start, end, SCHEDULE_MAX_WINDOW):
+            for chunk in chunks(mailboxes, SCHEDULE_MAX_MAILBOXES):
                 jobs.append(self._schedule(chunk, by_mailbox, window_start, window_end))
         for cid in viewed:
-            for window_start, window_end in split_window(start, end, CALENDAR_VIEW_MAX_WINDOW):
+            for window_start, window_end in time_windows(start, end, CALENDAR_VIEW_MAX_WINDOW):
                 jobs.append(self._calendar_view(cid, window_start, window_end))
         partials = await self._gather(jobs)
 
@@ -456,8 +433,8 @@ class MicrosoftCalendarProvider(CalendarProvider):
     async def _calendar_view(self, calendar_id: str, start: datetime, end: datetime) -> _Partial:
         url = f"{self.graph_url}/me/calendars/{quote(calendar_id, safe='')}/calendarView"
         params = {
-            "startDateTime": start.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-            "endDateTime": end.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "startDateTime": start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "endDateTime": end.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "$select": "start,end,showAs,isCancelled",
             "$top": str(CALENDAR_VIEW_PAGE_SIZE),
         }
