@@ -24,6 +24,10 @@ test: install
 bench: install
 	$(BIN)/python -m bench
 
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 schema: install
 	$(BIN)/meetgraph export-schema > schema.graphql
 

@@ -14,14 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-
 from sqlmodel import select
 
 from bench.emulators import ACCOUNTS, DAYS, EVENTS_PER_CALENDAR, NOW
@@ -40,7 +39,7 @@ ADMIN = "bench-admin"
 MOUNTS = {"GOOGLE": "google", "OFFICE365": "microsoft", "EXCHANGE": "exchange"}
 
 
-async def gql(http: httpx.AsyncClient, query: str, variables: dict[str, object], token: str) -> dict[str, object]:
+async def gql(http: httpx.AsyncClient, query: str, variables: Mapping[str, object], token: str) -> dict[str, object]:
     response = await http.post(
         "/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
     )

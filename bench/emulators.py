@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,7 +22,7 @@ from emulators.state import EmulatorState
 
 EVENTS_PER_CALENDAR = 1000
 DAYS = 14
-NOW = datetime(2026, 12, 6, 23, 0, tzinfo=timezone.utc)  # a Sunday night: the window starts Monday
+NOW = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)  # a Sunday night: the window starts Monday
 KEPT_FREE = (NOW + timedelta(days=2, hours=10), NOW + timedelta(days=2, hours=11))
 ACCOUNTS = {"GOOGLE": "bench@gmail.test", "OFFICE365": "bench@outlook.test", "EXCHANGE": "bench@exchange.test"}
 

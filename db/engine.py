@@ -8,7 +8,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-
 IMMEDIATE = "meetgraph_write_transaction"
 
 

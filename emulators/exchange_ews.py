@@ -11,7 +11,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
 from emulators.state import EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
@@ -127,14 +127,14 @@ def root_id(email: str) -> str:
 
 
 def ews_time(value: datetime) -> str:
-    return f"{value.astimezone(timezone.utc).isoformat()[:19]}Z"  # whole seconds, without the "+00:00"
+    return f"{value.astimezone(UTC).isoformat()[:19]}Z"  # whole seconds, without the "+00:00"
 
 
 def parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def child_list(parent: ET.Element, tag: str) -> list[ET.Element]:

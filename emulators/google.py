@@ -14,7 +14,7 @@ import hashlib
 import html
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -134,9 +134,9 @@ UTC_ZONE_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zul
 
 def rfc3339(moment: datetime, zone: ZoneInfo | None = None) -> str:
     if zone is None:
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if zone.key in UTC_ZONE_NAMES:
-        return moment.astimezone(timezone.utc).isoformat()  # same text, without a zoneinfo lookup per value
+        return moment.astimezone(UTC).isoformat()  # same text, without a zoneinfo lookup per value
     return moment.astimezone(zone).isoformat()
 
 
@@ -149,7 +149,7 @@ def parse_rfc3339(value: object, field: str) -> datetime:
         raise BadRequest("invalid", f"Invalid value for {field}: {value}") from exc
     if parsed.tzinfo is None:
         raise BadRequest("invalid", f"Invalid value for {field}: {value}")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def parse_zone(name: object) -> ZoneInfo | None:
@@ -176,13 +176,13 @@ def parse_event_time(value: object, field: str) -> datetime:
             if zone is None:
                 raise BadRequest("required", f"Missing time zone definition for {field} time.")
             parsed = parsed.replace(tzinfo=zone)
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     if value.get("date"):
         try:
             day = date.fromisoformat(str(value["date"]))
         except ValueError as exc:
             raise BadRequest("invalid", f"Invalid {field} date.") from exc
-        return datetime.combine(day, time(0), tzinfo=zone or timezone.utc).astimezone(timezone.utc)
+        return datetime.combine(day, time(0), tzinfo=zone or UTC).astimezone(UTC)
     raise BadRequest("required", f"Missing {field} time.")
 
 

@@ -16,7 +16,7 @@ import math
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,7 +69,7 @@ class GraphError(Exception):
 
 
 def graph_error_response(error: GraphError) -> JSONResponse:
-    now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None).isoformat()
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None).isoformat()
     request_id = str(uuid.uuid4())
     body = {
         "error": {
@@ -84,7 +84,7 @@ def graph_error_response(error: GraphError) -> JSONResponse:
 def aad_error(status: int, error: str, code: int, description: str) -> JSONResponse:
     """The identity platform's token error body."""
     trace = str(uuid.uuid4())
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     return JSONResponse(
         {
             "error": error,
@@ -99,13 +99,13 @@ def aad_error(status: int, error: str, code: int, description: str) -> JSONRespo
 
 
 def graph_datetime(moment: datetime) -> dict[str, str]:
-    wall = moment.astimezone(timezone.utc).isoformat()[:19]  # whole seconds, without the "+00:00"
+    wall = moment.astimezone(UTC).isoformat()[:19]  # whole seconds, without the "+00:00"
     return {"dateTime": f"{wall}.0000000", "timeZone": "UTC"}
 
 
 def parse_time_zone(name: str) -> ZoneInfo | timezone:
     if not name or name.upper() in {"UTC", "ETC/UTC", "COORDINATED UNIVERSAL TIME"}:
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(WINDOWS_ZONES.get(name, name))
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -129,7 +129,7 @@ def parse_date_time_time_zone(value: object) -> datetime:
         raise GraphError(400, "ErrorInvalidRequest", f"Cannot convert '{value['dateTime']}' to a date.") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=parse_time_zone(str(value.get("timeZone") or "UTC")))
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def parse_query_datetime(value: str) -> datetime:
@@ -138,8 +138,8 @@ def parse_query_datetime(value: str) -> datetime:
     except ValueError as exc:
         raise GraphError(400, "ErrorInvalidParameter", f"The value '{value}' is not a valid DateTime.") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def availability_view(events: list[EmulatedEvent], start: datetime, end: datetime, interval: int) -> str:
@@ -644,7 +644,7 @@ class _MicrosoftEmulator:
                 )
             for account in self.state.accounts.values():
                 shared = account.access.get(calendar_id)
-                if account.email == caller.email or shared not in PERMISSION_ROLES:
+                if account.email == caller.email or shared is None or shared not in PERMISSION_ROLES:
                     continue
                 items.append(
                     {

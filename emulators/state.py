@@ -7,19 +7,19 @@ same provider test suite can run against all three and faults are injected the s
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import base64
+import hashlib
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from providers.base import AccessRole
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -193,8 +193,8 @@ class EmulatorState:
                 id=self.new_id("evt"),
                 calendar_id=calendar_id,
                 summary=summary,
-                start=start.astimezone(timezone.utc),
-                end=end.astimezone(timezone.utc),
+                start=start.astimezone(UTC),
+                end=end.astimezone(UTC),
                 attendees=list(attendees or []),
                 description=description,
                 busy=busy,

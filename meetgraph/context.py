@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from graphql import GraphQLError
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
-import httpx
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from broadcaster import Broadcast
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -34,7 +33,7 @@ Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _exchange_accounts() -> ExchangeAccounts:

@@ -12,7 +12,7 @@ import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from providers.base import BusyInterval
@@ -39,7 +39,7 @@ END_OF_DAY = time.max
 
 MINIMUM_STEP = timedelta(minutes=5)
 
-_UTC = timezone.utc
+_UTC = UTC
 _HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
 _MIDNIGHT_END = "24:00"
 

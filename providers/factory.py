@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from db.engine import begin_write
 from db.models import CalendarConnection, ConnectionStatus

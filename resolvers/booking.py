@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -66,7 +66,7 @@ def _validated(request: BookingRequest) -> tuple[str, str, datetime]:
     name = validation.text(request.contact_name, "contactName", max_length=200)
     if request.start.tzinfo is None:
         raise InvalidInput("start needs a UTC offset, e.g. 2026-12-07T09:00:00Z", field="start")
-    return email, name, request.start.astimezone(timezone.utc)
+    return email, name, request.start.astimezone(UTC)
 
 
 async def book(ctx: Context, request: BookingRequest) -> Meeting:

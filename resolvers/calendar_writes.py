@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import CalendarConnection, Meeting, SyncState
 from meetgraph.services import Services
-from providers.base import Attendee, EventDraft, ProviderError, ProviderRequestError, ProviderAuthError
+from providers.base import Attendee, EventDraft, ProviderAuthError, ProviderError, ProviderRequestError
 from providers.factory import provider_for
 from resolvers import notify
 

@@ -288,7 +288,8 @@ def _ews_url(value: str | None) -> str | None:
 
 async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnection:
     """Validate against the Exchange server (login, version, calendar) before anything is stored."""
-    from providers.exchange import ExchangeCredentials, connect_exchange as verify
+    from providers.exchange import ExchangeCredentials
+    from providers.exchange import connect_exchange as verify
 
     user = ctx.require_user()
     check_permission(user)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -40,7 +40,7 @@ def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     for value, field in ((start, "start"), (end, "end")):
         if value.tzinfo is None:
             raise InvalidInput(f"{field} needs a UTC offset", field=field)
-    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start or end - start > MAX_LENGTH:
         raise InvalidInput("end must be after start, at most 24 hours later", field="end")
     return start, end

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from db.models import CalendarSettings, SyncState, Task
 from meetgraph.context import Context
@@ -20,7 +20,7 @@ async def create_task(ctx: Context, title: str, due: datetime) -> Task:
     title = validation.text(title, "title", max_length=300)
     if due.tzinfo is None:
         raise InvalidInput("due needs a UTC offset", field="due")
-    due = due.astimezone(timezone.utc)
+    due = due.astimezone(UTC)
     async with ctx.db() as session:
         settings = await session.get(CalendarSettings, user.id)
         connection = await main_connection(session, user.id)

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from emulators.runner import serve_in_thread
 from meetgraph.app import create_app
 from meetgraph.services import Services
 from meetgraph.settings import Settings
@@ -16,7 +17,6 @@ from providers.http import RetryPolicy
 from tests.providers.harness import RecordedSleeps
 from tests.utils.clock import FakeClock
 from tests.utils.databases import POSTGRES_ENV, TemplateDatabases, pg_engine, postgres_url
-from emulators.runner import serve_in_thread
 from tests.utils.emulators import EmulatorServer, World
 from tests.utils.graphql import ADMIN_TOKEN, GraphQLClient
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -24,7 +24,7 @@ from tests.utils.booking import (
 from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
 
-UTC = timezone.utc
+UTC = UTC
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 OWNER = "ada@example.com"
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +21,7 @@ from tests.utils.booking import (
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
 
-UTC = timezone.utc
+UTC = UTC
 START = datetime(2026, 12, 3, 14, tzinfo=UTC)
 CONTACT = "paul@customer.example"
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -21,7 +21,7 @@ from tests.utils.booking import (
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 
-UTC = timezone.utc
+UTC = UTC
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 OWNER = "ada@example.com"
 

@@ -1,16 +1,25 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from tests.utils.booking import book, calendar_ids, calendar_named, connect, create_page, parse, primary_id, save_settings
+from tests.utils.booking import (
+    book,
+    calendar_ids,
+    calendar_named,
+    connect,
+    create_page,
+    parse,
+    primary_id,
+    save_settings,
+)
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 
-UTC = timezone.utc
+UTC = UTC
 
 SLOTS = """
 query($slug: String!, $start: DateTime!, $end: DateTime!) { schedulingPage(slug: $slug) {

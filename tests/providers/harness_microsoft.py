@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -61,7 +61,7 @@ async def make_world(
         token = OAuthToken(
             access_token=access,
             refresh_token=refresh,
-            expires_at=datetime.now(timezone.utc) + timedelta(seconds=lifetime),
+            expires_at=datetime.now(UTC) + timedelta(seconds=lifetime),
         )
         store = MemoryTokenStore(token)
         tokens = TokenManager(

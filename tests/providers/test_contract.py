@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,7 @@ from providers.http import RetryPolicy
 from tests.providers.harness import Harness, RecordedSleeps
 
 PROVIDERS = ["google", "microsoft", "exchange"]
-T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=PROVIDERS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -22,7 +22,7 @@ from providers.oauth import MemoryTokenStore, OAuthClientConfig, OAuthToken, Ref
 from tests.providers.harness import RecordedSleeps
 from tests.providers.harness_google import ACCOUNT, GoogleWorld, google_world, provider_for
 
-T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 SPECIAL_ID = "en.usa#holiday@group.v.calendar.google.test"
 
 
@@ -199,7 +199,7 @@ async def test_emulator_free_busy_rejects_what_google_rejects(
     # given
     body = {
         "timeMin": "2026-12-07T00:00:00Z",
-        "timeMax": (datetime(2026, 12, 7, tzinfo=timezone.utc) + timedelta(days=days)).isoformat(),
+        "timeMax": (datetime(2026, 12, 7, tzinfo=UTC) + timedelta(days=days)).isoformat(),
         "items": [{"id": primary_id(world)}] * items,
     }
     # when
@@ -334,7 +334,7 @@ async def test_403_rate_limit_exceeded_is_retried(
 
 # answers the emulator cannot produce ---------------------------------------------------------
 def scripted_provider(answer: dict[str, object]) -> GoogleCalendarProvider:
-    token = OAuthToken("at", "rt", datetime.now(timezone.utc) + timedelta(hours=1))
+    token = OAuthToken("at", "rt", datetime.now(UTC) + timedelta(hours=1))
     config = OAuthClientConfig("id", "secret", "https://a.test/auth", "https://a.test/token", ("openid",))
     tokens = TokenManager(config, MemoryTokenStore(token), token, lock=RefreshLocks().get("x"))
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -31,7 +31,7 @@ from providers.oauth import (
 from tests.providers.harness import RecordedSleeps
 from tests.providers.harness_microsoft import ACCOUNT, MicrosoftWorld, make_world
 
-T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 REDIRECT_URI = "http://127.0.0.1:8000/oauth/microsoft/callback"
 
 
@@ -83,7 +83,7 @@ async def test_authorization_code_with_pkce_connects_the_account(world: Microsof
         code=query["code"][0],
         redirect_uri=REDIRECT_URI,
         code_verifier=verifier,
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
     )
     # then
     sent = parse_qs(urlsplit(url).query)
@@ -109,7 +109,7 @@ async def test_a_wrong_code_verifier_is_refused(world: MicrosoftWorld) -> None:
             code=query["code"][0],
             redirect_uri=REDIRECT_URI,
             code_verifier=new_code_verifier(),
-            now=datetime.now(timezone.utc),
+            now=datetime.now(UTC),
         )
 
 
@@ -388,7 +388,7 @@ async def test_provider_without_refresh_token_is_an_auth_error(
     token = world.store.token.__class__(
         access_token=access,
         refresh_token=None,
-        expires_at=datetime.now(timezone.utc) + timedelta(seconds=lifetime),
+        expires_at=datetime.now(UTC) + timedelta(seconds=lifetime),
     )
     store = MemoryTokenStore(token)
     tokens = TokenManager(

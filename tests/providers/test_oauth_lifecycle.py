@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -26,7 +26,7 @@ from tests.providers.harness import RecordedSleeps
 from tests.providers.harness_google import ACCOUNT, GoogleWorld, connect, google_world, provider_for
 
 REDIRECT_URI = "http://127.0.0.1:8000/connections/google/callback"
-T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 @dataclass

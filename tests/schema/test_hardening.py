@@ -5,7 +5,6 @@ import pytest
 from graphql import get_introspection_query
 
 from meetgraph.app import create_app
-
 from meetgraph.services import Services
 from tests.utils.graphql import GraphQLClient
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,13 +26,13 @@ from providers.base import BusyInterval
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MONDAY = date(2026, 6, 15)
 HALF_HOUR = timedelta(minutes=30)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def starts(slots: list[Slot]) -> list[datetime]:
@@ -62,7 +62,7 @@ def sunday_hours(start: str, end: str) -> tuple[WeeklyHours, ...]:
 
 
 def slots_on(day: date, page: SlotRules, busy: list[BusyInterval] | None = None) -> list[Slot]:
-    window_start = datetime.combine(day, time(0), tzinfo=timezone.utc) - timedelta(days=1)
+    window_start = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(days=1)
     window_end = window_start + timedelta(days=3)
     found = compute_slots(page, window_start=window_start, window_end=window_end, busy=busy or [], now=NOW)
     return [slot for slot in found if slot.start.astimezone(page.timezone).date() == day]
@@ -81,7 +81,7 @@ def test_weekday_nine_to_five_in_berlin_offers_half_hour_slots() -> None:
     # then: CEST is UTC+2, so 09:00-17:00 local is 07:00-15:00 UTC
     assert starts(slots) == every(utc(2026, 6, 15, 7), 16, HALF_HOUR)
     assert all(slot.end - slot.start == HALF_HOUR for slot in slots)
-    assert all(slot.start.tzinfo is timezone.utc for slot in slots)
+    assert all(slot.start.tzinfo is UTC for slot in slots)
     assert slots[-1].end == utc(2026, 6, 15, 15)
 
 

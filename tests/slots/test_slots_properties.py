@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
@@ -116,7 +116,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             lambda minutes: None if minutes is None else timedelta(minutes=minutes)
         )),
     )
-    focus_midnight = datetime.combine(focus_day - timedelta(days=1), time(0), tzinfo=zone).astimezone(timezone.utc)
+    focus_midnight = datetime.combine(focus_day - timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     window_start = focus_midnight + timedelta(minutes=draw(st.integers(-24 * 60, 24 * 60)))
     window_minutes = draw(st.sampled_from([0, 24, 48, 72, 84])) * 60 + draw(st.integers(0, 12 * 60))
     window_end = window_start + timedelta(minutes=window_minutes)
@@ -136,7 +136,7 @@ def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
 def reference_local_to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     """Brute force: the first instant whose wall time is `local`, else the first one past it (a gap)."""
     offsets = {zone.utcoffset(local + timedelta(hours=hours)) for hours in range(-30, 31)}
-    candidates = [(local - offset).replace(tzinfo=timezone.utc) for offset in offsets if offset is not None]
+    candidates = [(local - offset).replace(tzinfo=UTC) for offset in offsets if offset is not None]
     exact = [instant for instant in candidates if _wall(instant, zone) == local]
     if exact:
         return min(exact)

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class FakeClock:
     """An injected clock: tests set and advance time instead of waiting."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.current = now or datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+        self.current = now or datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.current
