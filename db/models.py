@@ -68,7 +68,9 @@ def _id() -> uuid.UUID:
 
 
 def _enum(kind: type[enum.Enum], default: enum.Enum | None = None) -> Any:
-    """A VARCHAR enum (no native database type, so adding values needs no type migration)."""
+    """A VARCHAR enum (no native database type, so adding values needs no type migration).
+
+    Returns what sqlmodel's Field returns (typed Any by sqlmodel itself)."""
     sa_type = Enum(kind, native_enum=False, length=32, validate_strings=True)
     if default is None:
         return Field(sa_type=sa_type, nullable=False)

@@ -7,8 +7,19 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 
+from graphql import GraphQLError
+from sqlmodel import col, select
+
 from db.models import BookingAttempt, BookingOutcome
+from meetgraph.context import Context
 from meetgraph.services import Services
+
+MAX_RECENT = 500
+
+
+class BadLimit(GraphQLError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
 def channel_for(user_id: uuid.UUID) -> str:
@@ -73,6 +84,20 @@ async def record(
         await session.commit()
     await services.broadcast.publish(channel=channel_for(user_id), message=_encode(attempt))
     return attempt
+
+
+async def recent(ctx: Context, user_id: uuid.UUID, last: int) -> list[BookingAttempt]:
+    """The owner's latest attempts, newest first (for a client catching up after reconnecting)."""
+    if not 1 <= last <= MAX_RECENT:
+        raise BadLimit(f"last must be between 1 and {MAX_RECENT}")
+    async with ctx.db() as session:
+        rows = await session.exec(
+            select(BookingAttempt)
+            .where(BookingAttempt.user_id == user_id)
+            .order_by(col(BookingAttempt.occurred_at).desc(), col(BookingAttempt.id))
+            .limit(last)
+        )
+        return list(rows.all())
 
 
 async def stream(services: Services, user_id: uuid.UUID) -> AsyncIterator[BookingAttempt]:

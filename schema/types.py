@@ -11,6 +11,7 @@ from strawberry.types import Info
 from db import models
 from meetgraph.context import Context
 from providers.base import EXCHANGE_CAPABILITIES, FULL_CAPABILITIES, ProviderKind
+from resolvers import attempts as attempt_resolvers
 from resolvers import pages as page_resolvers
 from resolvers import settings as settings_resolvers
 
@@ -377,6 +378,11 @@ class User:
     async def meetings(self, info: CtxInfo) -> list[Meeting]:
         rows = await info.context.loaders.meetings_by_user.load(self._id)
         return [Meeting.from_model(m) for m in rows]
+
+    @strawberry.field(description="The latest attempts to book the user's pages, newest first.")
+    async def booking_attempts(self, info: CtxInfo, last: int = 50) -> list[BookingAttempt]:
+        rows = await attempt_resolvers.recent(info.context, self._id, last)
+        return [BookingAttempt.from_model(a) for a in rows]
 
     @strawberry.field
     async def tasks(self, info: CtxInfo) -> list[Task]:

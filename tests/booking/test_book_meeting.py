@@ -27,7 +27,6 @@ from tests.utils.booking import (
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 
-UTC = UTC
 # FakeClock: Tuesday 2026-12-01 08:00 UTC. Wednesday 10:00 in Berlin is 09:00 UTC.
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 

@@ -24,7 +24,6 @@ from tests.utils.booking import (
 from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
 
-UTC = UTC
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 OWNER = "ada@example.com"
 

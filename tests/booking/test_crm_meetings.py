@@ -21,7 +21,6 @@ from tests.utils.booking import (
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
 
-UTC = UTC
 START = datetime(2026, 12, 3, 14, tzinfo=UTC)
 CONTACT = "paul@customer.example"
 

@@ -12,7 +12,6 @@ from tests.utils.booking import book, calendar_ids, calendar_named, connect, cre
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
 
-UTC = UTC
 # FakeClock: Tuesday 2026-12-01 08:00 UTC; Wednesday 09:00 UTC is 10:00 in Berlin.
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 
