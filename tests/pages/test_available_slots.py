@@ -19,7 +19,6 @@ from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 
-
 SLOTS = """
 query($slug: String!, $start: DateTime!, $end: DateTime!) { schedulingPage(slug: $slug) {
   offline availableSlots(start: $start, end: $end) { start end } } }
