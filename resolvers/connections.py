@@ -11,7 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from itsdangerous import BadSignature
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -170,6 +170,8 @@ async def start_oauth(ctx: Context, kind: ProviderKind) -> str:
     verifier = new_code_verifier()
     async with ctx.db() as session:
         await free_slot(session, user)
+        # states live minutes; drop the expired ones (used or abandoned) as new flows start
+        await session.exec(delete(OAuthState).where(col(OAuthState.expires_at) < ctx.now()))  # type: ignore[call-overload]
         session.add(
             OAuthState(
                 nonce=nonce,

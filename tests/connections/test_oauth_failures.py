@@ -6,7 +6,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
+from sqlmodel import select
 
+from db.models import OAuthState
 from meetgraph.services import Services
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import World
@@ -207,3 +209,19 @@ async def test_failed_account_read_stores_nothing(
     # then
     assert outcome["error"] == ["ProviderFailure"]
     await _assert_nothing_stored(gql, services, token)
+
+
+async def test_expired_states_are_pruned_when_a_flow_starts(
+    gql: GraphQLClient, services: Services, clock: FakeClock, world: World
+) -> None:
+    # given: an abandoned flow
+    _, token = await gql.create_user("prune@example.com")
+    await gql(START, {"provider": "GOOGLE"}, token)
+    clock.advance(seconds=601)
+    # when
+    await gql(START, {"provider": "GOOGLE"}, token)
+    # then
+    async with services.sessionmaker() as session:
+        states = (await session.exec(select(OAuthState))).all()
+    assert len(states) == 1 and states[0].expires_at > clock()
+
