@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from providers.base import (
     ProviderRequestError,
     ProviderUnavailable,
 )
-from providers.http import RetryPolicy, send_with_retry
+from providers.http import RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
 
@@ -131,30 +131,13 @@ class GoogleCalendarProvider(CalendarProvider):
         segments = [quote(calendar_id, safe=""), *(quote(s, safe="") for s in rest)]
         return f"{self.api_url}/calendars/{'/'.join(segments)}"
 
-    async def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """An authorized call; a 401 refreshes the token once, a second 401 is ProviderAuthError."""
-        token = await self.tokens.access_token()
-        response = await self._send_with_token(method, url, token, **kwargs)
-        if response.status_code != 401:
-            return response
-        token = await self.tokens.refresh_after_rejection(token)
-        response = await self._send_with_token(method, url, token, **kwargs)
+        response = await send_authorized(self.client, self.tokens, method, url, policy=self.retry, **kwargs)
         if response.status_code == 401:
             message, _ = google_error(response)
             raise ProviderAuthError(f"Google refused the credentials: {message}")
         return response
-
-    async def _send_with_token(
-        self, method: str, url: str, token: str, **kwargs: object
-    ) -> httpx.Response:
-        return await send_with_retry(
-            self.client,
-            method,
-            url,
-            policy=self.retry,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            **kwargs,
-        )
 
     @staticmethod
     def _fail(response: httpx.Response) -> ProviderError:
@@ -163,7 +146,7 @@ class GoogleCalendarProvider(CalendarProvider):
             return ProviderUnavailable(f"Google is unavailable: {message}")
         return ProviderRequestError(message)
 
-    async def _json(self, method: str, url: str, **kwargs: object) -> dict[str, object]:
+    async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, object]:
         response = await self._send(method, url, **kwargs)
         if not response.is_success:
             raise self._fail(response)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 import httpx
 
@@ -110,3 +111,38 @@ async def send_with_retry(
         if attempt >= policy.attempts or elapsed + delay > policy.total_seconds:
             raise failure
         await policy.sleep(delay)
+
+
+class BearerTokens(Protocol):
+    """What send_authorized needs of a token manager (providers.oauth.TokenManager)."""
+
+    async def access_token(self) -> str: ...
+
+    async def refresh_after_rejection(self, rejected_access_token: str) -> str: ...
+
+
+async def send_authorized(
+    client: httpx.AsyncClient,
+    tokens: BearerTokens,
+    method: str,
+    url: str,
+    *,
+    policy: RetryPolicy,
+    headers: Mapping[str, str] | None = None,
+    limit: asyncio.Semaphore | None = None,
+    **kwargs: object,
+) -> httpx.Response:
+    """A bearer-token call with retries. A 401 refreshes the token once and tries again; a second 401 is
+    returned for the provider to turn into its ProviderAuthError. `limit` caps concurrent calls."""
+    token = await tokens.access_token()
+    for attempt in range(2):
+        sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
+        if limit is None:
+            response = await send_with_retry(client, method, url, policy=policy, headers=sent, **kwargs)
+        else:
+            async with limit:
+                response = await send_with_retry(client, method, url, policy=policy, headers=sent, **kwargs)
+        if response.status_code != 401 or attempt == 1:
+            return response
+        token = await tokens.refresh_after_rejection(token)
+    raise AssertionError("unreachable")

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,7 +32,7 @@ from providers.base import (
     ProviderCalendar,
     ProviderRequestError,
 )
-from providers.http import RetryPolicy, send_with_retry
+from providers.http import RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
 
@@ -171,25 +172,16 @@ class MicrosoftCalendarProvider(CalendarProvider):
         self._slots = asyncio.Semaphore(MAILBOX_CONCURRENCY)
 
     # HTTP ------------------------------------------------------------------
-    async def _request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One Graph call with retries; a 401 refreshes the token once, a second 401 is an auth error."""
-        extra_headers = kwargs.pop("headers", None)
-        token = await self.tokens.access_token()
-        for attempt in range(2):
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            if isinstance(extra_headers, Mapping):
-                headers.update(extra_headers)
-            async with self._slots:
-                response = await send_with_retry(
-                    self.client, method, url, policy=self.retry, headers=headers, **kwargs
-                )
-            if response.status_code != 401:
-                return response
-            if attempt == 0:
-                token = await self.tokens.refresh_after_rejection(token)
-        raise ProviderAuthError("Microsoft rejected the connection's token; reconnect the calendar")
+        response = await send_authorized(
+            self.client, self.tokens, method, url, policy=self.retry, limit=self._slots, **kwargs
+        )
+        if response.status_code == 401:
+            raise ProviderAuthError("Microsoft rejected the connection's token; reconnect the calendar")
+        return response
 
-    async def _json(self, method: str, url: str, **kwargs: object) -> dict[str, object]:
+    async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, object]:
         response = await self._request(method, url, **kwargs)
         self._raise_for_status(response)
         body = response.json()
