@@ -101,8 +101,12 @@ async def owner_busy(services: Services, owner_id: uuid.UUID, start: datetime, e
         primary = next((c for c in calendars if c.is_primary), None)
         if primary is not None and busy.primary is None:
             busy.primary = (connection, primary)
-    results = await asyncio.gather(
-        *(_connection_busy(services, connection, calendars, start, end) for connection, calendars in groups)
+    # the database's live meetings do not depend on the providers: read them while the providers answer
+    results, meetings = await asyncio.gather(
+        asyncio.gather(
+            *(_connection_busy(services, connection, calendars, start, end) for connection, calendars in groups)
+        ),
+        meeting_busy(services, owner_id, start, end),
     )
     for intervals, lost in results:
         busy.intervals.extend(intervals)
@@ -112,7 +116,7 @@ async def owner_busy(services: Services, owner_id: uuid.UUID, start: datetime, e
     newly_lost = [c.id for c in busy.lost if c.status is ConnectionStatus.ACTIVE]
     await _set_status(services, newly_lost, ConnectionStatus.INACTIVE)
     await _set_status(services, back, ConnectionStatus.ACTIVE)
-    busy.intervals.extend(await meeting_busy(services, owner_id, start, end))
+    busy.intervals.extend(meetings)
     return busy
 
 
