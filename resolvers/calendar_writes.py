@@ -7,7 +7,6 @@ import uuid
 
 from sqlalchemy import update
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import CalendarConnection, Meeting, SyncState
 from meetgraph.services import Services
@@ -29,15 +28,6 @@ def draft_for(meeting: Meeting) -> EventDraft:
         description="Booked with meetgraph.",
     )
 
-
-async def _locked(session: AsyncSession, meeting_id: uuid.UUID) -> Meeting | None:
-    """The meeting, read after taking its write lock (like booking._take_slot): on SQLite a transaction
-    that reads first and writes later fails with "database is locked" when another commit lands in
-    between; on PostgreSQL this is a row lock against lost updates."""
-    await session.exec(  # type: ignore[call-overload]
-        update(Meeting).where(col(Meeting.id) == meeting_id).values(sync_attempts=Meeting.sync_attempts)
-    )
-    return await session.get(Meeting, meeting_id)
 
 
 async def write_once(services: Services, meeting_id: uuid.UUID) -> bool:

@@ -47,6 +47,7 @@ from resolvers.errors import (
     UserError,
 )
 from resolvers.ids import parse_id
+from resolvers.settings import load_settings
 
 log = logging.getLogger("meetgraph.connections")
 
@@ -150,7 +151,7 @@ async def store_connection(
     inbox.connection_id = connection.id
     session.add(inbox)
     if verified.kind is not ProviderKind.EXCHANGE:
-        settings = await session.get(CalendarSettings, user.id) or CalendarSettings(user_id=user.id)
+        settings = await load_settings(session, user.id)
         settings.calendar_sync = True
         settings.scheduling_pages_enabled = True
         session.add(settings)

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import (
+    Calendar,
     CalendarConnection,
     CalendarSettings,
     Meeting,
@@ -93,13 +95,11 @@ async def create_crm_meeting(ctx: Context, data: CrmMeeting) -> Meeting:
         return await session.get(Meeting, meeting.id, populate_existing=True) or meeting
 
 
-async def _primary_calendar(session: object, connection: CalendarConnection | None) -> str | None:
-    from db.models import Calendar
-
+async def _primary_calendar(session: AsyncSession, connection: CalendarConnection | None) -> str | None:
     if connection is None:
         return None
     found = (
-        await session.exec(  # type: ignore[attr-defined]
+        await session.exec(
             select(Calendar.provider_calendar_id).where(
                 Calendar.connection_id == connection.id, col(Calendar.is_primary).is_(True)
             )

@@ -1,13 +1,11 @@
-"""Scheduling pages: URLs, state, and (with resolvers/availability.py) their free slots."""
+"""Scheduling pages: their URLs and state (free slots are in resolvers/availability.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from db.models import SchedulingPage
 from meetgraph.context import Context
-from meetgraph.slots import Slot
 from resolvers import settings as settings_resolvers
 
 
@@ -35,10 +33,3 @@ async def page_state(ctx: Context, page: SchedulingPage) -> PageState:
     offline = not connections or not settings.scheduling_pages_enabled
     return PageState(active=settings.pages_active, offline=offline)
 
-
-async def available_slots(
-    ctx: Context, page: SchedulingPage, start: datetime, end: datetime
-) -> list[Slot]:
-    from resolvers import availability
-
-    return await availability.slots_for_page(ctx, page, start, end)

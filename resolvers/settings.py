@@ -6,9 +6,24 @@ import uuid
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import Calendar, CalendarConnection, CalendarSettings, ConnectionStatus, Domain
 from meetgraph.context import Context
+
+
+def calendars_of(user_id: uuid.UUID) -> SelectOfScalar[Calendar]:
+    """Every calendar of every connection of the user (the scope all calendar ids are checked against)."""
+    return (
+        select(Calendar)
+        .join(CalendarConnection, col(Calendar.connection_id) == CalendarConnection.id)
+        .where(CalendarConnection.user_id == user_id)
+    )
+
+
+async def load_settings(session: AsyncSession, user_id: uuid.UUID) -> CalendarSettings:
+    """The user's settings row (created with the user; defaults when an old user has none yet)."""
+    return await session.get(CalendarSettings, user_id) or CalendarSettings(user_id=user_id)
 
 
 async def settings_for(ctx: Context, user_id: uuid.UUID) -> CalendarSettings:

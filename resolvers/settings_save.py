@@ -24,6 +24,7 @@ from providers.factory import provider_for
 from resolvers import licences, validation
 from resolvers.errors import InvalidInput, LicenseRequired, NotFound, ProviderFailure
 from resolvers.ids import parse_id, parse_input_id
+from resolvers.settings import calendars_of, load_settings
 
 TASK_CALENDAR_NAME = "CRM tasks"
 
@@ -39,13 +40,7 @@ async def _own_page(session: AsyncSession, user: User, value: str, field: str) -
 async def _availability(session: AsyncSession, user: User, values: Sequence[str]) -> set[uuid.UUID]:
     field = "availabilityCalendarIds"
     keys = {parse_input_id(v, field) for v in values}
-    rows = (
-        await session.exec(
-            select(Calendar)
-            .join(CalendarConnection, col(Calendar.connection_id) == CalendarConnection.id)
-            .where(CalendarConnection.user_id == user.id, col(Calendar.id).in_(keys))
-        )
-    ).all()
+    rows = (await session.exec(calendars_of(user.id).where(col(Calendar.id).in_(keys)))).all()
     if len(rows) != len(keys):
         raise InvalidInput("only calendars of your connected accounts can be chosen", field=field)
     for calendar in rows:
@@ -72,7 +67,7 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
     async with ctx.db() as session:
         owner = await session.get(User, user.id)
         assert owner is not None
-        settings = await session.get(CalendarSettings, user.id) or CalendarSettings(user_id=user.id)
+        settings = await load_settings(session, user.id)
         connections = await _connections(session, owner)
         availability: set[uuid.UUID] | None = None
 
@@ -148,13 +143,7 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
             settings.meeting_domain_id = domain_id
         session.add(settings)
         if availability is not None:
-            calendars = (
-                await session.exec(
-                    select(Calendar)
-                    .join(CalendarConnection, col(Calendar.connection_id) == CalendarConnection.id)
-                    .where(CalendarConnection.user_id == owner.id)
-                )
-            ).all()
+            calendars = (await session.exec(calendars_of(owner.id))).all()
             for calendar in calendars:
                 calendar.is_availability = calendar.id in availability
                 session.add(calendar)
@@ -165,7 +154,7 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
 async def set_pages_active(ctx: Context, active: bool) -> CalendarSettings:
     user = ctx.require_user()
     async with ctx.db() as session:
-        settings = await session.get(CalendarSettings, user.id) or CalendarSettings(user_id=user.id)
+        settings = await load_settings(session, user.id)
         settings.pages_active = active
         session.add(settings)
         await session.commit()
@@ -177,13 +166,7 @@ async def remove_inactive_calendar(ctx: Context, calendar_id: str) -> CalendarSe
     user = ctx.require_user()
     key = parse_id(calendar_id, "calendar")
     async with ctx.db() as session:
-        found = (
-            await session.exec(
-                select(Calendar)
-                .join(CalendarConnection, col(Calendar.connection_id) == CalendarConnection.id)
-                .where(Calendar.id == key, CalendarConnection.user_id == user.id)
-            )
-        ).first()
+        found = (await session.exec(calendars_of(user.id).where(Calendar.id == key))).first()
         if found is None:
             raise NotFound("calendar not found")
         if found.status is not ConnectionStatus.INACTIVE:
@@ -194,6 +177,6 @@ async def remove_inactive_calendar(ctx: Context, calendar_id: str) -> CalendarSe
                 field="calendarId",
             )
         await session.delete(found)
-        settings = await session.get(CalendarSettings, user.id) or CalendarSettings(user_id=user.id)
+        settings = await load_settings(session, user.id)
         await session.commit()
     return settings

@@ -12,6 +12,7 @@ from db import models
 from meetgraph.context import Context
 from providers.base import EXCHANGE_CAPABILITIES, FULL_CAPABILITIES, ProviderKind
 from resolvers import attempts as attempt_resolvers
+from resolvers import availability
 from resolvers import pages as page_resolvers
 from resolvers import settings as settings_resolvers
 
@@ -154,7 +155,7 @@ class SchedulingPageFields:
 
     @strawberry.field
     async def available_slots(self, info: CtxInfo, start: datetime, end: datetime) -> list[Slot]:
-        slots = await page_resolvers.available_slots(info.context, self._model, start, end)
+        slots = await availability.slots_for_page(info.context, self._model, start, end)
         return [Slot(start=s.start, end=s.end) for s in slots]
 
 
