@@ -51,6 +51,7 @@ from resolvers.settings import load_settings
 
 log = logging.getLogger("meetgraph.connections")
 
+MAX_PASSWORD = 1024
 PERMISSION_MESSAGE = "Connecting a calendar needs the personal email access permission."
 
 
@@ -299,6 +300,8 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
     email = validation.email(data.email)
     if not data.password:
         raise InvalidInput("password must not be empty", field="password")
+    if len(data.password) > MAX_PASSWORD:
+        raise InvalidInput(f"password must be at most {MAX_PASSWORD} characters", field="password")
     username = validation.text(data.username, "username", max_length=254) if data.username else None
     ews_url = _ews_url(data.ews_url)
     async with ctx.db() as session:

@@ -99,7 +99,10 @@ async def test_invalid_ews_url_is_a_validation_error(
     assert world.exchange.faults.api_calls == 0
 
 
-@pytest.mark.parametrize(("overrides", "field"), [({"email": "not-an-email"}, "email"), ({"password": ""}, "password")])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [({"email": "not-an-email"}, "email"), ({"password": ""}, "password"), ({"password": "x" * 1025}, "password")],
+)
 async def test_missing_or_malformed_credentials_are_validation_errors(
     gql: GraphQLClient, services: Services, settings: Settings, world: World, overrides: dict[str, str], field: str
 ) -> None:
@@ -110,6 +113,7 @@ async def test_missing_or_malformed_credentials_are_validation_errors(
     # then
     assert result["__typename"] == "ValidationError" and result["field"] == field
     assert await counts(services) == NOTHING
+    assert world.exchange.faults.api_calls == 0
 
 
 async def test_unreachable_server_is_a_provider_error_and_stores_nothing(
