@@ -28,9 +28,9 @@ from db.migrate import upgrade
 from db.models import Calendar, CalendarConnection
 from emulators.runner import free_port
 from meetgraph.app import create_app
+from meetgraph.providers import provider_for
 from meetgraph.services import Services
 from meetgraph.settings import Settings
-from providers.factory import provider_for
 
 LATENCY = 0.100
 RUNS = 5

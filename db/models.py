@@ -11,33 +11,15 @@ from sqlalchemy import JSON, Column, Enum, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
+from scheduling.booking_rules import BookingOutcome, MeetingStatus
+from scheduling.calendars import ConnectionStatus
+from scheduling.licences import Hub, SeatTier
 
-LEGACY_DUAL_ACCOUNT_CUTOFF = datetime.fromisoformat("2023-03-13T00:00:00+00:00")
-
-
-class Hub(str, enum.Enum):
-    NONE = "NONE"
-    SALES = "SALES"
-    SERVICE = "SERVICE"
-
-
-class SeatTier(str, enum.Enum):
-    FREE = "FREE"
-    STARTER = "STARTER"
-    PROFESSIONAL = "PROFESSIONAL"
-    ENTERPRISE = "ENTERPRISE"
-
-
-class ConnectionStatus(str, enum.Enum):
-    ACTIVE = "ACTIVE"
-    INACTIVE = "INACTIVE"
-
-
-class MeetingStatus(str, enum.Enum):
-    BOOKED = "BOOKED"
-    REQUESTED = "REQUESTED"
-    CANCELLED = "CANCELLED"
-
+__all__ = [  # the domain's enums are column types here, importable with the tables
+    "Account", "ApiToken", "BookingAttempt", "BookingOutcome", "Calendar", "CalendarConnection",
+    "CalendarSettings", "ConnectionStatus", "Domain", "EmailInbox", "Hub", "Meeting", "MeetingSource",
+    "MeetingStatus", "OAuthState", "SchedulingPage", "SeatTier", "SyncState", "Task",
+]
 
 class MeetingSource(str, enum.Enum):
     PAGE = "PAGE"
@@ -53,14 +35,6 @@ class SyncState(str, enum.Enum):
     SYNCED = "SYNCED"
     FAILED = "FAILED"
     """The provider refused for good; the meeting is kept and shown as not in the calendar."""
-
-
-class BookingOutcome(str, enum.Enum):
-    BOOKED = "BOOKED"
-    REQUESTED = "REQUESTED"
-    BLOCKED_CALENDAR_ACCESS = "BLOCKED_CALENDAR_ACCESS"
-    SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
-    PAGES_DISABLED = "PAGES_DISABLED"
 
 
 def _id() -> uuid.UUID:
@@ -99,12 +73,8 @@ class User(SQLModel, table=True):
     tier: SeatTier = _enum(SeatTier, SeatTier.FREE)
     paid_seat: bool = False
     legacy_dual_forfeited: bool = False
-    """A pre-2023-03-13 user who removed one of two connections: the one-account rule applies again."""
+    """A legacy two-account user who removed one of them (scheduling.connection_rules)."""
     created_at: datetime = _created()
-
-    @property
-    def may_hold_two_connections(self) -> bool:
-        return self.created_at < LEGACY_DUAL_ACCOUNT_CUTOFF and not self.legacy_dual_forfeited
 
 
 class ApiToken(SQLModel, table=True):
@@ -155,10 +125,6 @@ class Calendar(SQLModel, table=True):
     access_role: str = Field(max_length=32)
     status: ConnectionStatus = _enum(ConnectionStatus, ConnectionStatus.ACTIVE)
     is_availability: bool = False
-
-    @property
-    def selectable_for_availability(self) -> bool:
-        return self.access_role != "freeBusyReader"
 
 
 class EmailInbox(SQLModel, table=True):

@@ -69,8 +69,8 @@ def _create_user(args: argparse.Namespace) -> int:
 async def _create_user_in_database(fields: dict[str, str]) -> tuple[str, str]:
     from db.migrate import upgrade
     from meetgraph.services import Services
-    from resolvers.errors import UserError
     from resolvers.users import NewUser, insert_user
+    from scheduling.errors import UserError
 
     services = Services.create(Settings())
     try:

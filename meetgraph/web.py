@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Route
 
 from meetgraph.services import Services
-from resolvers import connections, domains
+from resolvers import connect_oauth, domains
 
 
 def routes(services: Services) -> list[BaseRoute]:
@@ -18,7 +18,7 @@ def routes(services: Services) -> list[BaseRoute]:
         return PlainTextResponse(body)
 
     async def oauth_callback(request: Request) -> Response:
-        target = await connections.finish_oauth(
+        target = await connect_oauth.finish_oauth(
             services, request.path_params["provider"], dict(request.query_params)
         )
         return RedirectResponse(target, status_code=303)

@@ -1,28 +1,18 @@
-"""The one provider interface: every calendar service speaks through CalendarProvider."""
+"""The one provider interface: every calendar service speaks through CalendarProvider.
+
+Providers speak the domain's vocabulary (scheduling.calendars, scheduling.slots) and import nothing of the app.
+"""
 
 from __future__ import annotations
 
 import abc
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-
-class ProviderKind(str, enum.Enum):
-    GOOGLE = "GOOGLE"
-    OFFICE365 = "OFFICE365"
-    EXCHANGE = "EXCHANGE"
-
-
-class AccessRole(str, enum.Enum):
-    """What the connected account may do with a calendar."""
-
-    OWNER = "owner"
-    WRITER = "writer"
-    READER = "reader"
-    FREE_BUSY = "freeBusyReader"
+from scheduling.calendars import FULL_CAPABILITIES, AccessRole, Capabilities, selectable_for_availability
+from scheduling.slots import BusyInterval
 
 
 @dataclass(frozen=True)
@@ -34,16 +24,7 @@ class ProviderCalendar:
 
     @property
     def selectable_for_availability(self) -> bool:
-        """Owned, writable or readable with full event details; free/busy-only shares are not."""
-        return self.access_role is not AccessRole.FREE_BUSY
-
-
-@dataclass(frozen=True)
-class BusyInterval:
-    """A busy span, as timezone-aware UTC datetimes, half-open [start, end)."""
-
-    start: datetime
-    end: datetime
+        return selectable_for_availability(self.access_role)
 
 
 @dataclass(frozen=True)
@@ -60,18 +41,6 @@ class EventDraft:
     attendees: Sequence[Attendee] = ()
     description: str | None = None
     timezone: str = "UTC"
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    cancel_meetings: bool
-    reschedule_meetings: bool
-    two_way_sync: bool
-    insert_times_in_email: bool
-
-
-FULL_CAPABILITIES = Capabilities(True, True, True, True)
-EXCHANGE_CAPABILITIES = Capabilities(False, False, False, False)
 
 
 class ProviderError(Exception):

@@ -55,13 +55,9 @@ from exchangelib.util import SOAPNS, TNS, ParseError, to_xml
 from exchangelib.version import EXCHANGE_2010_SP2
 
 from providers.base import (
-    EXCHANGE_CAPABILITIES,
-    AccessRole,
     BusyByCalendar,
-    BusyInterval,
     CalendarAccessLost,
     CalendarProvider,
-    Capabilities,
     EventDraft,
     ProviderAuthError,
     ProviderCalendar,
@@ -74,6 +70,8 @@ from providers.base import (
 )
 from providers.http import RetryPolicy
 from providers.intervals import time_windows
+from scheduling.calendars import EXCHANGE_CAPABILITIES, AccessRole, Capabilities
+from scheduling.slots import BusyInterval
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from meetgraph.settings import Settings
 from providers.base import (
-    AccessRole,
     BusyByCalendar,
-    BusyInterval,
     CalendarAccessLost,
     CalendarProvider,
     EventDraft,
@@ -28,6 +25,8 @@ from providers.base import (
 from providers.http import RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
+from scheduling.calendars import AccessRole
+from scheduling.slots import BusyInterval
 
 GOOGLE_SCOPES = ("openid", "email", "https://www.googleapis.com/auth/calendar")
 FREEBUSY_MAX_CALENDARS = 50
@@ -41,13 +40,13 @@ FreeBusyAnswer = tuple[dict[str, list[BusyInterval]], set[str], set[str]]
 """Busy spans per calendar, ids whose access is lost, ids Google failed on transiently."""
 
 
-def google_oauth_config(settings: Settings) -> OAuthClientConfig:
+def google_oauth_config(*, client_id: str, client_secret: str, authorize_url: str, token_url: str) -> OAuthClientConfig:
     """Offline access (a refresh token) to the account's calendars and its e-mail address, with PKCE."""
     return OAuthClientConfig(
-        client_id=settings.google_client_id,
-        client_secret=settings.google_client_secret,
-        authorize_url=settings.google_auth_url,
-        token_url=settings.google_token_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        authorize_url=authorize_url,
+        token_url=token_url,
         scopes=GOOGLE_SCOPES,
         authorize_params={
             "access_type": "offline",

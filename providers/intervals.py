@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from providers.base import BusyInterval
+from scheduling.slots import BusyInterval
 
 T = TypeVar("T")
 

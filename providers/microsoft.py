@@ -20,11 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from meetgraph.settings import Settings
 from providers.base import (
-    AccessRole,
     BusyByCalendar,
-    BusyInterval,
     CalendarAccessLost,
     CalendarProvider,
     EventDraft,
@@ -35,6 +32,8 @@ from providers.base import (
 from providers.http import RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
+from scheduling.calendars import AccessRole
+from scheduling.slots import BusyInterval
 
 MICROSOFT_SCOPES = (
     "offline_access",
@@ -60,13 +59,13 @@ PREFER_UTC = {"Prefer": 'outlook.timezone="UTC"'}
 
 
 
-def microsoft_oauth_config(settings: Settings) -> OAuthClientConfig:
+def microsoft_oauth_config(*, client_id: str, client_secret: str, authorize_url: str, token_url: str) -> OAuthClientConfig:
     """Delegated access (with a refresh token) to the user's and shared calendars, with PKCE."""
     return OAuthClientConfig(
-        client_id=settings.microsoft_client_id,
-        client_secret=settings.microsoft_client_secret,
-        authorize_url=settings.microsoft_auth_url,
-        token_url=settings.microsoft_token_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        authorize_url=authorize_url,
+        token_url=token_url,
         scopes=MICROSOFT_SCOPES,
         authorize_params={"response_mode": "query", "prompt": "select_account"},
         use_pkce=True,

@@ -12,17 +12,17 @@ from graphql import GraphQLError
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from db.models import Calendar, CalendarConnection, ConnectionStatus, Meeting, MeetingStatus, SchedulingPage
-from meetgraph import slots
+from db.models import Calendar, CalendarConnection, ConnectionStatus, Meeting, SchedulingPage
 from meetgraph.context import Context
+from meetgraph.providers import provider_for
 from meetgraph.services import Services
-from providers.base import BusyInterval, CalendarAccessLost, ProviderAuthError, ProviderError
-from providers.factory import provider_for
-from resolvers.pages import page_state
-from resolvers.pages_write import slot_rules
+from providers.base import CalendarAccessLost, ProviderAuthError, ProviderError
+from resolvers.pages import page_state, slot_rules
+from scheduling import slots
+from scheduling.booking_rules import LIVE_STATUSES
+from scheduling.slots import BusyInterval
 
 MAX_WINDOW = timedelta(days=62)
-LIVE = (MeetingStatus.BOOKED, MeetingStatus.REQUESTED)
 
 
 class BadWindow(GraphQLError):
@@ -126,7 +126,7 @@ async def meeting_busy(services: Services, owner_id: uuid.UUID, start: datetime,
             await session.exec(
                 select(Meeting.start, Meeting.end).where(
                     Meeting.user_id == owner_id,
-                    col(Meeting.status).in_(LIVE),
+                    col(Meeting.status).in_(LIVE_STATUSES),
                     col(Meeting.start) < end,
                     col(Meeting.end) > start,
                 )

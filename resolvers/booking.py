@@ -9,25 +9,17 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from db.models import (
-    BookingOutcome,
-    CalendarSettings,
-    Meeting,
-    MeetingSource,
-    MeetingStatus,
-    SchedulingPage,
-    SyncState,
-)
-from meetgraph import slots
+from db.models import CalendarSettings, Meeting, MeetingSource, SchedulingPage, SyncState
 from meetgraph.context import Context
 from meetgraph.services import Services
 from providers.base import ProviderError
-from resolvers import attempts, calendar_writes, notify, validation
-from resolvers.availability import LIVE, meeting_busy, owner_busy
-from resolvers.errors import AccessLost, InvalidInput, NotFound, PagesDisabled, ProviderFailure, SlotUnavailable
-from resolvers.pages import page_state
-from resolvers.pages_write import slot_rules
+from resolvers import attempts, calendar_writes, notify
+from resolvers.availability import meeting_busy, owner_busy
+from resolvers.pages import page_state, slot_rules
 from resolvers.public_pages import find_page
+from scheduling import booking_rules, slots, validation
+from scheduling.booking_rules import LIVE_STATUSES, BookingOutcome, Refusal
+from scheduling.errors import InvalidInput, NotFound, ProviderFailure
 
 
 @dataclass(frozen=True)
@@ -47,6 +39,11 @@ class Attempt:
     page: SchedulingPage
     contact_email: str
     start: datetime
+
+    async def refuse(self, refusal: Refusal) -> Exception:
+        """Record the refused attempt; returns the typed error to raise."""
+        await self.record(refusal.outcome, refusal.record)
+        return refusal.error
 
     async def record(self, outcome: BookingOutcome, message: str | None = None) -> None:
         await attempts.record(
@@ -78,8 +75,7 @@ async def book(ctx: Context, request: BookingRequest) -> Meeting:
     attempt = Attempt(services, page, email, start)
     state = await page_state(ctx, page)
     if not state.active:
-        await attempt.record(BookingOutcome.PAGES_DISABLED, "scheduling pages are deactivated")
-        raise PagesDisabled("This user's scheduling pages are deactivated.")
+        raise await attempt.refuse(booking_rules.pages_disabled())
     rules = slot_rules(page)
     end = start + rules.duration
     fetch_start, fetch_end = slots.busy_window_for(rules, start, end)
@@ -96,21 +92,20 @@ async def book(ctx: Context, request: BookingRequest) -> Meeting:
             raise ProviderFailure("The calendar could not be checked just now; please try again.") from exc
         if found.lost:
             names = sorted({c.name for c in found.lost})
-            await attempt.record(BookingOutcome.BLOCKED_CALENDAR_ACCESS, f"access lost to {', '.join(names)}")
+            refusal = await attempt.refuse(booking_rules.access_lost(names))
             notify.booking_blocked(services, page.user_id, page.slug, start, email, names)
-            raise AccessLost("This user's calendar cannot be checked right now, so no meeting can be booked.")
+            raise refusal
         busy, primary = found.intervals, found.primary
 
     if not slots.is_slot_offered(rules, start, busy=busy, now=now):
-        await attempt.record(BookingOutcome.SLOT_UNAVAILABLE, "the time is not offered")
-        raise SlotUnavailable("That time is not available; please choose another.")
+        raise await attempt.refuse(booking_rules.not_offered())
 
     meeting = Meeting(
         user_id=page.user_id,
         page_id=page.id,
         start=start,
         end=end,
-        status=MeetingStatus.REQUESTED if state.offline else MeetingStatus.BOOKED,
+        status=state.meeting_status,
         source=MeetingSource.PAGE,
         title=f"{page.name} with {name}",
         contact_email=email,
@@ -121,16 +116,15 @@ async def book(ctx: Context, request: BookingRequest) -> Meeting:
         created_at=now,
     )
     if not await _take_slot(services, meeting, rules.buffer):
-        await attempt.record(BookingOutcome.SLOT_UNAVAILABLE, "the time was just taken")
-        raise SlotUnavailable("That time was just booked by someone else; please choose another.")
+        raise await attempt.refuse(booking_rules.just_taken())
 
     if state.offline:
-        await attempt.record(BookingOutcome.REQUESTED)
+        await attempt.record(state.booked_outcome)
         notify.meeting_requested(services, page.user_id, page.slug, start, email)
         return meeting
     if not await calendar_writes.write_once(services, meeting.id):
         calendar_writes.retry_later(services, meeting.id)
-    await attempt.record(BookingOutcome.BOOKED)
+    await attempt.record(state.booked_outcome)
     async with services.sessionmaker() as session:
         stored = await session.get(Meeting, meeting.id)
     return stored or meeting
@@ -153,7 +147,7 @@ async def _take_slot(services: Services, meeting: Meeting, buffer: timedelta) ->
             await session.exec(
                 select(Meeting.id).where(
                     Meeting.user_id == meeting.user_id,
-                    col(Meeting.status).in_(LIVE),
+                    col(Meeting.status).in_(LIVE_STATUSES),
                     col(Meeting.start) < meeting.end + buffer,
                     col(Meeting.end) > meeting.start - buffer,
                 )

@@ -9,9 +9,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from db.models import CalendarConnection, Meeting, SyncState
+from meetgraph.providers import provider_for
 from meetgraph.services import Services
 from providers.base import Attendee, EventDraft, ProviderAuthError, ProviderError, ProviderRequestError
-from providers.factory import provider_for
 from resolvers import notify
 
 log = logging.getLogger("meetgraph.sync")

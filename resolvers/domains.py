@@ -10,10 +10,10 @@ from sqlmodel import select
 from db.models import Domain
 from meetgraph.context import Context
 from meetgraph.services import Services
-from resolvers import validation
-from resolvers.errors import InvalidInput, NotFound, SlugTaken
 from resolvers.ids import parse_id
 from resolvers.public_pages import host_of
+from scheduling import validation
+from scheduling.errors import InvalidInput, NotFound, SlugTaken
 
 ALLOW_ALL = "User-agent: *\nDisallow:\n"
 DISALLOW_MEETINGS = "User-agent: *\nDisallow: /meetings*\n"

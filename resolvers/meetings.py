@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -19,14 +19,14 @@ from db.models import (
     SyncState,
 )
 from meetgraph.context import Context
-from providers.base import ProviderError, ProviderKind
-from providers.factory import provider_for
-from resolvers import calendar_writes, validation
-from resolvers.errors import InvalidInput, NotFound, ProviderFailure, Unsupported
+from meetgraph.providers import provider_for
+from providers.base import ProviderError
+from resolvers import calendar_writes
 from resolvers.ids import parse_id
 from resolvers.settings import main_connection
-
-MAX_LENGTH = timedelta(hours=24)
+from scheduling import meeting_rules, validation
+from scheduling.calendars import ProviderKind
+from scheduling.errors import InvalidInput, NotFound, ProviderFailure
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,6 @@ class CrmMeeting:
     from_integration: bool = False
 
 
-def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    for value, field in ((start, "start"), (end, "end")):
-        if value.tzinfo is None:
-            raise InvalidInput(f"{field} needs a UTC offset", field=field)
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    if end <= start or end - start > MAX_LENGTH:
-        raise InvalidInput("end must be after start, at most 24 hours later", field="end")
-    return start, end
-
-
 async def create_crm_meeting(ctx: Context, data: CrmMeeting) -> Meeting:
     """Log the meeting; with calendar sync on it becomes an invitation to the contact.
 
@@ -56,18 +46,16 @@ async def create_crm_meeting(ctx: Context, data: CrmMeeting) -> Meeting:
     user = ctx.require_user()
     email = validation.email(data.contact_email, "contactEmail")
     title = validation.text(data.title, "title", max_length=300)
-    start, end = _span(data.start, data.end)
+    start, end = meeting_rules.meeting_span(data.start, data.end)
     async with ctx.db() as session:
         settings = await session.get(CalendarSettings, user.id)
         connection = await main_connection(session, user.id)
         primary_id = await _primary_calendar(session, connection)
-        syncs = (
-            not data.from_integration
-            and settings is not None
-            and settings.calendar_sync
-            and connection is not None
-            and connection.provider != ProviderKind.EXCHANGE.value
-            and primary_id is not None
+        syncs = meeting_rules.crm_meeting_syncs(
+            from_integration=data.from_integration,
+            calendar_sync=settings is not None and settings.calendar_sync,
+            kind=ProviderKind(connection.provider) if connection is not None else None,
+            has_primary_calendar=primary_id is not None,
         )
         meeting = Meeting(
             user_id=user.id,
@@ -116,11 +104,8 @@ async def cancel_meeting(ctx: Context, meeting_id: str) -> Meeting:
         meeting = await session.get(Meeting, key)
         if meeting is None or meeting.user_id != user.id:
             raise NotFound("meeting not found")
-        if meeting.status is MeetingStatus.CANCELLED:
-            raise InvalidInput("the meeting is already cancelled", field="id")
         connection = await session.get(CalendarConnection, meeting.connection_id) if meeting.connection_id else None
-    if connection is not None and connection.provider == ProviderKind.EXCHANGE.value:
-        raise Unsupported("Meetings in an Exchange-linked calendar cannot be cancelled from here.")
+    meeting_rules.check_cancellable(meeting.status, ProviderKind(connection.provider) if connection else None)
     if connection is not None and meeting.provider_event_id and meeting.provider_calendar_id:
         try:
             async with provider_for(connection, ctx.services) as provider:

@@ -1,20 +1,12 @@
-"""Scheduling pages: their URLs and state (free slots are in resolvers/availability.py)."""
+"""Scheduling pages as stored: their URLs, their state and their slot rules (free slots: resolvers/availability.py)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from db.models import SchedulingPage
 from meetgraph.context import Context
 from resolvers import settings as settings_resolvers
-
-
-@dataclass(frozen=True)
-class PageState:
-    active: bool
-    """The owner has not deactivated their scheduling pages."""
-    offline: bool
-    """No calendar is used for the pages: bookings become REQUESTED meetings."""
+from scheduling import booking_rules, slots
+from scheduling.booking_rules import PageState
 
 
 async def page_url(ctx: Context, page: SchedulingPage) -> str:
@@ -30,6 +22,19 @@ async def page_url(ctx: Context, page: SchedulingPage) -> str:
 async def page_state(ctx: Context, page: SchedulingPage) -> PageState:
     settings = await settings_resolvers.settings_for(ctx, page.user_id)
     connections = await ctx.loaders.connections_by_user.load(page.user_id)
-    offline = not connections or not settings.scheduling_pages_enabled
-    return PageState(active=settings.pages_active, offline=offline)
+    return booking_rules.page_state(
+        pages_active=settings.pages_active,
+        scheduling_pages_enabled=settings.scheduling_pages_enabled,
+        has_connection=bool(connections),
+    )
 
+
+def slot_rules(page: SchedulingPage) -> slots.SlotRules:
+    """A stored page as the slot computation's rules."""
+    return booking_rules.slot_rules(
+        weekly_hours=page.weekly_hours,
+        timezone=page.timezone,
+        duration_minutes=page.duration_minutes,
+        buffer_minutes=page.buffer_minutes,
+        minimum_notice_minutes=page.minimum_notice_minutes,
+    )

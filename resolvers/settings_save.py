@@ -1,64 +1,83 @@
-"""Saving calendar settings: the whole input is validated first, then written at once (or not at all)."""
+"""Saving calendar settings: load what the rules need, validate the whole input (scheduling.settings_rules),
+create the task calendar if it is due, then write everything at once (or nothing)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import (
-    Calendar,
-    CalendarConnection,
-    CalendarSettings,
-    ConnectionStatus,
-    Domain,
-    SchedulingPage,
-    User,
-)
+from db.models import Calendar, CalendarConnection, CalendarSettings, Domain, SchedulingPage, User
 from meetgraph.context import Context
-from providers.base import ProviderError, ProviderKind
-from providers.factory import provider_for
-from resolvers import licences, validation
-from resolvers.errors import InvalidInput, LicenseRequired, NotFound, ProviderFailure
-from resolvers.ids import parse_id, parse_input_id
+from meetgraph.providers import provider_for
+from providers.base import ProviderError
+from resolvers.ids import parse_id
 from resolvers.settings import calendars_of, load_settings
-
-TASK_CALENDAR_NAME = "CRM tasks"
-
-
-async def _own_page(session: AsyncSession, user: User, value: str, field: str) -> uuid.UUID:
-    key = parse_input_id(value, field)
-    page = await session.get(SchedulingPage, key)
-    if page is None or page.user_id != user.id:
-        raise InvalidInput(f"{field} must be one of your scheduling pages", field=field)
-    return key
+from scheduling import settings_rules
+from scheduling.calendars import ProviderKind
+from scheduling.errors import NotFound, ProviderFailure
 
 
-async def _availability(session: AsyncSession, user: User, values: Sequence[str]) -> set[uuid.UUID]:
-    field = "availabilityCalendarIds"
-    keys = {parse_input_id(v, field) for v in values}
-    rows = (await session.exec(calendars_of(user.id).where(col(Calendar.id).in_(keys)))).all()
-    if len(rows) != len(keys):
-        raise InvalidInput("only calendars of your connected accounts can be chosen", field=field)
-    for calendar in rows:
-        if not calendar.selectable_for_availability:
-            raise InvalidInput(
-                f"{calendar.name} is shared free/busy only; choose calendars you own or see in full detail",
-                field=field,
-            )
-        if calendar.status is ConnectionStatus.INACTIVE:
-            raise InvalidInput(f"{calendar.name} is inactive (access was lost)", field=field)
-    return keys
+def _choice(calendar: Calendar) -> settings_rules.CalendarChoice:
+    return settings_rules.CalendarChoice(
+        id=calendar.id,
+        name=calendar.name,
+        access_role=calendar.access_role,
+        status=calendar.status,
+        is_primary=calendar.is_primary,
+    )
 
 
-async def _connections(session: AsyncSession, user: User) -> list[CalendarConnection]:
+async def _facts(
+    session: AsyncSession,
+    owner: User,
+    settings: CalendarSettings,
+    connections: list[CalendarConnection],
+    changes: Mapping[str, Any],
+) -> settings_rules.SettingsFacts:
+    """Load only what the given changes are checked against."""
+    calendars: dict[Any, settings_rules.CalendarChoice] = {}
+    if changes.get("availability_calendar_ids") is not None:
+        calendars = {c.id: _choice(c) for c in (await session.exec(calendars_of(owner.id))).all()}
+    own_pages: list[Any] = []
+    if changes.get("default_meeting_link_id") is not None or changes.get("chat_meeting_link_id") is not None:
+        own_pages = list(
+            (await session.exec(select(SchedulingPage.id).where(SchedulingPage.user_id == owner.id))).all()
+        )
+    domains: list[Any] = []
+    if changes.get("meeting_domain_id") is not None:
+        domains = list((await session.exec(select(Domain.id).where(Domain.account_id == owner.account_id))).all())
+    return settings_rules.SettingsFacts(
+        seat=owner,
+        connection_kinds=[ProviderKind(c.provider) for c in connections],
+        task_calendar_exists=bool(connections) and connections[0].task_calendar_id is not None,
+        chat_include_meeting_link=settings.chat_include_meeting_link,
+        chat_meeting_link_id=settings.chat_meeting_link_id,
+        calendars=calendars,
+        own_page_ids=frozenset(own_pages),
+        account_domain_ids=frozenset(domains),
+    )
+
+
+async def _connections(session: AsyncSession, owner: User) -> list[CalendarConnection]:
     rows = await session.exec(
-        select(CalendarConnection).where(CalendarConnection.user_id == user.id).order_by(col(CalendarConnection.slot))
+        select(CalendarConnection)
+        .where(CalendarConnection.user_id == owner.id)
+        .order_by(col(CalendarConnection.slot))
     )
     return list(rows.all())
+
+
+async def _create_task_calendar(ctx: Context, connection: CalendarConnection) -> None:
+    """The one outside effect: the tasks sub-calendar, created once when task sync is first turned on."""
+    try:
+        async with provider_for(connection, ctx.services) as provider:
+            created = await provider.create_calendar(settings_rules.TASK_CALENDAR_NAME)
+    except ProviderError as exc:
+        raise ProviderFailure(f"Creating the task calendar failed: {exc.message}") from exc
+    connection.task_calendar_id = created.id
 
 
 async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
@@ -69,83 +88,16 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
         assert owner is not None
         settings = await load_settings(session, user.id)
         connections = await _connections(session, owner)
-        availability: set[uuid.UUID] | None = None
-
-        # validate everything before writing anything
-        if changes.get("calendar_sync"):
-            if not connections:
-                raise InvalidInput("calendar sync needs a connected calendar", field="calendarSync")
-            if all(c.provider == ProviderKind.EXCHANGE.value for c in connections):
-                raise InvalidInput("Exchange calendars have no two-way sync", field="calendarSync")
-        if changes.get("task_sync"):
-            if not licences.has_task_sync(owner):
-                raise LicenseRequired(
-                    "Task sync needs a paid Sales Hub or Service Hub seat, Professional or Enterprise."
-                )
-            if not connections:
-                raise InvalidInput("task sync needs a connected calendar", field="taskSync")
-        if changes.get("availability_calendar_ids") is not None:
-            availability = await _availability(session, owner, changes["availability_calendar_ids"])
-        prefix = changes.get("meeting_url_prefix")
-        if prefix is not None:
-            if not licences.has_url_prefix(owner):
-                raise LicenseRequired(
-                    "A meeting URL prefix needs a paid Sales Hub or Service Hub seat, Starter or above."
-                )
-            prefix = validation.slug(prefix, "meetingUrlPrefix")
-            if "/" in prefix:
-                raise InvalidInput("meetingUrlPrefix must not contain '/'", field="meetingUrlPrefix")
-        default_link = changes.get("default_meeting_link_id")
-        if default_link is not None:
-            default_link = await _own_page(session, owner, default_link, "defaultMeetingLinkId")
-        chat_link = changes.get("chat_meeting_link_id")
-        if chat_link is not None:
-            chat_link = await _own_page(session, owner, chat_link, "chatMeetingLinkId")
-        domain_id = changes.get("meeting_domain_id")
-        if domain_id is not None:
-            key = parse_input_id(domain_id, "meetingDomainId")
-            domain = await session.get(Domain, key)
-            if domain is None or domain.account_id != owner.account_id:
-                raise InvalidInput(
-                    "only domains connected in your account's domain manager can be chosen",
-                    field="meetingDomainId",
-                )
-            domain_id = key
-        include_chat = changes.get("chat_include_meeting_link", settings.chat_include_meeting_link)
-        chat_target = chat_link if "chat_meeting_link_id" in changes else settings.chat_meeting_link_id
-        if include_chat and chat_target is None:
-            raise InvalidInput(
-                "choose the scheduling page to include in the chat widget", field="chatMeetingLinkId"
-            )
-
-        # the one outside effect: the task sub-calendar, created once when task sync is first turned on
-        task_connection = connections[0] if connections else None
-        if changes.get("task_sync") and task_connection is not None and task_connection.task_calendar_id is None:
-            try:
-                async with provider_for(task_connection, ctx.services) as provider:
-                    created = await provider.create_calendar(TASK_CALENDAR_NAME)
-            except ProviderError as exc:
-                raise ProviderFailure(f"Creating the task calendar failed: {exc.message}") from exc
-            task_connection.task_calendar_id = created.id
-            session.add(task_connection)
-
-        # write
-        for name in ("calendar_sync", "task_sync", "scheduling_pages_enabled", "chat_include_meeting_link"):
-            if changes.get(name) is not None:
-                setattr(settings, name, bool(changes[name]))
-        if "meeting_url_prefix" in changes:
-            settings.meeting_url_prefix = prefix
-        if "default_meeting_link_id" in changes:
-            settings.default_meeting_link_id = default_link
-        if "chat_meeting_link_id" in changes:
-            settings.chat_meeting_link_id = chat_link
-        if "meeting_domain_id" in changes:
-            settings.meeting_domain_id = domain_id
+        update = settings_rules.validate(changes, await _facts(session, owner, settings, connections, changes))
+        if update.create_task_calendar:
+            await _create_task_calendar(ctx, connections[0])
+            session.add(connections[0])
+        for name, value in update.values.items():
+            setattr(settings, name, value)
         session.add(settings)
-        if availability is not None:
-            calendars = (await session.exec(calendars_of(owner.id))).all()
-            for calendar in calendars:
-                calendar.is_availability = calendar.id in availability
+        if update.availability_calendar_ids is not None:
+            for calendar in (await session.exec(calendars_of(owner.id))).all():
+                calendar.is_availability = calendar.id in update.availability_calendar_ids
                 session.add(calendar)
         await session.commit()
     return settings
@@ -169,13 +121,7 @@ async def remove_inactive_calendar(ctx: Context, calendar_id: str) -> CalendarSe
         found = (await session.exec(calendars_of(user.id).where(Calendar.id == key))).first()
         if found is None:
             raise NotFound("calendar not found")
-        if found.status is not ConnectionStatus.INACTIVE:
-            raise InvalidInput("only inactive calendars can be removed", field="calendarId")
-        if found.is_primary:
-            raise InvalidInput(
-                "the primary calendar cannot be removed; disconnect the calendar account instead",
-                field="calendarId",
-            )
+        settings_rules.check_removable(_choice(found))
         await session.delete(found)
         settings = await load_settings(session, user.id)
         await session.commit()

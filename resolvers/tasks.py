@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from db.models import CalendarSettings, SyncState, Task
 from meetgraph.context import Context
+from meetgraph.providers import provider_for
 from providers.base import EventDraft, ProviderError
-from providers.factory import provider_for
-from resolvers import validation
-from resolvers.errors import InvalidInput, ProviderFailure
 from resolvers.settings import main_connection
-
-TASK_EVENT_LENGTH = timedelta(minutes=15)
+from scheduling import meeting_rules, validation
+from scheduling.errors import InvalidInput, ProviderFailure
 
 
 async def create_task(ctx: Context, title: str, due: datetime) -> Task:
@@ -25,11 +23,16 @@ async def create_task(ctx: Context, title: str, due: datetime) -> Task:
         settings = await session.get(CalendarSettings, user.id)
         connection = await main_connection(session, user.id)
     task = Task(user_id=user.id, title=title, due=due, created_at=ctx.now())
-    if settings is not None and settings.task_sync and connection is not None and connection.task_calendar_id:
-        draft = EventDraft(summary=f"Task: {title}", start=due, end=due + TASK_EVENT_LENGTH, description="CRM task")
+    calendar_id = meeting_rules.task_calendar(
+        task_sync=settings is not None and settings.task_sync,
+        task_calendar_id=connection.task_calendar_id if connection is not None else None,
+    )
+    if connection is not None and calendar_id is not None:
+        end = due + meeting_rules.TASK_EVENT_LENGTH
+        draft = EventDraft(summary=f"Task: {title}", start=due, end=end, description="CRM task")
         try:
             async with provider_for(connection, ctx.services) as provider:
-                task.provider_event_id = await provider.create_event(connection.task_calendar_id, draft)
+                task.provider_event_id = await provider.create_event(calendar_id, draft)
         except ProviderError as exc:
             raise ProviderFailure(f"Writing the task to the calendar failed: {exc.message}") from exc
         task.sync_state = SyncState.SYNCED

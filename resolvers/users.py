@@ -12,9 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.models import Account, ApiToken, CalendarSettings, Hub, SeatTier, User
 from meetgraph.context import Context
 from meetgraph.crypto import hash_token, new_api_token
-from resolvers import validation
-from resolvers.errors import InvalidInput, PermissionRequired
-from resolvers.ids import parse_input_id
+from scheduling import validation
+from scheduling.errors import InvalidInput, PermissionRequired
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ async def insert_user(*, session: AsyncSession, data: NewUser, now: datetime) ->
     if (await session.exec(select(User).where(User.email == email))).first():
         raise InvalidInput("a user with this email exists", field="email")
     if data.account_id is not None:
-        account_id = parse_input_id(data.account_id, "accountId")
+        account_id = validation.input_id(data.account_id, "accountId")
         if await session.get(Account, account_id) is None:
             raise InvalidInput("accountId does not name an account", field="accountId")
     else:

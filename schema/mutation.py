@@ -7,8 +7,21 @@ from typing import Annotated, Any
 import strawberry
 
 from db.models import Hub, SeatTier
-from providers.base import ProviderKind
-from resolvers import booking, connections, domains, meetings, pages_write, settings_save, tasks, users
+from resolvers import (
+    booking,
+    connect_exchange,
+    connect_oauth,
+    disconnect,
+    domains,
+    inboxes,
+    meetings,
+    pages_write,
+    settings_save,
+    tasks,
+    users,
+)
+from scheduling.calendars import ProviderKind
+from scheduling.page_rules import PageInput
 from schema.errors import (
     CalendarAccessLostError,
     ConnectionLimitError,
@@ -161,8 +174,8 @@ def _settings_changes(input: CalendarSettingsInput) -> dict[str, Any]:
     }
 
 
-def _page_input(input: SchedulingPageInput) -> pages_write.PageInput:
-    return pages_write.PageInput(
+def _page_input(input: SchedulingPageInput) -> PageInput:
+    return PageInput(
         name=input.name,
         slug=input.slug,
         duration_minutes=input.duration_minutes,
@@ -222,7 +235,7 @@ class Mutation:
     ) -> StartCalendarConnectionResult:
         return await outcome(
             info.context,
-            connections.start_oauth(info.context, provider),
+            connect_oauth.start_oauth(info.context, provider),
             lambda url: StartCalendarConnectionSuccess(authorization_url=url),
         )
 
@@ -230,26 +243,26 @@ class Mutation:
     async def connect_exchange_calendar(
         self, info: CtxInfo, input: ExchangeConnectionInput
     ) -> ConnectCalendarResult:
-        data = connections.ExchangeInput(
+        data = connect_exchange.ExchangeInput(
             email=input.email, password=input.password, username=input.username, ews_url=input.ews_url
         )
-        return await outcome(info.context, connections.connect_exchange(info.context, data), _connected)
+        return await outcome(info.context, connect_exchange.connect_exchange(info.context, data), _connected)
 
     @strawberry.mutation
     async def disconnect_calendar(self, info: CtxInfo, connection_id: strawberry.ID) -> DisconnectResult:
         return await outcome(
-            info.context, connections.disconnect_calendar(info.context, connection_id), _disconnected
+            info.context, disconnect.disconnect_calendar(info.context, connection_id), _disconnected
         )
 
     @strawberry.mutation(description="Disconnect an inbox; a calendar connected with it stays connected.")
     async def disconnect_email_inbox(self, info: CtxInfo, inbox_id: strawberry.ID) -> DisconnectResult:
-        return await outcome(info.context, connections.disconnect_inbox(info.context, inbox_id), _disconnected)
+        return await outcome(info.context, inboxes.disconnect_inbox(info.context, inbox_id), _disconnected)
 
     @strawberry.mutation(description="Connect a team address as a shared inbox of the account.")
     async def connect_shared_inbox(self, info: CtxInfo, address: str) -> EmailInboxResult:
         return await outcome(
             info.context,
-            connections.connect_shared_inbox(info.context, address),
+            inboxes.connect_shared_inbox(info.context, address),
             lambda inbox: EmailInboxSuccess(inbox=EmailInbox.from_model(inbox)),
         )
 

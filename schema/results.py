@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
 from meetgraph.context import Context
-from resolvers import errors as e
 from resolvers.loaders import Loaders
+from scheduling import errors as e
 from schema import errors as g
 
 T = TypeVar("T")

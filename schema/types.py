@@ -10,11 +10,11 @@ from strawberry.types import Info
 
 from db import models
 from meetgraph.context import Context
-from providers.base import EXCHANGE_CAPABILITIES, FULL_CAPABILITIES, ProviderKind
 from resolvers import attempts as attempt_resolvers
 from resolvers import availability
 from resolvers import pages as page_resolvers
 from resolvers import settings as settings_resolvers
+from scheduling.calendars import ProviderKind, capabilities_of, selectable_for_availability
 
 CtxInfo = Info[Context, None]
 
@@ -61,7 +61,7 @@ class Calendar:
             is_primary=m.is_primary,
             status=m.status,
             is_availability_calendar=m.is_availability,
-            selectable_for_availability=m.selectable_for_availability,
+            selectable_for_availability=selectable_for_availability(m.access_role),
         )
 
 
@@ -90,7 +90,7 @@ class CalendarConnection:
 
     @strawberry.field
     def capabilities(self) -> ConnectionCapabilities:
-        caps = EXCHANGE_CAPABILITIES if self.provider is ProviderKind.EXCHANGE else FULL_CAPABILITIES
+        caps = capabilities_of(self.provider)
         return ConnectionCapabilities(
             cancel_meetings=caps.cancel_meetings,
             reschedule_meetings=caps.reschedule_meetings,

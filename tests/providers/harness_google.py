@@ -11,11 +11,12 @@ from datetime import timedelta
 from emulators.google import create_google_emulator
 from emulators.runner import serve_in_thread
 from emulators.state import EmulatorState
+from meetgraph.providers import oauth_config
 from meetgraph.settings import Settings
-from providers.base import AccessRole
-from providers.google import GoogleCalendarProvider, google_oauth_config
+from providers.google import GoogleCalendarProvider
 from providers.http import RetryPolicy
 from providers.oauth import Clock, MemoryTokenStore, OAuthToken, RefreshLocks, TokenManager, utcnow
+from scheduling.calendars import AccessRole, ProviderKind
 from tests.providers.harness import Harness, RecordedSleeps
 
 ACCOUNT = "owner@gmail.test"
@@ -62,7 +63,7 @@ def connect(
         token = OAuthToken(access, refresh, now + timedelta(seconds=lifetime))
     store = store or MemoryTokenStore(token)
     tokens = TokenManager(
-        google_oauth_config(world.settings),
+        oauth_config(ProviderKind.GOOGLE, world.settings),
         store,
         token,
         lock=(locks or RefreshLocks()).get(ACCOUNT),

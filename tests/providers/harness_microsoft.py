@@ -13,10 +13,12 @@ from starlette.routing import Mount
 from emulators.microsoft import create_microsoft_emulator
 from emulators.runner import serve_in_thread
 from emulators.state import EmulatorState
+from meetgraph.providers import oauth_config
 from meetgraph.settings import Settings
 from providers.http import RetryPolicy
-from providers.microsoft import MicrosoftCalendarProvider, microsoft_oauth_config
+from providers.microsoft import MicrosoftCalendarProvider
 from providers.oauth import MemoryTokenStore, OAuthToken, RefreshLocks, TokenManager
+from scheduling.calendars import ProviderKind
 from tests.providers.harness import Harness, RecordedSleeps
 
 ACCOUNT = "owner@contoso.test"
@@ -65,7 +67,7 @@ async def make_world(
         )
         store = MemoryTokenStore(token)
         tokens = TokenManager(
-            microsoft_oauth_config(settings), store, token, lock=RefreshLocks().get(ACCOUNT)
+            oauth_config(ProviderKind.OFFICE365, settings), store, token, lock=RefreshLocks().get(ACCOUNT)
         )
         provider = MicrosoftCalendarProvider(
             tokens, graph_url=settings.microsoft_graph_url, retry=policy

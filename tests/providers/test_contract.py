@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from providers.base import (
-    AccessRole,
     Attendee,
     CalendarAccessLost,
     EventDraft,
@@ -18,6 +17,7 @@ from providers.base import (
     UnsupportedOperation,
 )
 from providers.http import RetryPolicy
+from scheduling.calendars import AccessRole
 from tests.providers.harness import Harness, RecordedSleeps
 
 PROVIDERS = ["google", "microsoft", "exchange"]

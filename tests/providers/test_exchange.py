@@ -15,7 +15,6 @@ from emulators.exchange_ews import EwsTraffic
 from emulators.runner import free_port, serve_in_thread
 from emulators.state import EmulatedAccount, EmulatorState
 from providers.base import (
-    EXCHANGE_CAPABILITIES,
     Attendee,
     CalendarAccessLost,
     EventDraft,
@@ -25,6 +24,7 @@ from providers.base import (
 )
 from providers.exchange import ExchangeAccounts, ExchangeCalendarProvider, ExchangeCredentials, connect_exchange
 from providers.http import RetryPolicy
+from scheduling.calendars import EXCHANGE_CAPABILITIES
 from tests.providers.harness import RecordedSleeps
 
 OWNER = "owner@exchange.test"

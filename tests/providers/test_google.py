@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from providers.base import (
-    AccessRole,
     Attendee,
     CalendarAccessLost,
     EventDraft,
@@ -19,6 +18,7 @@ from providers.base import (
 from providers.google import GoogleCalendarProvider
 from providers.http import RetryPolicy
 from providers.oauth import MemoryTokenStore, OAuthClientConfig, OAuthToken, RefreshLocks, TokenManager
+from scheduling.calendars import AccessRole
 from tests.providers.harness import RecordedSleeps
 from tests.providers.harness_google import ACCOUNT, GoogleWorld, google_world, provider_for
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from emulators.state import EmulatorState
+from meetgraph.providers import oauth_config
 from providers.base import (
-    AccessRole,
     Attendee,
     CalendarAccessLost,
     EventDraft,
@@ -19,7 +19,7 @@ from providers.base import (
     ProviderRequestError,
 )
 from providers.http import RetryPolicy
-from providers.microsoft import MicrosoftCalendarProvider, microsoft_oauth_config
+from providers.microsoft import MicrosoftCalendarProvider
 from providers.oauth import (
     MemoryTokenStore,
     RefreshLocks,
@@ -28,6 +28,7 @@ from providers.oauth import (
     exchange_code,
     new_code_verifier,
 )
+from scheduling.calendars import AccessRole, ProviderKind
 from tests.providers.harness import RecordedSleeps
 from tests.providers.harness_microsoft import ACCOUNT, MicrosoftWorld, make_world
 
@@ -73,7 +74,7 @@ def share_colleagues(state: EmulatorState, count: int) -> list[str]:
 # OAuth ---------------------------------------------------------------------------
 async def test_authorization_code_with_pkce_connects_the_account(world: MicrosoftWorld) -> None:
     # given
-    config = microsoft_oauth_config(world.settings)
+    config = oauth_config(ProviderKind.OFFICE365, world.settings)
     verifier = new_code_verifier()
     url = authorization_url(config, redirect_uri=REDIRECT_URI, state="st-1", code_verifier=verifier)
     # when
@@ -97,7 +98,7 @@ async def test_authorization_code_with_pkce_connects_the_account(world: Microsof
 
 async def test_a_wrong_code_verifier_is_refused(world: MicrosoftWorld) -> None:
     # given
-    config = microsoft_oauth_config(world.settings)
+    config = oauth_config(ProviderKind.OFFICE365, world.settings)
     url = authorization_url(
         config, redirect_uri=REDIRECT_URI, state="st-2", code_verifier=new_code_verifier()
     )
@@ -116,7 +117,7 @@ async def test_a_wrong_code_verifier_is_refused(world: MicrosoftWorld) -> None:
 @pytest.mark.parametrize("extra", ["&emulator_deny=1", "&login_hint=nobody@contoso.test"])
 async def test_a_refused_consent_redirects_with_access_denied(world: MicrosoftWorld, extra: str) -> None:
     # given
-    config = microsoft_oauth_config(world.settings)
+    config = oauth_config(ProviderKind.OFFICE365, world.settings)
     url = authorization_url(
         config, redirect_uri=REDIRECT_URI, state="st-3", code_verifier=new_code_verifier()
     )
@@ -392,7 +393,7 @@ async def test_provider_without_refresh_token_is_an_auth_error(
     )
     store = MemoryTokenStore(token)
     tokens = TokenManager(
-        microsoft_oauth_config(world.settings), store, token, lock=RefreshLocks().get("x")
+        oauth_config(ProviderKind.OFFICE365, world.settings), store, token, lock=RefreshLocks().get("x")
     )
     provider = MicrosoftCalendarProvider(
         tokens,

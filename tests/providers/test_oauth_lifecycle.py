@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from meetgraph.providers import oauth_config
 from providers.base import ProviderAuthError
-from providers.google import google_oauth_config
 from providers.http import RetryPolicy
 from providers.oauth import (
     MemoryTokenStore,
@@ -22,6 +22,7 @@ from providers.oauth import (
     exchange_code,
     new_code_verifier,
 )
+from scheduling.calendars import ProviderKind
 from tests.providers.harness import RecordedSleeps
 from tests.providers.harness_google import ACCOUNT, GoogleWorld, connect, google_world, provider_for
 
@@ -54,7 +55,7 @@ def policy() -> RetryPolicy:
 async def authorize(world: GoogleWorld, *, code_verifier: str | None, extra: str = "") -> httpx.Response:
     """Open the authorization URL the way a browser would, without following the redirect back to us."""
     url = authorization_url(
-        google_oauth_config(world.settings),
+        oauth_config(ProviderKind.GOOGLE, world.settings),
         redirect_uri=REDIRECT_URI,
         state="opaque-state",
         code_verifier=code_verifier,
@@ -74,7 +75,7 @@ async def test_authorization_code_with_pkce_connects_the_account(
     world: GoogleWorld, policy: RetryPolicy
 ) -> None:
     # given
-    config = google_oauth_config(world.settings)
+    config = oauth_config(ProviderKind.GOOGLE, world.settings)
     verifier = new_code_verifier()
     # when
     params = callback_params(await authorize(world, code_verifier=verifier))
@@ -93,7 +94,7 @@ async def test_authorization_code_with_pkce_connects_the_account(
 async def test_authorization_url_asks_for_offline_calendar_access_with_pkce(world: GoogleWorld) -> None:
     # when
     url = authorization_url(
-        google_oauth_config(world.settings),
+        oauth_config(ProviderKind.GOOGLE, world.settings),
         redirect_uri=REDIRECT_URI,
         state="s",
         code_verifier=new_code_verifier(),
@@ -113,7 +114,7 @@ async def test_wrong_pkce_verifier_is_refused(world: GoogleWorld) -> None:
     # when / then
     with pytest.raises(ProviderAuthError, match="invalid_grant"):
         await exchange_code(
-            google_oauth_config(world.settings),
+            oauth_config(ProviderKind.GOOGLE, world.settings),
             code=params["code"],
             redirect_uri=REDIRECT_URI,
             code_verifier=new_code_verifier(),
@@ -123,7 +124,7 @@ async def test_wrong_pkce_verifier_is_refused(world: GoogleWorld) -> None:
 
 async def test_a_code_is_redeemed_only_once(world: GoogleWorld) -> None:
     # given
-    config = google_oauth_config(world.settings)
+    config = oauth_config(ProviderKind.GOOGLE, world.settings)
     verifier = new_code_verifier()
     params = callback_params(await authorize(world, code_verifier=verifier))
     await exchange_code(config, code=params["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier, now=T0)
@@ -151,7 +152,7 @@ async def test_unknown_login_hint_is_denied(world: GoogleWorld) -> None:
 async def test_unregistered_redirect_uri_shows_an_error_page(world: GoogleWorld) -> None:
     # given
     url = authorization_url(
-        google_oauth_config(world.settings),
+        oauth_config(ProviderKind.GOOGLE, world.settings),
         redirect_uri="https://evil.example/callback",
         state="s",
         code_verifier=new_code_verifier(),

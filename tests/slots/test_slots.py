@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from meetgraph.slots import (
+from scheduling.slots import (
     DEFAULT_WEEKLY_HOURS,
     END_OF_DAY,
+    BusyInterval,
     Slot,
     SlotRules,
     WeeklyHours,
@@ -22,7 +23,6 @@ from meetgraph.slots import (
     parse_weekly_hours,
     validate_timezone,
 )
-from providers.base import BusyInterval
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

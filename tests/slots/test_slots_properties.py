@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meetgraph.slots import (
+from scheduling.slots import (
     MINIMUM_STEP,
+    BusyInterval,
     Slot,
     SlotRules,
     WeeklyHours,
@@ -18,7 +19,6 @@ from meetgraph.slots import (
     is_slot_offered,
     parse_weekly_hours,
 )
-from providers.base import BusyInterval
 
 ZONES = [
     "UTC",

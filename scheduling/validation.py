@@ -1,11 +1,12 @@
-"""Input checks shared by the resolvers; each failure names the offending field."""
+"""Input formats (emails, slugs, host names, time zones, ids, ranges); each failure names the offending field."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from resolvers.errors import InvalidInput
+from scheduling.errors import InvalidInput
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?(?:/[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?)?$")
@@ -59,3 +60,11 @@ def int_range(value: int, field: str, *, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidInput(f"{field} must be between {low} and {high}", field=field)
     return value
+
+
+def input_id(value: str, field: str) -> uuid.UUID:
+    """An id given as input (not the object the operation acts on, which is simply not found)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{field} is not a valid id", field=field) from None

@@ -1,4 +1,5 @@
-"""get_provider(connection): the one place that turns a stored connection into a CalendarProvider."""
+"""The provider factory and the database token store: the one place that turns a stored connection into a
+CalendarProvider, with the app's settings, cipher, HTTP client, retry policy and refresh locks."""
 
 from __future__ import annotations
 
@@ -10,19 +11,30 @@ from db.engine import begin_write
 from db.models import CalendarConnection, ConnectionStatus
 from meetgraph.services import Services
 from meetgraph.settings import Settings
-from providers.base import CalendarProvider, ProviderKind
+from providers.base import CalendarProvider
 from providers.oauth import OAuthClientConfig, OAuthToken, TokenManager, TokenStore
+from scheduling.calendars import ProviderKind
 
 
 def oauth_config(kind: ProviderKind, settings: Settings) -> OAuthClientConfig:
     if kind is ProviderKind.GOOGLE:
         from providers.google import google_oauth_config
 
-        return google_oauth_config(settings)
+        return google_oauth_config(
+            client_id=settings.google_client_id,
+            client_secret=settings.google_client_secret,
+            authorize_url=settings.google_auth_url,
+            token_url=settings.google_token_url,
+        )
     if kind is ProviderKind.OFFICE365:
         from providers.microsoft import microsoft_oauth_config
 
-        return microsoft_oauth_config(settings)
+        return microsoft_oauth_config(
+            client_id=settings.microsoft_client_id,
+            client_secret=settings.microsoft_client_secret,
+            authorize_url=settings.microsoft_auth_url,
+            token_url=settings.microsoft_token_url,
+        )
     raise ValueError(f"{kind.value} does not connect with OAuth")
 
 

@@ -1,4 +1,4 @@
-"""Expected failures, raised by resolvers and turned into typed GraphQL errors by the schema layer."""
+"""Expected failures: raised by product rules and resolvers, turned into typed GraphQL errors by the schema."""
 
 from __future__ import annotations
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from providers.base import BusyInterval
-
 __all__ = [
     "DEFAULT_WEEKLY_HOURS",
+    "BusyInterval",
     "END_OF_DAY",
     "MINIMUM_STEP",
     "Slot",
@@ -42,6 +41,14 @@ MINIMUM_STEP = timedelta(minutes=5)
 _UTC = UTC
 _HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
 _MIDNIGHT_END = "24:00"
+
+
+@dataclass(frozen=True)
+class BusyInterval:
+    """A busy span, as timezone-aware UTC datetimes, half-open [start, end); what providers return."""
+
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True)
