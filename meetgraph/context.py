@@ -21,6 +21,7 @@ from db.engine import begin_write
 from db.models import ApiToken, User
 from meetgraph.crypto import hash_token
 from meetgraph.services import Services
+from resolvers.loaders import Loaders
 
 
 class NotAuthenticated(GraphQLError):
@@ -48,16 +49,18 @@ class Context:
     user: User | None = None
     is_admin: bool = False
     connection_params: dict[str, Any] | None = None
-    loaders: Any = None
+    loaders: Loaders = field(init=False)
     write_mode: bool = False
     """Set for mutations: their transactions start as writers (see db.engine.begin_write)."""
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
-        from resolvers.loaders import Loaders
+        self.renew_loaders()
 
-        self.loaders = Loaders(self)
+    def renew_loaders(self) -> None:
+        """A fresh set of dataloaders (after a mutation, so its payload reads what was just written)."""
+        self.loaders = Loaders(self.db)
 
     def now(self) -> datetime:
         return self.services.clock()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar, Generic, TypeVar
 
 from aiodataloader import DataLoader
 from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import (
     Calendar,
@@ -20,10 +23,10 @@ from db.models import (
     Task,
 )
 
-if TYPE_CHECKING:
-    from meetgraph.context import Context
-
 M = TypeVar("M", bound=SQLModel)
+
+SessionScope = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+"""The request's `Context.db`: one transaction on the request's session."""
 
 
 class _ByKeyLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
@@ -32,13 +35,13 @@ class _ByKeyLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
     model: ClassVar[type[SQLModel]]
     column: ClassVar[str] = "id"
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, db: SessionScope) -> None:
         super().__init__()
-        self.context = context
+        self.db = db
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[M | None]:
         column = getattr(self.model, self.column)
-        async with self.context.db() as session:
+        async with self.db() as session:
             rows = (await session.exec(select(self.model).where(col(column).in_(keys)))).all()
         found: dict[Any, Any] = {getattr(row, self.column): row for row in rows}
         return [found.get(key) for key in keys]
@@ -51,13 +54,13 @@ class _ListByKeyLoader(DataLoader[uuid.UUID, list[M]], Generic[M]):
     column: ClassVar[str]
     order: ClassVar[str] = "id"
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, db: SessionScope) -> None:
         super().__init__()
-        self.context = context
+        self.db = db
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[M]]:
         column = getattr(self.model, self.column)
-        async with self.context.db() as session:
+        async with self.db() as session:
             rows = (
                 await session.exec(
                     select(self.model)
@@ -123,12 +126,12 @@ class TasksByUserLoader(_ListByKeyLoader[Task]):
 class CalendarsByUserLoader(DataLoader[uuid.UUID, list[Calendar]]):
     """Every calendar of every connection of a user."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, db: SessionScope) -> None:
         super().__init__()
-        self.context = context
+        self.db = db
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Calendar]]:
-        async with self.context.db() as session:
+        async with self.db() as session:
             rows = (
                 await session.exec(
                     select(CalendarConnection.user_id, Calendar)
@@ -146,14 +149,14 @@ class CalendarsByUserLoader(DataLoader[uuid.UUID, list[Calendar]]):
 class Loaders:
     """The request's loaders; a fresh set per request so nothing is cached across callers."""
 
-    def __init__(self, context: Context) -> None:
-        self.page_by_id = SchedulingPageByIdLoader(context)
-        self.domain_by_id = DomainByIdLoader(context)
-        self.settings_by_user = CalendarSettingsByUserLoader(context)
-        self.connections_by_user = CalendarConnectionsByUserLoader(context)
-        self.calendars_by_connection = CalendarsByConnectionLoader(context)
-        self.calendars_by_user = CalendarsByUserLoader(context)
-        self.inboxes_by_user = EmailInboxesByUserLoader(context)
-        self.pages_by_user = SchedulingPagesByUserLoader(context)
-        self.meetings_by_user = MeetingsByUserLoader(context)
-        self.tasks_by_user = TasksByUserLoader(context)
+    def __init__(self, db: SessionScope) -> None:
+        self.page_by_id = SchedulingPageByIdLoader(db)
+        self.domain_by_id = DomainByIdLoader(db)
+        self.settings_by_user = CalendarSettingsByUserLoader(db)
+        self.connections_by_user = CalendarConnectionsByUserLoader(db)
+        self.calendars_by_connection = CalendarsByConnectionLoader(db)
+        self.calendars_by_user = CalendarsByUserLoader(db)
+        self.inboxes_by_user = EmailInboxesByUserLoader(db)
+        self.pages_by_user = SchedulingPagesByUserLoader(db)
+        self.meetings_by_user = MeetingsByUserLoader(db)
+        self.tasks_by_user = TasksByUserLoader(db)

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
 from meetgraph.context import Context
-from resolvers.loaders import Loaders
 from scheduling import errors as e
 from schema import errors as g
 
@@ -50,5 +49,5 @@ async def outcome(ctx: Context, work: Awaitable[T], success: Callable[[T], R]) -
     except e.UserError as exc:
         return cast(R, to_error(exc))
     finally:
-        ctx.loaders = Loaders(ctx)
+        ctx.renew_loaders()
     return success(result)
