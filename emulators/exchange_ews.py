@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
-from emulators.state import EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
-from providers.base import AccessRole
+from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 M_NS = "http://schemas.microsoft.com/exchange/services/2006/messages"

@@ -23,8 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from emulators.state import EmulatedCalendar, EmulatedEvent, EmulatorState
-from providers.base import AccessRole
+from emulators.state import AccessRole, EmulatedCalendar, EmulatedEvent, EmulatorState
 
 FREEBUSY_MAX_ITEMS = 50
 FREEBUSY_MAX_RANGE = timedelta(days=90)

@@ -26,8 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from emulators.state import EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
-from providers.base import AccessRole
+from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
 
 T = TypeVar("T")
 SCHEDULE_MAX_MAILBOXES = 20

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import enum
 import hashlib
 import secrets
 import threading
@@ -15,7 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from providers.base import AccessRole
+
+class AccessRole(str, enum.Enum):
+    """An account's role on a calendar, as Google's calendarList `accessRole` spells it on the wire.
+
+    The emulators' own type: they stand in for foreign services and import nothing of the app. Microsoft
+    and Exchange render these roles in their own vocabulary (calendarPermission roles, effective rights).
+    """
+
+    OWNER = "owner"
+    WRITER = "writer"
+    READER = "reader"
+    FREE_BUSY = "freeBusyReader"
 
 
 def utcnow() -> datetime:
@@ -149,7 +161,7 @@ class EmulatorState:
     def share(self, calendar_id: str, with_email: str, role: AccessRole) -> None:
         with self.lock:
             account = self.accounts[with_email.lower()]
-            account.access[calendar_id] = role
+            account.access[calendar_id] = AccessRole(role)
 
     def lose_access(self, email: str, calendar_id: str) -> None:
         """The account can no longer read the calendar (unshared, deleted, permissions changed)."""

@@ -10,9 +10,8 @@ from datetime import timedelta
 
 from emulators.google import create_google_emulator
 from emulators.runner import serve_in_thread
-from emulators.state import EmulatorState
+from emulators.state import AccessRole, EmulatorState
 from meetgraph.settings import Settings
-from providers.base import AccessRole
 from providers.google import GoogleCalendarProvider, google_oauth_config
 from providers.http import RetryPolicy
 from providers.oauth import Clock, MemoryTokenStore, OAuthToken, RefreshLocks, TokenManager, utcnow
