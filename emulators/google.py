@@ -15,14 +15,25 @@ import html
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from emulators.oauth import (
+    AuthorizeRefusal,
+    ClientRedirect,
+    IssuedTokens,
+    OAuthDialect,
+    OAuthServer,
+    TokenRefusal,
+    basic_or_post_credentials,
+    bearer_token,
+)
 from emulators.state import AccessRole, EmulatedCalendar, EmulatedEvent, EmulatorState
 
 FREEBUSY_MAX_ITEMS = 50
@@ -211,23 +222,88 @@ def page_offset(token: str | None) -> int:
         raise BadRequest("invalid", "Invalid page token value.") from exc
 
 
+class GoogleOAuth(OAuthDialect):
+    """Google's authorization server (accounts.google.com, oauth2.googleapis.com) as OAuthServer speaks it.
+
+    A broken authorization request gets Google's HTML error page; only a refused consent goes back to the
+    client. A refresh token comes with a code asked for with access_type=offline; a refresh answers no
+    refresh token. Token errors are {"error", "error_description"}.
+    """
+
+    authorize_path = "/o/oauth2/v2/auth"
+    token_path = "/token"
+    requires_scope = True
+    challenge_methods = frozenset({None, "", "plain", "S256"})  # a blank method reads as plain
+    refresh_scope = "openid email https://www.googleapis.com/auth/calendar"
+    token_headers = {"Cache-Control": "no-store"}
+    page_errors: Mapping[AuthorizeRefusal, tuple[str, str]] = {
+        AuthorizeRefusal.RESPONSE_TYPE: ("Error 400: invalid_request", "Invalid response_type; expected 'code'."),
+        AuthorizeRefusal.SCOPE: ("Error 400: invalid_request", "Missing required parameter: scope"),
+        AuthorizeRefusal.CODE_CHALLENGE: ("Error 400: invalid_request", "Missing required parameter: code_challenge"),
+        AuthorizeRefusal.CHALLENGE_METHOD: ("Error 400: invalid_request", "Invalid code_challenge_method value."),
+    }
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        parts = urlsplit(uri)
+        return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
+
+    def issues_refresh_token(self, query: QueryParams) -> bool:
+        return query.get("access_type") == "offline"
+
+    def client_credentials(self, request: Request, form: Mapping[str, str]) -> tuple[str, str]:
+        return basic_or_post_credentials(request, form)
+
+    def refuse_client(self, client_id: str) -> Response:
+        return error_page("Error 401: invalid_client", "The OAuth client was not found.")
+
+    def refuse_redirect_uri(self, redirect_uri: str) -> Response:
+        return error_page(
+            "Error 400: redirect_uri_mismatch",
+            "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy.",
+        )
+
+    def refuse_authorization(self, refusal: AuthorizeRefusal, query: QueryParams, back: ClientRedirect) -> Response:
+        if refusal in self.page_errors:
+            return error_page(*self.page_errors[refusal])
+        return back({"error": "access_denied"})
+
+    def granted(self, code: str, scope: str, query: QueryParams) -> dict[str, str | None]:
+        return {"code": code, "state": query.get("state"), "scope": scope, "authuser": "0", "prompt": "consent"}
+
+    def missing_parameter(self, name: str) -> Response:
+        return oauth_error(400, "invalid_request", f"Missing required parameter: {name}")
+
+    def refuse_token(self, refusal: TokenRefusal, value: str | None) -> Response:
+        if refusal is TokenRefusal.NO_CLIENT:
+            return oauth_error(400, "invalid_request", "Could not determine client ID from request.")
+        if refusal is TokenRefusal.UNKNOWN_CLIENT:
+            return oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        if refusal is TokenRefusal.CLIENT_SECRET:
+            return oauth_error(401, "invalid_client", "Unauthorized")
+        if refusal is TokenRefusal.CODE:
+            return oauth_error(400, "invalid_grant", "Bad Request")
+        if refusal is TokenRefusal.REFRESH_TOKEN:
+            return oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
+        return oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {value}")
+
+    def token_body(self, tokens: IssuedTokens, scope: str) -> dict[str, object]:
+        body: dict[str, object] = {
+            "access_token": tokens.access_token,
+            "expires_in": tokens.expires_in,
+            "scope": scope,
+            "token_type": "Bearer",
+        }
+        if tokens.refresh_token:
+            body["refresh_token"] = tokens.refresh_token
+        return body
+
+
 class GoogleEmulator:
     """The request handlers; one instance per app, all data in the shared EmulatorState."""
 
-    def __init__(
-        self,
-        state: EmulatorState,
-        *,
-        client_id: str | None,
-        client_secret: str | None,
-        redirect_uris: Collection[str] | None,
-    ) -> None:
+    def __init__(self, state: EmulatorState) -> None:
         self.state = state
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.redirect_uris = frozenset(redirect_uris) if redirect_uris is not None else None
         self.calls: Counter[str] = Counter()
-        self.offline_codes: set[str] = set()
 
     # plumbing --------------------------------------------------------------
     def api(self, name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -250,10 +326,8 @@ class GoogleEmulator:
         return endpoint
 
     def bearer_owner(self, request: Request) -> str | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        return self.state.token_owner(token.strip())
+        token = bearer_token(request)
+        return self.state.oauth.token_owner(token) if token else None
 
     def resolve(self, email: str, calendar_id: str) -> str:
         if calendar_id == "primary":
@@ -315,142 +389,6 @@ class GoogleEmulator:
         if not event.busy:
             resource["transparency"] = "transparent"
         return resource
-
-    # OAuth -------------------------------------------------------------------
-    def redirect_allowed(self, redirect_uri: str) -> bool:
-        if self.redirect_uris is not None:
-            return redirect_uri in self.redirect_uris
-        parts = urlsplit(redirect_uri)
-        return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
-
-    async def authorize(self, request: Request) -> Response:
-        self.calls["oauth.authorize"] += 1
-        query = request.query_params
-        client_id = query.get("client_id", "")
-        redirect_uri = query.get("redirect_uri", "")
-        if not client_id or (self.client_id is not None and client_id != self.client_id):
-            return error_page("Error 401: invalid_client", "The OAuth client was not found.")
-        if not redirect_uri or not self.redirect_allowed(redirect_uri):
-            return error_page(
-                "Error 400: redirect_uri_mismatch",
-                "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy.",
-            )
-        if query.get("response_type") != "code":
-            return error_page("Error 400: invalid_request", "Invalid response_type; expected 'code'.")
-        scope = query.get("scope", "").strip()
-        if not scope:
-            return error_page("Error 400: invalid_request", "Missing required parameter: scope")
-        challenge = query.get("code_challenge")
-        method = query.get("code_challenge_method")
-        if method and not challenge:
-            return error_page("Error 400: invalid_request", "Missing required parameter: code_challenge")
-        if challenge and (method or "plain") not in ("S256", "plain"):
-            return error_page("Error 400: invalid_request", "Invalid code_challenge_method value.")
-        email = self.consenting_account(query.get("login_hint"))
-        if email is None or query.get("emulator_deny") == "1":
-            return self.redirect(redirect_uri, {"error": "access_denied", "state": query.get("state")})
-        code = self.state.issue_code(
-            email,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            scope=scope,
-            code_challenge=challenge,
-            code_challenge_method=(method or "plain") if challenge else None,
-        )
-        if query.get("access_type") == "offline":
-            self.offline_codes.add(code)
-        return self.redirect(
-            redirect_uri,
-            {"code": code, "state": query.get("state"), "scope": scope, "authuser": "0", "prompt": "consent"},
-        )
-
-    def consenting_account(self, login_hint: str | None) -> str | None:
-        if login_hint:
-            account = self.state.account(login_hint)
-            return account.email if account else None
-        first = next(iter(self.state.accounts.values()), None)
-        return first.email if first else None
-
-    @staticmethod
-    def redirect(redirect_uri: str, params: Mapping[str, str | None]) -> RedirectResponse:
-        query = urlencode({k: v for k, v in params.items() if v is not None})
-        separator = "&" if "?" in redirect_uri else "?"
-        return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
-
-    @staticmethod
-    def client_credentials(request: Request, form: Mapping[str, str]) -> tuple[str, str]:
-        """client_secret_basic (Authorization header) or client_secret_post (form fields)."""
-        scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "basic" and encoded:
-            try:
-                decoded = base64.b64decode(encoded.strip()).decode()
-            except (ValueError, binascii.Error):
-                return "", ""
-            client_id, _, secret = decoded.partition(":")
-            return unquote(client_id), unquote(secret)
-        return form.get("client_id", ""), form.get("client_secret", "")
-
-    async def token(self, request: Request) -> Response:
-        self.calls["oauth.token"] += 1
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        client_id, secret = self.client_credentials(request, form)
-        if not client_id:
-            return oauth_error(400, "invalid_request", "Could not determine client ID from request.")
-        if self.client_id is not None and client_id != self.client_id:
-            return oauth_error(401, "invalid_client", "The OAuth client was not found.")
-        if self.client_secret is not None and secret != self.client_secret:
-            return oauth_error(401, "invalid_client", "Unauthorized")
-        grant_type = form.get("grant_type")
-        if grant_type == "authorization_code":
-            return self.redeem(form, client_id)
-        if grant_type == "refresh_token":
-            return self.refresh(form)
-        if not grant_type:
-            return oauth_error(400, "invalid_request", "Missing required parameter: grant_type")
-        return oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
-
-    def redeem(self, form: Mapping[str, str], client_id: str) -> Response:
-        code = form.get("code", "")
-        if not code:
-            return oauth_error(400, "invalid_request", "Missing required parameter: code")
-        grant = self.state.redeem_code(
-            code,
-            client_id=client_id,
-            redirect_uri=form.get("redirect_uri", ""),
-            code_verifier=form.get("code_verifier") or None,
-        )
-        offline = code in self.offline_codes
-        self.offline_codes.discard(code)
-        if grant is None:
-            return oauth_error(400, "invalid_grant", "Bad Request")
-        access, refresh, lifetime = self.state.issue_tokens(grant.email, with_refresh=offline)
-        body: dict[str, object] = {
-            "access_token": access,
-            "expires_in": lifetime,
-            "scope": grant.scope,
-            "token_type": "Bearer",
-        }
-        if refresh:
-            body["refresh_token"] = refresh
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
-
-    def refresh(self, form: Mapping[str, str]) -> Response:
-        refresh_token = form.get("refresh_token", "")
-        if not refresh_token:
-            return oauth_error(400, "invalid_request", "Missing required parameter: refresh_token")
-        issued = self.state.refresh(refresh_token)
-        if issued is None:
-            return oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
-        access, lifetime = issued
-        return JSONResponse(
-            {
-                "access_token": access,
-                "expires_in": lifetime,
-                "scope": "openid email https://www.googleapis.com/auth/calendar",
-                "token_type": "Bearer",
-            },
-            headers={"Cache-Control": "no-store"},
-        )
 
     async def userinfo(self, request: Request) -> Response:
         self.calls["userinfo"] += 1
@@ -707,15 +645,20 @@ def create_google_emulator(
     redirect_uris: Collection[str] | None = None,
 ) -> Starlette:
     """The Google emulator app; client id/secret and redirect URIs are only checked when given."""
-    emulator = GoogleEmulator(
-        state, client_id=client_id, client_secret=client_secret, redirect_uris=redirect_uris
+    emulator = GoogleEmulator(state)
+    oauth = OAuthServer(
+        state,
+        GoogleOAuth(),
+        emulator.calls,
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uris=redirect_uris,
     )
     api = emulator.api
     calendar = "/calendar/v3/calendars/{calendar_id}"
     event = f"{calendar}/events/{{event_id}}"
     routes = [
-        Route("/o/oauth2/v2/auth", emulator.authorize, methods=["GET"]),
-        Route("/token", emulator.token, methods=["POST"]),
+        *oauth.routes(),
         Route("/v1/userinfo", emulator.userinfo, methods=["GET", "POST"]),
         Route(
             "/calendar/v3/users/me/calendarList",

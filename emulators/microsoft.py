@@ -11,21 +11,32 @@ from the list and answers 404 ErrorItemNotFound.
 
 from __future__ import annotations
 
-import base64
 import math
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulators.oauth import (
+    AuthorizeRefusal,
+    ClientRedirect,
+    IssuedTokens,
+    OAuthDialect,
+    OAuthServer,
+    RefreshReply,
+    TokenRefusal,
+    bearer_token,
+    post_or_basic_credentials,
+)
 from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
 
 T = TypeVar("T")
@@ -169,20 +180,132 @@ Handler = Callable[[Request, EmulatedAccount], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+class MicrosoftOAuth(OAuthDialect):
+    """The Microsoft identity platform v2 (login.microsoftonline.com/{tenant}) as OAuthServer speaks it.
+
+    An unknown client or a bad redirect URI is answered with the AADSTS JSON error; every other refusal
+    goes back to the client as error + error_description (also in the fragment for response_mode=fragment).
+    Every code brings a refresh token and a refresh echoes the refresh token it was given.
+    """
+
+    authorize_path = "/{tenant}/oauth2/v2.0/authorize"
+    token_path = "/{tenant}/oauth2/v2.0/token"
+    fragment_response_mode = True
+    refresh_reply = RefreshReply.SAME
+    redirect_errors: Mapping[AuthorizeRefusal, tuple[str, str]] = {
+        AuthorizeRefusal.RESPONSE_TYPE: (
+            "unsupported_response_type",
+            "AADSTS700054: response_type 'code' is expected for this flow.",
+        ),
+        AuthorizeRefusal.CHALLENGE_METHOD: (
+            "invalid_request",
+            "AADSTS501491: Invalid size of Code_Challenge parameter.",
+        ),
+        AuthorizeRefusal.CODE_CHALLENGE: (
+            "invalid_request",
+            "AADSTS501481: The Code_Challenge parameter is missing.",
+        ),
+        AuthorizeRefusal.CONSENT_DENIED: (
+            "access_denied",
+            "AADSTS65004: User declined to consent to access the app.",
+        ),
+    }
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        return uri.startswith(("http://", "https://"))
+
+    def issues_refresh_token(self, query: QueryParams) -> bool:
+        return True
+
+    def client_credentials(self, request: Request, form: Mapping[str, str]) -> tuple[str, str]:
+        return post_or_basic_credentials(request, form)
+
+    def refuse_client(self, client_id: str) -> Response:
+        return self.refuse_token(TokenRefusal.UNKNOWN_CLIENT, client_id)
+
+    def refuse_redirect_uri(self, redirect_uri: str) -> Response:
+        return aad_error(
+            400,
+            "invalid_request",
+            50011,
+            f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect "
+            "URIs configured for the application.",
+        )
+
+    def refuse_authorization(self, refusal: AuthorizeRefusal, query: QueryParams, back: ClientRedirect) -> Response:
+        if refusal is AuthorizeRefusal.UNKNOWN_USER:
+            hint = query.get("login_hint")
+            description = f"AADSTS50034: The user account {hint or ''} does not exist in the directory."
+            return back({"error": "access_denied", "error_description": description})
+        error, description = self.redirect_errors[refusal]
+        return back({"error": error, "error_description": description})
+
+    def granted(self, code: str, scope: str, query: QueryParams) -> dict[str, str | None]:
+        return {"code": code, "session_state": str(uuid.uuid4())}
+
+    def missing_parameter(self, name: str) -> None:
+        return None  # a missing code or refresh token is an invalid one, a missing grant_type an unsupported one
+
+    def refuse_token(self, refusal: TokenRefusal, value: str | None) -> Response:
+        if refusal in (TokenRefusal.NO_CLIENT, TokenRefusal.UNKNOWN_CLIENT):
+            return aad_error(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{value}' was not found in the directory.",
+            )
+        if refusal is TokenRefusal.CLIENT_SECRET:
+            return aad_error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+                "secret value, not the client secret ID.",
+            )
+        if refusal is TokenRefusal.CODE:
+            return aad_error(
+                400,
+                "invalid_grant",
+                70000,
+                "The provided authorization code or code verifier is invalid, expired, already "
+                "redeemed, or issued for another client or redirect URI.",
+            )
+        if refusal is TokenRefusal.REFRESH_TOKEN:
+            return aad_error(
+                400,
+                "invalid_grant",
+                70000,
+                "The provided grant has expired due to it being revoked, a fresh auth token is needed. "
+                "The user might have changed or reset their password.",
+            )
+        return aad_error(
+            400,
+            "unsupported_grant_type",
+            70003,
+            f"The app requested an unsupported grant type '{value}'.",
+        )
+
+    def token_body(self, tokens: IssuedTokens, scope: str) -> dict[str, object]:
+        body: dict[str, object] = {
+            "token_type": "Bearer",
+            "scope": scope,
+            "expires_in": tokens.expires_in,
+            "ext_expires_in": tokens.expires_in,
+            "access_token": tokens.access_token,
+        }
+        if tokens.refresh_token is not None:
+            body["refresh_token"] = tokens.refresh_token
+        return body
+
+
 class _MicrosoftEmulator:
-    def __init__(
-        self, state: EmulatorState, client_id: str | None, client_secret: str | None
-    ) -> None:
+    def __init__(self, state: EmulatorState) -> None:
         self.state = state
-        self.client_id = client_id
-        self.client_secret = client_secret
         self.calls: Counter[str] = Counter()
         self.event_properties = self._event_properties()
 
     def routes(self) -> list[Route]:
         return [
-            Route("/{tenant}/oauth2/v2.0/authorize", self.authorize, methods=["GET"]),
-            Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
             Route("/v1.0/me", self.api(self.me, "me"), methods=["GET"]),
             Route("/v1.0/me/calendars", self.api(self.list_calendars, "calendars.list"), methods=["GET"]),
             Route("/v1.0/me/calendars", self.api(self.create_calendar, "calendars.create"), methods=["POST"]),
@@ -247,16 +370,16 @@ class _MicrosoftEmulator:
         raise GraphError(code, name, message, headers)
 
     def _caller(self, request: Request) -> EmulatedAccount:
-        header = request.headers.get("Authorization", "")
+        token = bearer_token(request)
         challenge = {
             "WWW-Authenticate": (
                 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
                 f'oauth2/authorize", client_id="{GRAPH_APP_ID}"'
             )
         }
-        if not header.lower().startswith("bearer ") or not header[7:].strip():
+        if token is None:
             raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.", challenge)
-        email = self.state.token_owner(header[7:].strip())
+        email = self.state.oauth.token_owner(token)
         account = self.state.account(email) if email else None
         if account is None:
             raise GraphError(
@@ -420,168 +543,6 @@ class _MicrosoftEmulator:
             if role is not AccessRole.FREE_BUSY and event_id in calendar.events:
                 return calendar.events[event_id]
         raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
-
-    # identity platform ---------------------------------------------------------
-    async def authorize(self, request: Request) -> Response:
-        self.calls["authorize"] += 1
-        query = request.query_params
-        client_id = query.get("client_id", "")
-        if not client_id or (self.client_id is not None and client_id != self.client_id):
-            return aad_error(
-                400,
-                "unauthorized_client",
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory.",
-            )
-        redirect_uri = query.get("redirect_uri", "")
-        if not redirect_uri.startswith(("http://", "https://")):
-            return aad_error(
-                400,
-                "invalid_request",
-                50011,
-                f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect "
-                "URIs configured for the application.",
-            )
-        separator = "#" if query.get("response_mode") == "fragment" else ("&" if "?" in redirect_uri else "?")
-
-        def back(params: dict[str, str]) -> RedirectResponse:
-            if query.get("state") is not None:
-                params["state"] = query["state"]
-            return RedirectResponse(f"{redirect_uri}{separator}{urlencode(params)}", status_code=302)
-
-        if query.get("response_type") != "code":
-            return back(
-                {
-                    "error": "unsupported_response_type",
-                    "error_description": "AADSTS700054: response_type 'code' is expected for this flow.",
-                }
-            )
-        method = query.get("code_challenge_method")
-        challenge = query.get("code_challenge")
-        if challenge and method not in (None, "S256", "plain"):
-            return back(
-                {
-                    "error": "invalid_request",
-                    "error_description": "AADSTS501491: Invalid size of Code_Challenge parameter.",
-                }
-            )
-        if method and not challenge:
-            return back(
-                {
-                    "error": "invalid_request",
-                    "error_description": "AADSTS501481: The Code_Challenge parameter is missing.",
-                }
-            )
-        if query.get("emulator_deny") == "1":
-            return back(
-                {
-                    "error": "access_denied",
-                    "error_description": "AADSTS65004: User declined to consent to access the app.",
-                }
-            )
-        hint = query.get("login_hint")
-        account = self.state.account(hint) if hint else next(iter(self.state.accounts.values()), None)
-        if account is None:
-            return back(
-                {
-                    "error": "access_denied",
-                    "error_description": f"AADSTS50034: The user account {hint or ''} does not exist "
-                    "in the directory.",
-                }
-            )
-        code = self.state.issue_code(
-            account.email,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            scope=query.get("scope", ""),
-            code_challenge=challenge,
-            code_challenge_method=(method or "plain") if challenge else None,
-        )
-        return back({"code": code, "session_state": str(uuid.uuid4())})
-
-    def _client_credentials(self, request: Request, form: Mapping[str, str]) -> tuple[str, str]:
-        client_id = form.get("client_id", "")
-        client_secret = form.get("client_secret", "")
-        header = request.headers.get("Authorization", "")
-        if header.lower().startswith("basic "):
-            decoded = base64.b64decode(header[6:]).decode()
-            client_id, _, client_secret = decoded.partition(":")
-        return client_id, client_secret
-
-    async def token(self, request: Request) -> Response:
-        self.calls["token"] += 1
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        client_id, client_secret = self._client_credentials(request, form)
-        if not client_id or (self.client_id is not None and client_id != self.client_id):
-            return aad_error(
-                400,
-                "unauthorized_client",
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory.",
-            )
-        if self.client_secret is not None and client_secret != self.client_secret:
-            return aad_error(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
-                "secret value, not the client secret ID.",
-            )
-        grant_type = form.get("grant_type")
-        if grant_type == "authorization_code":
-            grant = self.state.redeem_code(
-                form.get("code", ""),
-                client_id=client_id,
-                redirect_uri=form.get("redirect_uri", ""),
-                code_verifier=form.get("code_verifier"),
-            )
-            if grant is None:
-                return aad_error(
-                    400,
-                    "invalid_grant",
-                    70000,
-                    "The provided authorization code or code verifier is invalid, expired, already "
-                    "redeemed, or issued for another client or redirect URI.",
-                )
-            access, refresh, lifetime = self.state.issue_tokens(grant.email)
-            return JSONResponse(
-                {
-                    "token_type": "Bearer",
-                    "scope": grant.scope,
-                    "expires_in": lifetime,
-                    "ext_expires_in": lifetime,
-                    "access_token": access,
-                    "refresh_token": refresh,
-                }
-            )
-        if grant_type == "refresh_token":
-            refresh_token = form.get("refresh_token", "")
-            refreshed = self.state.refresh(refresh_token)
-            if refreshed is None:
-                return aad_error(
-                    400,
-                    "invalid_grant",
-                    70000,
-                    "The provided grant has expired due to it being revoked, a fresh auth token is needed. "
-                    "The user might have changed or reset their password.",
-                )
-            access, lifetime = refreshed
-            return JSONResponse(
-                {
-                    "token_type": "Bearer",
-                    "scope": form.get("scope", ""),
-                    "expires_in": lifetime,
-                    "ext_expires_in": lifetime,
-                    "access_token": access,
-                    "refresh_token": refresh_token,
-                }
-            )
-        return aad_error(
-            400,
-            "unsupported_grant_type",
-            70003,
-            f"The app requested an unsupported grant type '{grant_type}'.",
-        )
 
     # Graph: user and calendars -------------------------------------------------
     async def me(self, request: Request, caller: EmulatedAccount) -> Response:
@@ -874,10 +835,25 @@ class _MicrosoftEmulator:
 
 
 def create_microsoft_emulator(
-    state: EmulatorState, *, client_id: str | None = None, client_secret: str | None = None
+    state: EmulatorState,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    redirect_uris: Collection[str] | None = None,
 ) -> Starlette:
-    """The emulator app; `app.state.calls` counts requests per route name (e.g. "getSchedule")."""
-    emulator = _MicrosoftEmulator(state, client_id, client_secret)
-    app = Starlette(routes=emulator.routes())
+    """The emulator app; client id/secret and redirect URIs are only checked when given.
+
+    `app.state.calls` counts requests per route name (e.g. "getSchedule", "oauth.token").
+    """
+    emulator = _MicrosoftEmulator(state)
+    oauth = OAuthServer(
+        state,
+        MicrosoftOAuth(),
+        emulator.calls,
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uris=redirect_uris,
+    )
+    app = Starlette(routes=[*oauth.routes(), *emulator.routes()])
     app.state.calls = emulator.calls
     return app

@@ -57,7 +57,7 @@ def connect(
     clock = clock or utcnow
     now = clock()
     if token is None:
-        access, refresh, lifetime = world.state.issue_tokens(ACCOUNT)
+        access, refresh, lifetime = world.state.oauth.issue_tokens(ACCOUNT)
         token = OAuthToken(access, refresh, now + timedelta(seconds=lifetime))
     store = store or MemoryTokenStore(token)
     tokens = TokenManager(

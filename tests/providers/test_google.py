@@ -52,7 +52,7 @@ def primary_id(world: GoogleWorld) -> str:
 
 async def api_call(world: GoogleWorld, method: str, path: str, **kwargs: object) -> httpx.Response:
     """A raw Calendar API call as the seeded account."""
-    access, _, _ = world.state.issue_tokens(ACCOUNT)
+    access, _, _ = world.state.oauth.issue_tokens(ACCOUNT)
     async with httpx.AsyncClient(base_url=world.settings.google_api_url) as client:
         return await client.request(
             method, path, headers={"Authorization": f"Bearer {access}"}, **kwargs  # type: ignore[arg-type]
