@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from xml.sax.saxutils import escape
 
@@ -112,7 +113,7 @@ def _requested_version(header: ET.Element | None) -> str | None:
     return None if elem is None else elem.get("Version")
 
 
-def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraffic) -> Endpoint:
+def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraffic, calls: Counter[str]) -> Endpoint:
     async def ews(request: Request) -> Response:
         guarded = await _guard(state, request)
         if isinstance(guarded, Response):
@@ -123,6 +124,7 @@ def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraf
                 raise SoapFault("ErrorInvalidServerVersion", "The specified server version is invalid.")
             name = operation.tag.rsplit("}", 1)[-1]
             traffic.operations.append(name)
+            calls[name] += 1
             handler = OPERATIONS.get(name)
             if handler is None:
                 raise SoapFault("ErrorInvalidRequest", f"The request is invalid: unknown operation {name}.")
@@ -161,8 +163,9 @@ def _user_response(email: str, account: EmulatedAccount | None, ews_url: str, ve
     )
 
 
-def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion) -> Endpoint:
+def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion, calls: Counter[str]) -> Endpoint:
     async def autodiscover(request: Request) -> Response:
+        calls["autodiscover"] += 1
         guarded = await _guard(state, request)
         if isinstance(guarded, Response):
             return guarded
@@ -203,15 +206,18 @@ def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion) -> Endp
 def create_exchange_emulator(state: EmulatorState, *, server_version: str = "Exchange2016") -> Starlette:
     """An Exchange server over `state`; `server_version` is an API version name such as "Exchange2010_SP2".
 
-    Request counters are on `app.state.traffic` (an EwsTraffic).
+    `app.state.calls` counts requests per EWS operation (e.g. "FindItem") and "autodiscover";
+    `app.state.traffic` (an EwsTraffic) keeps the operations in order and every CalendarView window.
     """
     version = SERVER_VERSIONS[server_version]
     traffic = EwsTraffic()
+    calls: Counter[str] = Counter()
     app = Starlette(
         routes=[
-            Route("/EWS/Exchange.asmx", _ews_endpoint(state, version, traffic), methods=["POST"]),
-            Route("/autodiscover/autodiscover.svc", _autodiscover_endpoint(state, version), methods=["POST"]),
+            Route("/EWS/Exchange.asmx", _ews_endpoint(state, version, traffic, calls), methods=["POST"]),
+            Route("/autodiscover/autodiscover.svc", _autodiscover_endpoint(state, version, calls), methods=["POST"]),
         ]
     )
+    app.state.calls = calls
     app.state.traffic = traffic
     return app

@@ -306,45 +306,45 @@ class _MicrosoftEmulator:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/v1.0/me", self.api(self.me, "me"), methods=["GET"]),
-            Route("/v1.0/me/calendars", self.api(self.list_calendars, "calendars.list"), methods=["GET"]),
-            Route("/v1.0/me/calendars", self.api(self.create_calendar, "calendars.create"), methods=["POST"]),
-            Route("/v1.0/me/calendar", self.api(self.default_calendar, "calendar.get"), methods=["GET"]),
-            Route("/v1.0/me/calendar/getSchedule", self.api(self.get_schedule, "getSchedule"), methods=["POST"]),
+            Route("/v1.0/me", self.api("me", self.me), methods=["GET"]),
+            Route("/v1.0/me/calendars", self.api("calendars.list", self.list_calendars), methods=["GET"]),
+            Route("/v1.0/me/calendars", self.api("calendars.create", self.create_calendar), methods=["POST"]),
+            Route("/v1.0/me/calendar", self.api("calendar.get", self.default_calendar), methods=["GET"]),
+            Route("/v1.0/me/calendar/getSchedule", self.api("getSchedule", self.get_schedule), methods=["POST"]),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/getSchedule",
-                self.api(self.get_schedule, "getSchedule"),
+                self.api("getSchedule", self.get_schedule),
                 methods=["POST"],
             ),
-            Route("/v1.0/me/calendars/{calendar_id}", self.api(self.get_calendar, "calendar.get"), methods=["GET"]),
+            Route("/v1.0/me/calendars/{calendar_id}", self.api("calendar.get", self.get_calendar), methods=["GET"]),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/calendarPermissions",
-                self.api(self.calendar_permissions, "calendarPermissions"),
+                self.api("calendarPermissions", self.calendar_permissions),
                 methods=["GET"],
             ),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/calendarView",
-                self.api(self.calendar_view, "calendarView"),
+                self.api("calendarView", self.calendar_view),
                 methods=["GET"],
             ),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/events",
-                self.api(self.list_events, "events.list"),
+                self.api("events.list", self.list_events),
                 methods=["GET"],
             ),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/events",
-                self.api(self.create_event, "events.create"),
+                self.api("events.create", self.create_event),
                 methods=["POST"],
             ),
-            Route("/v1.0/me/events/{event_id}", self.api(self.get_event, "event.get"), methods=["GET"]),
-            Route("/v1.0/me/events/{event_id}", self.api(self.update_event, "event.update"), methods=["PATCH"]),
-            Route("/v1.0/me/events/{event_id}", self.api(self.delete_event, "event.delete"), methods=["DELETE"]),
-            Route("/v1.0/users/{user}/calendar", self.api(self.user_calendar, "users.calendar"), methods=["GET"]),
+            Route("/v1.0/me/events/{event_id}", self.api("event.get", self.get_event), methods=["GET"]),
+            Route("/v1.0/me/events/{event_id}", self.api("event.update", self.update_event), methods=["PATCH"]),
+            Route("/v1.0/me/events/{event_id}", self.api("event.delete", self.delete_event), methods=["DELETE"]),
+            Route("/v1.0/users/{user}/calendar", self.api("users.calendar", self.user_calendar), methods=["GET"]),
         ]
 
     # plumbing ----------------------------------------------------------------
-    def api(self, handler: Handler, name: str) -> Endpoint:
+    def api(self, name: str, handler: Handler) -> Endpoint:
         """Wrap a Graph handler: count the call, apply latency/failures, authenticate, render errors."""
 
         async def endpoint(request: Request) -> Response:

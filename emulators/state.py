@@ -92,7 +92,14 @@ class Faults:
 
 
 class EmulatorState:
-    """Thread-safe enough for one emulator process: every mutation takes the lock."""
+    """Thread-safe enough for one emulator process: every mutation takes the lock.
+
+    The helpers tests and the control surface use are named alike for every emulator:
+    `add_account`, `add_calendar`, `add_share`, `add_event` seed the world; `lose_access` and
+    `restore_access` change what an account may read; `account`, `role`, `visible_calendars` and `busy`
+    look things up. A helper about an account's view of a calendar takes the account's email first, then
+    the calendar id (then the role). Faults are set on `faults` and tokens are minted with `oauth`.
+    """
 
     def __init__(self, id_prefix: str, clock: Callable[[], datetime] = utcnow) -> None:
         self.id_prefix = id_prefix
@@ -145,9 +152,10 @@ class EmulatorState:
                 owner.access[calendar.id] = AccessRole.OWNER
             return calendar
 
-    def share(self, calendar_id: str, with_email: str, role: AccessRole) -> None:
+    def add_share(self, email: str, calendar_id: str, role: AccessRole) -> None:
+        """The account sees another account's calendar with `role` (shared with it)."""
         with self.lock:
-            account = self.accounts[with_email.lower()]
+            account = self.accounts[email.lower()]
             account.access[calendar_id] = AccessRole(role)
 
     def lose_access(self, email: str, calendar_id: str) -> None:
@@ -223,6 +231,6 @@ class EmulatorState:
             self.add_account(colleague, "Colleague")
         full = self.add_calendar(colleague, "Colleague (full details)")
         freebusy = self.add_calendar(colleague, "Colleague (free/busy only)")
-        self.share(full.id, email, AccessRole.READER)
-        self.share(freebusy.id, email, AccessRole.FREE_BUSY)
+        self.add_share(email, full.id, AccessRole.READER)
+        self.add_share(email, freebusy.id, AccessRole.FREE_BUSY)
         return account

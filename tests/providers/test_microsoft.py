@@ -66,7 +66,7 @@ def share_colleagues(state: EmulatorState, count: int) -> list[str]:
     ids = []
     for n in range(count):
         colleague = state.add_account(f"peer{n:02d}@contoso.test", f"Peer {n}")
-        state.share(colleague.primary_calendar_id, ACCOUNT, EmulatorRole.READER)
+        state.add_share(ACCOUNT, colleague.primary_calendar_id, EmulatorRole.READER)
         ids.append(colleague.primary_calendar_id)
     return ids
 
@@ -146,7 +146,7 @@ async def test_shares_map_to_access_roles(world: MicrosoftWorld, state: Emulator
     # given
     colleague = "colleague@contoso.test"
     writable = state.add_calendar(colleague, "Colleague (can edit)")
-    state.share(writable.id, ACCOUNT, EmulatorRole.WRITER)
+    state.add_share(ACCOUNT, writable.id, EmulatorRole.WRITER)
     # when
     roles = {c.id: c.access_role for c in await world.harness.provider.list_calendars()}
     # then
