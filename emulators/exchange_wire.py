@@ -149,9 +149,11 @@ class WireFolder:
 
 # rendering ---------------------------------------------------------------------
 def folder_xml(folder: WireFolder, child_count: int) -> str:
-    ids = f'<t:FolderId Id={quoteattr(folder.id)} ChangeKey={quoteattr(change_key(folder.id))}/>'
+    ids = f"<t:FolderId Id={quoteattr(folder.id)} ChangeKey={quoteattr(change_key(folder.id))}/>"
     if folder.parent_id:
-        ids += f'<t:ParentFolderId Id={quoteattr(folder.parent_id)} ChangeKey={quoteattr(change_key(folder.parent_id))}/>'
+        ids += (
+            f"<t:ParentFolderId Id={quoteattr(folder.parent_id)} ChangeKey={quoteattr(change_key(folder.parent_id))}/>"
+        )
     if folder.calendar is None:
         return (
             f"<t:Folder>{ids}<t:DisplayName>{escape(folder.name)}</t:DisplayName>"
@@ -334,7 +336,7 @@ def autodiscover_response(user_responses: str, version: ServerVersion) -> str:
     )
     return (
         f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP_NS}" xmlns:a="{WSA_NS}">'
-        "<s:Header><a:Action s:mustUnderstand=\"1\">"
+        '<s:Header><a:Action s:mustUnderstand="1">'
         "http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettingsResponse</a:Action>"
         f'<h:ServerVersionInfo xmlns:h="{A_NS}"><h:MajorVersion>{version.major}</h:MajorVersion>'
         f"<h:MinorVersion>{version.minor}</h:MinorVersion><h:MajorBuildNumber>{version.major_build}"

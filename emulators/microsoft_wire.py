@@ -64,9 +64,7 @@ AUTH_CHALLENGE = (
 class GraphError(Exception):
     """Raised inside a handler; rendered as Graph's {"error": {code, message, innerError}} envelope."""
 
-    def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -172,7 +170,6 @@ def lower_keys(body: object) -> dict[str, object]:
     return {str(k).lower(): v for k, v in body.items()}
 
 
-
 def parse_attendees(body: Mapping[str, object]) -> list[str]:
     attendees = body.get("attendees") or []
     if not isinstance(attendees, list):
@@ -184,6 +181,7 @@ def parse_attendees(body: Mapping[str, object]) -> list[str]:
             raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
         addresses.append(str(email["address"]))
     return addresses
+
 
 def parse_description(body: Mapping[str, object]) -> str | None:
     content = body.get("body")

@@ -111,9 +111,7 @@ class OAuthBook:
             )
             return code
 
-    def redeem_code(
-        self, code: str, *, client_id: str, redirect_uri: str, code_verifier: str | None
-    ) -> Grant | None:
+    def redeem_code(self, code: str, *, client_id: str, redirect_uri: str, code_verifier: str | None) -> Grant | None:
         """The grant behind a code, once; None when unknown, reused, expired or the PKCE check fails."""
         with self.lock:
             grant = self.codes.pop(code, None)
@@ -133,9 +131,7 @@ class OAuthBook:
                 return None
         return grant
 
-    def issue_tokens(
-        self, email: str, *, with_refresh: bool = True, lifetime: timedelta | None = None
-    ) -> IssuedTokens:
+    def issue_tokens(self, email: str, *, with_refresh: bool = True, lifetime: timedelta | None = None) -> IssuedTokens:
         """A new access token (and refresh token) for the account, as if it had just consented."""
         lifetime = lifetime or self.token_lifetime
         with self.lock:
@@ -178,8 +174,7 @@ class OAuthBook:
         """Every access token issued so far is expired (the provider expired them early)."""
         with self.lock:
             self.access_tokens = {
-                token: (email, self.clock() - timedelta(seconds=1))
-                for token, (email, _) in self.access_tokens.items()
+                token: (email, self.clock() - timedelta(seconds=1)) for token, (email, _) in self.access_tokens.items()
             }
 
 
