@@ -9,36 +9,33 @@ from __future__ import annotations
 
 import base64
 import binascii
-import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from emulators.exchange_ews import (
-    API_VERSIONS,
-    OPERATIONS,
+from emulators.exchange_ews import OPERATIONS, EwsContext, EwsTraffic
+from emulators.exchange_wire import (
+    A_NS,
     SERVER_VERSIONS,
-    SOAP_NS,
-    T_NS,
-    EwsContext,
-    EwsTraffic,
+    XML,
     MessageError,
     ServerVersion,
     SoapFault,
+    autodiscover_response,
+    autodiscover_user_response,
     envelope,
     fault_xml,
+    parse_envelope,
+    requested_version,
 )
 from emulators.state import EmulatedAccount, EmulatorState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-XML = "text/xml; charset=utf-8"
-A_NS = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
-WSA_NS = "http://www.w3.org/2005/08/addressing"
 REALM = "exchange.test"
 
 
@@ -93,36 +90,18 @@ async def _guard(state: EmulatorState, request: Request) -> EmulatedAccount | Re
     return account
 
 
-def _parse_envelope(raw: bytes) -> tuple[ET.Element | None, ET.Element]:
-    """(SOAP header or None, first element of the SOAP body); raises SoapFault on malformed requests."""
-    try:
-        root = ET.fromstring(raw)
-    except ET.ParseError as exc:
-        raise SoapFault("ErrorSchemaValidation", f"The request failed schema validation: {exc}") from exc
-    body = root.find(f"{{{SOAP_NS}}}Body")
-    if body is None or not len(body):
-        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: no SOAP body.")
-    return root.find(f"{{{SOAP_NS}}}Header"), body[0]
-
-
-def _requested_version(header: ET.Element | None) -> str | None:
-    if header is None:
-        return None
-    elem = header.find(f"{{{T_NS}}}RequestServerVersion")
-    return None if elem is None else elem.get("Version")
-
-
-def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraffic) -> Endpoint:
+def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraffic, calls: Counter[str]) -> Endpoint:
     async def ews(request: Request) -> Response:
         guarded = await _guard(state, request)
         if isinstance(guarded, Response):
             return guarded
         try:
-            header, operation = _parse_envelope(await request.body())
-            if not version.accepts(_requested_version(header)):
+            header, operation = parse_envelope(await request.body())
+            if not version.accepts(requested_version(header)):
                 raise SoapFault("ErrorInvalidServerVersion", "The specified server version is invalid.")
             name = operation.tag.rsplit("}", 1)[-1]
             traffic.operations.append(name)
+            calls[name] += 1
             handler = OPERATIONS.get(name)
             if handler is None:
                 raise SoapFault("ErrorInvalidRequest", f"The request is invalid: unknown operation {name}.")
@@ -137,37 +116,14 @@ def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraf
     return ews
 
 
-def _user_response(email: str, account: EmulatedAccount | None, ews_url: str, version: ServerVersion) -> str:
-    if account is None:
-        return (
-            "<UserResponse><ErrorCode>InvalidUser</ErrorCode>"
-            f"<ErrorMessage>Invalid user: '{escape(email)}'</ErrorMessage>"
-            "<RedirectTarget/><UserSettingErrors/><UserSettings/></UserResponse>"
-        )
-    settings = {
-        "AutoDiscoverSMTPAddress": account.email,
-        "UserDisplayName": account.name,
-        "ExternalEwsUrl": ews_url,
-        "InternalEwsUrl": ews_url,
-        "EwsSupportedSchemas": ", ".join(API_VERSIONS[: API_VERSIONS.index(version.api_version) + 1]),
-    }
-    rendered = "".join(
-        f'<UserSetting i:type="StringSetting"><Name>{name}</Name><Value>{escape(value)}</Value></UserSetting>'
-        for name, value in settings.items()
-    )
-    return (
-        "<UserResponse><ErrorCode>NoError</ErrorCode><ErrorMessage>No error.</ErrorMessage>"
-        f'<RedirectTarget i:nil="true"/><UserSettingErrors/><UserSettings>{rendered}</UserSettings></UserResponse>'
-    )
-
-
-def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion) -> Endpoint:
+def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion, calls: Counter[str]) -> Endpoint:
     async def autodiscover(request: Request) -> Response:
+        calls["autodiscover"] += 1
         guarded = await _guard(state, request)
         if isinstance(guarded, Response):
             return guarded
         try:
-            _, operation = _parse_envelope(await request.body())
+            _, operation = parse_envelope(await request.body())
         except SoapFault as fault:
             return Response(fault_xml(fault), status_code=500, media_type=XML)
         if operation.tag != f"{{{A_NS}}}GetUserSettingsRequestMessage":
@@ -179,23 +135,8 @@ def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion) -> Endp
             (mailbox.text or "").strip()
             for mailbox in operation.iter(f"{{{A_NS}}}Mailbox")
         ]
-        responses = "".join(_user_response(u, state.account(u), ews_url, version) for u in users)
-        body = (
-            f'<GetUserSettingsResponseMessage xmlns="{A_NS}" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
-            "<Response><ErrorCode>NoError</ErrorCode><ErrorMessage/>"
-            f"<UserResponses>{responses}</UserResponses></Response></GetUserSettingsResponseMessage>"
-        )
-        xml = (
-            f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP_NS}" xmlns:a="{WSA_NS}">'
-            "<s:Header><a:Action s:mustUnderstand=\"1\">"
-            "http://schemas.microsoft.com/exchange/2010/Autodiscover/Autodiscover/GetUserSettingsResponse</a:Action>"
-            f'<h:ServerVersionInfo xmlns:h="{A_NS}"><h:MajorVersion>{version.major}</h:MajorVersion>'
-            f"<h:MinorVersion>{version.minor}</h:MinorVersion><h:MajorBuildNumber>{version.major_build}"
-            f"</h:MajorBuildNumber><h:MinorBuildNumber>{version.minor_build}</h:MinorBuildNumber>"
-            f"<h:Version>{version.api_version}</h:Version></h:ServerVersionInfo></s:Header>"
-            f"<s:Body>{body}</s:Body></s:Envelope>"
-        )
-        return Response(xml, media_type=XML)
+        responses = "".join(autodiscover_user_response(u, state.account(u), ews_url, version) for u in users)
+        return Response(autodiscover_response(responses, version), media_type=XML)
 
     return autodiscover
 
@@ -203,15 +144,18 @@ def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion) -> Endp
 def create_exchange_emulator(state: EmulatorState, *, server_version: str = "Exchange2016") -> Starlette:
     """An Exchange server over `state`; `server_version` is an API version name such as "Exchange2010_SP2".
 
-    Request counters are on `app.state.traffic` (an EwsTraffic).
+    `app.state.calls` counts requests per EWS operation (e.g. "FindItem") and "autodiscover";
+    `app.state.traffic` (an EwsTraffic) keeps the operations in order and every CalendarView window.
     """
     version = SERVER_VERSIONS[server_version]
     traffic = EwsTraffic()
+    calls: Counter[str] = Counter()
     app = Starlette(
         routes=[
-            Route("/EWS/Exchange.asmx", _ews_endpoint(state, version, traffic), methods=["POST"]),
-            Route("/autodiscover/autodiscover.svc", _autodiscover_endpoint(state, version), methods=["POST"]),
+            Route("/EWS/Exchange.asmx", _ews_endpoint(state, version, traffic, calls), methods=["POST"]),
+            Route("/autodiscover/autodiscover.svc", _autodiscover_endpoint(state, version, calls), methods=["POST"]),
         ]
     )
+    app.state.calls = calls
     app.state.traffic = traffic
     return app

@@ -4,27 +4,44 @@ Paths are the real hosts' paths relative to the mount root (accounts.google.com 
 oauth2.googleapis.com `/token`, openidconnect.googleapis.com `/v1/userinfo`, www.googleapis.com
 `/calendar/v3/...`), so the provider works against Google by changing only its base URLs.
 `app.state.calls` counts requests per API method (`freebusy.query`, `calendarList.list`, ...).
+The handlers are here; what goes over the wire (errors, resources, parsing, the OAuth dialect) is in
+emulators/google_wire.py, the OAuth endpoints are emulators/oauth.py's.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import html
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import unquote, urlencode, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Awaitable, Callable, Collection
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulators.state import EmulatedCalendar, EmulatedEvent, EmulatorState
-from providers.base import AccessRole
+from emulators.google_wire import (
+    BadRequest,
+    GoogleOAuth,
+    api_error,
+    attendee_emails,
+    auth_error,
+    calendar_list_entry,
+    calendar_resource,
+    event_resource,
+    fault_response,
+    merged_busy,
+    not_found,
+    page_offset,
+    page_token,
+    parse_event_time,
+    parse_rfc3339,
+    parse_zone,
+    rfc3339,
+    userinfo_claims,
+    userinfo_refused,
+)
+from emulators.oauth import OAuthServer, bearer_token
+from emulators.state import AccessRole, EmulatedCalendar, EmulatedEvent, EmulatorState
 
 FREEBUSY_MAX_ITEMS = 50
 FREEBUSY_MAX_RANGE = timedelta(days=90)
@@ -32,203 +49,16 @@ CALENDAR_LIST_DEFAULT_PAGE = 100
 CALENDAR_LIST_MAX_PAGE = 250
 WRITE_ROLES = frozenset({AccessRole.OWNER, AccessRole.WRITER})
 READ_ROLES = frozenset({AccessRole.OWNER, AccessRole.WRITER, AccessRole.READER})
-STATUS_NAMES: Mapping[int, str] = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ABORTED",
-    410: "NOT_FOUND",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-
-BEARER_CHALLENGE = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
 
 Handler = Callable[[Request, str], Awaitable[Response]]
-
-
-class BadRequest(Exception):
-    """A request the real API answers with its 400 JSON error."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-# wire format ---------------------------------------------------------------
-def api_error(
-    status: int,
-    reason: str,
-    message: str,
-    *,
-    domain: str = "global",
-    headers: Mapping[str, str] | None = None,
-    extra: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """Google's JSON error envelope."""
-    detail = {"domain": domain, "reason": reason, "message": message, **(extra or {})}
-    body = {
-        "error": {
-            "code": status,
-            "message": message,
-            "errors": [detail],
-            "status": STATUS_NAMES.get(status, "UNKNOWN"),
-        }
-    }
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
-
-
-def auth_error() -> JSONResponse:
-    return api_error(
-        401,
-        "authError",
-        "Invalid Credentials",
-        extra={"location": "Authorization", "locationType": "header"},
-        headers={"WWW-Authenticate": BEARER_CHALLENGE},
-    )
-
-
-def not_found() -> JSONResponse:
-    return api_error(404, "notFound", "Not Found")
-
-
-def fault_response(status: int, retry_after: int) -> JSONResponse:
-    """The answer Google gives for an injected failure status."""
-    retry = {"Retry-After": str(retry_after)} if status in (429, 503) else None
-    if status == 429:
-        return api_error(429, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits", headers=retry)
-    if status == 403:
-        return api_error(403, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits")
-    if status == 401:
-        return auth_error()
-    if status == 404:
-        return not_found()
-    if status == 503:
-        return api_error(503, "backendError", "The service is currently unavailable.", headers=retry)
-    if status >= 500:
-        return api_error(status, "backendError", "Backend Error")
-    return api_error(status, "badRequest", "Bad Request")
-
-
-def oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status)
-
-
-def error_page(title: str, detail: str) -> HTMLResponse:
-    """What Google shows in the browser when the authorization request itself is broken."""
-    page = (
-        "<!doctype html><html><head><title>Error</title></head><body>"
-        f"<h1>Access blocked: authorization error</h1><h2>{html.escape(title)}</h2>"
-        f"<p>{html.escape(detail)}</p></body></html>"
-    )
-    return HTMLResponse(page, status_code=400)
-
-
-UTC_ZONE_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
-
-
-def rfc3339(moment: datetime, zone: ZoneInfo | None = None) -> str:
-    if zone is None:
-        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if zone.key in UTC_ZONE_NAMES:
-        return moment.astimezone(UTC).isoformat()  # same text, without a zoneinfo lookup per value
-    return moment.astimezone(zone).isoformat()
-
-
-def parse_rfc3339(value: object, field: str) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise BadRequest("required", f"Missing {field} parameter.")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest("invalid", f"Invalid value for {field}: {value}") from exc
-    if parsed.tzinfo is None:
-        raise BadRequest("invalid", f"Invalid value for {field}: {value}")
-    return parsed.astimezone(UTC)
-
-
-def parse_zone(name: object) -> ZoneInfo | None:
-    if not isinstance(name, str) or not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BadRequest("timeZoneInvalid", f"Invalid time zone definition: {name}") from exc
-
-
-def parse_event_time(value: object, field: str) -> datetime:
-    """An event start/end: {dateTime[, timeZone]} or an all-day {date}."""
-    if not isinstance(value, dict):
-        raise BadRequest("required", f"Missing {field} time.")
-    zone = parse_zone(value.get("timeZone"))
-    if value.get("dateTime"):
-        raw = str(value["dateTime"])
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise BadRequest("invalid", f"Invalid {field} time.") from exc
-        if parsed.tzinfo is None:
-            if zone is None:
-                raise BadRequest("required", f"Missing time zone definition for {field} time.")
-            parsed = parsed.replace(tzinfo=zone)
-        return parsed.astimezone(UTC)
-    if value.get("date"):
-        try:
-            day = date.fromisoformat(str(value["date"]))
-        except ValueError as exc:
-            raise BadRequest("invalid", f"Invalid {field} date.") from exc
-        return datetime.combine(day, time(0), tzinfo=zone or UTC).astimezone(UTC)
-    raise BadRequest("required", f"Missing {field} time.")
-
-
-def merged_busy(events: list[EmulatedEvent], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """Busy periods clipped to the query range, overlapping ones joined (as Google answers them)."""
-    spans: list[tuple[datetime, datetime]] = []
-    for event in sorted(events, key=lambda e: e.start):
-        lower, upper = max(event.start, start), min(event.end, end)
-        if spans and lower <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], upper))
-        else:
-            spans.append((lower, upper))
-    return spans
-
-
-def page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
-
-
-def page_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        return int(decoded.removeprefix("offset:"))
-    except (ValueError, binascii.Error) as exc:
-        raise BadRequest("invalid", "Invalid page token value.") from exc
 
 
 class GoogleEmulator:
     """The request handlers; one instance per app, all data in the shared EmulatorState."""
 
-    def __init__(
-        self,
-        state: EmulatorState,
-        *,
-        client_id: str | None,
-        client_secret: str | None,
-        redirect_uris: Collection[str] | None,
-    ) -> None:
+    def __init__(self, state: EmulatorState) -> None:
         self.state = state
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.redirect_uris = frozenset(redirect_uris) if redirect_uris is not None else None
         self.calls: Counter[str] = Counter()
-        self.offline_codes: set[str] = set()
 
     # plumbing --------------------------------------------------------------
     def api(self, name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -251,10 +81,8 @@ class GoogleEmulator:
         return endpoint
 
     def bearer_owner(self, request: Request) -> str | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        return self.state.token_owner(token.strip())
+        token = bearer_token(request)
+        return self.state.oauth.token_owner(token) if token else None
 
     def resolve(self, email: str, calendar_id: str) -> str:
         if calendar_id == "primary":
@@ -274,184 +102,11 @@ class GoogleEmulator:
 
     def calendar_entry(self, calendar: EmulatedCalendar, role: AccessRole, email: str) -> dict[str, object]:
         account = self.state.account(email)
-        entry: dict[str, object] = {
-            "kind": "calendar#calendarListEntry",
-            "etag": f'"{abs(hash((calendar.id, role.value)))}"',
-            "id": calendar.id,
-            "summary": calendar.name,
-            "timeZone": "UTC",
-            "colorId": "14",
-            "backgroundColor": "#9fe1e7",
-            "foregroundColor": "#000000",
-            "selected": True,
-            "accessRole": role.value,
-            "defaultReminders": [],
-            "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
-        }
-        if account is not None and calendar.id == account.primary_calendar_id:
-            entry["primary"] = True
-        return entry
+        primary = account is not None and calendar.id == account.primary_calendar_id
+        return calendar_list_entry(calendar, role, primary=primary)
 
-    def event_resource(self, event: EmulatedEvent) -> dict[str, object]:
-        organizer = self.state.calendars[event.calendar_id].owner_email
-        resource: dict[str, object] = {
-            "kind": "calendar#event",
-            "etag": f'"{abs(hash((event.id, event.start, event.end, event.summary)))}"',
-            "id": event.id,
-            "status": "cancelled" if event.cancelled else "confirmed",
-            "htmlLink": f"https://www.google.com/calendar/event?eid={event.id}",
-            "summary": event.summary,
-            "creator": {"email": organizer},
-            "organizer": {"email": organizer, "self": True},
-            "start": {"dateTime": rfc3339(event.start), "timeZone": "UTC"},
-            "end": {"dateTime": rfc3339(event.end), "timeZone": "UTC"},
-            "iCalUID": f"{event.id}@google.com",
-            "sequence": 0,
-            "attendees": [{"email": a, "responseStatus": "needsAction"} for a in event.attendees],
-            "reminders": {"useDefault": True},
-            "eventType": "default",
-        }
-        if event.description is not None:
-            resource["description"] = event.description
-        if not event.busy:
-            resource["transparency"] = "transparent"
-        return resource
-
-    # OAuth -------------------------------------------------------------------
-    def redirect_allowed(self, redirect_uri: str) -> bool:
-        if self.redirect_uris is not None:
-            return redirect_uri in self.redirect_uris
-        parts = urlsplit(redirect_uri)
-        return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
-
-    async def authorize(self, request: Request) -> Response:
-        self.calls["oauth.authorize"] += 1
-        query = request.query_params
-        client_id = query.get("client_id", "")
-        redirect_uri = query.get("redirect_uri", "")
-        if not client_id or (self.client_id is not None and client_id != self.client_id):
-            return error_page("Error 401: invalid_client", "The OAuth client was not found.")
-        if not redirect_uri or not self.redirect_allowed(redirect_uri):
-            return error_page(
-                "Error 400: redirect_uri_mismatch",
-                "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy.",
-            )
-        if query.get("response_type") != "code":
-            return error_page("Error 400: invalid_request", "Invalid response_type; expected 'code'.")
-        scope = query.get("scope", "").strip()
-        if not scope:
-            return error_page("Error 400: invalid_request", "Missing required parameter: scope")
-        challenge = query.get("code_challenge")
-        method = query.get("code_challenge_method")
-        if method and not challenge:
-            return error_page("Error 400: invalid_request", "Missing required parameter: code_challenge")
-        if challenge and (method or "plain") not in ("S256", "plain"):
-            return error_page("Error 400: invalid_request", "Invalid code_challenge_method value.")
-        email = self.consenting_account(query.get("login_hint"))
-        if email is None or query.get("emulator_deny") == "1":
-            return self.redirect(redirect_uri, {"error": "access_denied", "state": query.get("state")})
-        code = self.state.issue_code(
-            email,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            scope=scope,
-            code_challenge=challenge,
-            code_challenge_method=(method or "plain") if challenge else None,
-        )
-        if query.get("access_type") == "offline":
-            self.offline_codes.add(code)
-        return self.redirect(
-            redirect_uri,
-            {"code": code, "state": query.get("state"), "scope": scope, "authuser": "0", "prompt": "consent"},
-        )
-
-    def consenting_account(self, login_hint: str | None) -> str | None:
-        if login_hint:
-            account = self.state.account(login_hint)
-            return account.email if account else None
-        first = next(iter(self.state.accounts.values()), None)
-        return first.email if first else None
-
-    @staticmethod
-    def redirect(redirect_uri: str, params: Mapping[str, str | None]) -> RedirectResponse:
-        query = urlencode({k: v for k, v in params.items() if v is not None})
-        separator = "&" if "?" in redirect_uri else "?"
-        return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
-
-    @staticmethod
-    def client_credentials(request: Request, form: Mapping[str, str]) -> tuple[str, str]:
-        """client_secret_basic (Authorization header) or client_secret_post (form fields)."""
-        scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "basic" and encoded:
-            try:
-                decoded = base64.b64decode(encoded.strip()).decode()
-            except (ValueError, binascii.Error):
-                return "", ""
-            client_id, _, secret = decoded.partition(":")
-            return unquote(client_id), unquote(secret)
-        return form.get("client_id", ""), form.get("client_secret", "")
-
-    async def token(self, request: Request) -> Response:
-        self.calls["oauth.token"] += 1
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        client_id, secret = self.client_credentials(request, form)
-        if not client_id:
-            return oauth_error(400, "invalid_request", "Could not determine client ID from request.")
-        if self.client_id is not None and client_id != self.client_id:
-            return oauth_error(401, "invalid_client", "The OAuth client was not found.")
-        if self.client_secret is not None and secret != self.client_secret:
-            return oauth_error(401, "invalid_client", "Unauthorized")
-        grant_type = form.get("grant_type")
-        if grant_type == "authorization_code":
-            return self.redeem(form, client_id)
-        if grant_type == "refresh_token":
-            return self.refresh(form)
-        if not grant_type:
-            return oauth_error(400, "invalid_request", "Missing required parameter: grant_type")
-        return oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
-
-    def redeem(self, form: Mapping[str, str], client_id: str) -> Response:
-        code = form.get("code", "")
-        if not code:
-            return oauth_error(400, "invalid_request", "Missing required parameter: code")
-        grant = self.state.redeem_code(
-            code,
-            client_id=client_id,
-            redirect_uri=form.get("redirect_uri", ""),
-            code_verifier=form.get("code_verifier") or None,
-        )
-        offline = code in self.offline_codes
-        self.offline_codes.discard(code)
-        if grant is None:
-            return oauth_error(400, "invalid_grant", "Bad Request")
-        access, refresh, lifetime = self.state.issue_tokens(grant.email, with_refresh=offline)
-        body: dict[str, object] = {
-            "access_token": access,
-            "expires_in": lifetime,
-            "scope": grant.scope,
-            "token_type": "Bearer",
-        }
-        if refresh:
-            body["refresh_token"] = refresh
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
-
-    def refresh(self, form: Mapping[str, str]) -> Response:
-        refresh_token = form.get("refresh_token", "")
-        if not refresh_token:
-            return oauth_error(400, "invalid_request", "Missing required parameter: refresh_token")
-        issued = self.state.refresh(refresh_token)
-        if issued is None:
-            return oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
-        access, lifetime = issued
-        return JSONResponse(
-            {
-                "access_token": access,
-                "expires_in": lifetime,
-                "scope": "openid email https://www.googleapis.com/auth/calendar",
-                "token_type": "Bearer",
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+    def render_event(self, event: EmulatedEvent) -> dict[str, object]:
+        return event_resource(event, self.state.calendars[event.calendar_id].owner_email)
 
     async def userinfo(self, request: Request) -> Response:
         self.calls["userinfo"] += 1
@@ -462,20 +117,8 @@ class GoogleEmulator:
         email = self.bearer_owner(request)
         account = self.state.account(email) if email else None
         if account is None:
-            return JSONResponse(
-                {"error": "invalid_request", "error_description": "Invalid Credentials"},
-                status_code=401,
-                headers={"WWW-Authenticate": BEARER_CHALLENGE},
-            )
-        return JSONResponse(
-            {
-                "sub": str(int(hashlib.sha256(account.email.encode()).hexdigest()[:15], 16)),
-                "name": account.name,
-                "given_name": account.name.split(" ")[0],
-                "email": account.email,
-                "email_verified": True,
-            }
-        )
+            return userinfo_refused()
+        return JSONResponse(userinfo_claims(account))
 
     # Calendar API ------------------------------------------------------------
     async def calendar_list(self, request: Request, email: str) -> Response:
@@ -550,24 +193,13 @@ class GoogleEmulator:
         calendar = self.state.add_calendar(
             email, summary, calendar_id=f"{self.state.new_id('cal')}@group.calendar.google.com"
         )
-        return JSONResponse(self.calendar_resource(calendar))
+        return JSONResponse(calendar_resource(calendar))
 
     async def calendars_get(self, request: Request, email: str) -> Response:
         calendar_id = self.resolve(email, request.path_params["calendar_id"])
         if self.state.role(email, calendar_id) is None:
             return not_found()
-        return JSONResponse(self.calendar_resource(self.state.calendars[calendar_id]))
-
-    @staticmethod
-    def calendar_resource(calendar: EmulatedCalendar) -> dict[str, object]:
-        return {
-            "kind": "calendar#calendar",
-            "etag": f'"{abs(hash(calendar.id))}"',
-            "id": calendar.id,
-            "summary": calendar.name,
-            "timeZone": "UTC",
-            "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
-        }
+        return JSONResponse(calendar_resource(self.state.calendars[calendar_id]))
 
     def calendar_for(
         self, request: Request, email: str, roles: frozenset[AccessRole]
@@ -617,7 +249,7 @@ class GoogleEmulator:
                 "summary": calendar.name,
                 "timeZone": "UTC",
                 "accessRole": (self.state.role(email, calendar.id) or AccessRole.READER).value,
-                "items": [self.event_resource(e) for e in events],
+                "items": [self.render_event(e) for e in events],
             }
         )
 
@@ -640,13 +272,13 @@ class GoogleEmulator:
             busy=body.get("transparency") != "transparent",
             invitations_sent=request.query_params.get("sendUpdates") == "all",
         )
-        return JSONResponse(self.event_resource(event))
+        return JSONResponse(self.render_event(event))
 
     async def events_get(self, request: Request, email: str) -> Response:
         event = self.event_for(request, email, READ_ROLES)
         if isinstance(event, Response):
             return event
-        return JSONResponse(self.event_resource(event))
+        return JSONResponse(self.render_event(event))
 
     async def events_patch(self, request: Request, email: str) -> Response:
         event = self.event_for(request, email, WRITE_ROLES)
@@ -671,7 +303,7 @@ class GoogleEmulator:
                 event.cancelled = True
             if request.query_params.get("sendUpdates") == "all":
                 event.invitations_sent = True
-        return JSONResponse(self.event_resource(event))
+        return JSONResponse(self.render_event(event))
 
     async def events_delete(self, request: Request, email: str) -> Response:
         event = self.event_for(request, email, WRITE_ROLES)
@@ -686,20 +318,6 @@ class GoogleEmulator:
         return Response(status_code=204)
 
 
-def attendee_emails(value: object) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise BadRequest("invalid", "Invalid attendee list.")
-    emails: list[str] = []
-    for attendee in value:
-        email = attendee.get("email") if isinstance(attendee, dict) else None
-        if not isinstance(email, str) or "@" not in email:
-            raise BadRequest("invalid", "Invalid attendee email.")
-        emails.append(email)
-    return emails
-
-
 def create_google_emulator(
     state: EmulatorState,
     *,
@@ -708,15 +326,20 @@ def create_google_emulator(
     redirect_uris: Collection[str] | None = None,
 ) -> Starlette:
     """The Google emulator app; client id/secret and redirect URIs are only checked when given."""
-    emulator = GoogleEmulator(
-        state, client_id=client_id, client_secret=client_secret, redirect_uris=redirect_uris
+    emulator = GoogleEmulator(state)
+    oauth = OAuthServer(
+        state,
+        GoogleOAuth(),
+        emulator.calls,
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uris=redirect_uris,
     )
     api = emulator.api
     calendar = "/calendar/v3/calendars/{calendar_id}"
     event = f"{calendar}/events/{{event_id}}"
     routes = [
-        Route("/o/oauth2/v2/auth", emulator.authorize, methods=["GET"]),
-        Route("/token", emulator.token, methods=["POST"]),
+        *oauth.routes(),
         Route("/v1/userinfo", emulator.userinfo, methods=["GET", "POST"]),
         Route(
             "/calendar/v3/users/me/calendarList",

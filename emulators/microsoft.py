@@ -7,222 +7,102 @@ a shared calendar is listed in the recipient's /me/calendars with `canShare`/`ca
 (roles freeBusyRead / read / write), a recipient gets an empty collection; a free/busy-only share refuses to
 read events (403 ErrorAccessDenied) and is answered only through getSchedule; a lost calendar disappears
 from the list and answers 404 ErrorItemNotFound.
+
+The handlers are here; what goes over the wire (errors, dateTimeTimeZone, OData, resources, the OAuth
+dialect) is in emulators/microsoft_wire.py, the OAuth endpoints are emulators/oauth.py's.
 """
 
 from __future__ import annotations
 
-import base64
 import math
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
-from typing import TypeVar
-from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulators.state import EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
-from providers.base import AccessRole
+from emulators.microsoft_wire import (
+    AUTH_CHALLENGE,
+    FAULT_ERRORS,
+    PERMISSION_ROLES,
+    GraphError,
+    MicrosoftOAuth,
+    availability_view,
+    calendar_resource,
+    event_properties,
+    event_renderer,
+    graph_datetime,
+    graph_error_response,
+    lower_keys,
+    odata_collection,
+    odata_context,
+    odata_select,
+    parse_attendees,
+    parse_date_time_time_zone,
+    parse_description,
+    parse_query_datetime,
+)
+from emulators.oauth import OAuthServer, bearer_token
+from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
 
-T = TypeVar("T")
 SCHEDULE_MAX_MAILBOXES = 20
 SCHEDULE_MAX_DAYS = 62
-DEFAULT_PAGE_SIZE = 10
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-WINDOWS_ZONES: Mapping[str, str] = {
-    "Pacific Standard Time": "America/Los_Angeles",
-    "Eastern Standard Time": "America/New_York",
-    "GMT Standard Time": "Europe/London",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Romance Standard Time": "Europe/Paris",
-}
-FAULT_ERRORS: Mapping[int, tuple[str, str]] = {
-    429: ("TooManyRequests", "Too many requests. Retry after the time given in the Retry-After header."),
-    500: ("ErrorInternalServerError", "An internal server error occurred. The operation failed."),
-    502: ("BadGateway", "The gateway received an invalid response from the upstream server."),
-    503: ("ServiceNotAvailable", "The service is temporarily unavailable. Please retry later."),
-    504: ("GatewayTimeout", "The gateway did not receive a timely response from the upstream server."),
-}
-PERMISSION_ROLES: Mapping[AccessRole, str] = {
-    AccessRole.FREE_BUSY: "freeBusyRead",
-    AccessRole.READER: "read",
-    AccessRole.WRITER: "write",
-}
-
-
-class GraphError(Exception):
-    """Raised inside a handler; rendered as Graph's {"error": {code, message, innerError}} envelope."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-
-def graph_error_response(error: GraphError) -> JSONResponse:
-    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None).isoformat()
-    request_id = str(uuid.uuid4())
-    body = {
-        "error": {
-            "code": error.code,
-            "message": error.message,
-            "innerError": {"date": now, "request-id": request_id, "client-request-id": request_id},
-        }
-    }
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
-
-
-def aad_error(status: int, error: str, code: int, description: str) -> JSONResponse:
-    """The identity platform's token error body."""
-    trace = str(uuid.uuid4())
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    return JSONResponse(
-        {
-            "error": error,
-            "error_description": f"AADSTS{code}: {description}\r\nTrace ID: {trace}\r\nTimestamp: {now}",
-            "error_codes": [code],
-            "timestamp": now,
-            "trace_id": trace,
-            "correlation_id": str(uuid.uuid4()),
-        },
-        status_code=status,
-    )
-
-
-def graph_datetime(moment: datetime) -> dict[str, str]:
-    wall = moment.astimezone(UTC).isoformat()[:19]  # whole seconds, without the "+00:00"
-    return {"dateTime": f"{wall}.0000000", "timeZone": "UTC"}
-
-
-def parse_time_zone(name: str) -> ZoneInfo | timezone:
-    if not name or name.upper() in {"UTC", "ETC/UTC", "COORDINATED UNIVERSAL TIME"}:
-        return UTC
-    try:
-        return ZoneInfo(WINDOWS_ZONES.get(name, name))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise GraphError(
-            400,
-            "TimeZoneNotSupportedException",
-            f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
-        ) from exc
-
-
-def parse_date_time_time_zone(value: object) -> datetime:
-    if not isinstance(value, Mapping) or not value.get("dateTime"):
-        raise GraphError(400, "ErrorInvalidRequest", "A dateTimeTimeZone value is missing or malformed.")
-    text = str(value["dateTime"]).replace("Z", "")
-    if "." in text:
-        whole, fraction = text.split(".", 1)
-        text = f"{whole}.{fraction[:6]}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise GraphError(400, "ErrorInvalidRequest", f"Cannot convert '{value['dateTime']}' to a date.") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=parse_time_zone(str(value.get("timeZone") or "UTC")))
-    return parsed.astimezone(UTC)
-
-
-def parse_query_datetime(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise GraphError(400, "ErrorInvalidParameter", f"The value '{value}' is not a valid DateTime.") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def availability_view(events: list[EmulatedEvent], start: datetime, end: datetime, interval: int) -> str:
-    """One digit per `interval` minutes from `start`: "2" where a busy event overlaps the slot, else "0".
-
-    Each event marks its own range of slots (linear in events + slots, not their product).
-    """
-    step = timedelta(minutes=interval)
-    slots = math.ceil((end - start) / step)
-    view = ["0"] * slots
-    for event in events:
-        if not event.busy or event.end <= start or event.start >= end:
-            continue
-        first = max(0, (event.start - start) // step)
-        last = min(slots, -((start - event.end) // step))  # ceil((event.end - start) / step)
-        view[first:last] = ["2"] * max(0, last - first)
-    return "".join(view)
-
-
-def lower_keys(body: object) -> dict[str, object]:
-    """Graph reads JSON property names case-insensitively ("Schedules" and "schedules" both work)."""
-    if not isinstance(body, dict):
-        raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
-    return {str(k).lower(): v for k, v in body.items()}
-
 
 Handler = Callable[[Request, EmulatedAccount], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _MicrosoftEmulator:
-    def __init__(
-        self, state: EmulatorState, client_id: str | None, client_secret: str | None
-    ) -> None:
+    def __init__(self, state: EmulatorState) -> None:
         self.state = state
-        self.client_id = client_id
-        self.client_secret = client_secret
         self.calls: Counter[str] = Counter()
-        self.event_properties = self._event_properties()
+        self.event_properties = event_properties(self._organizer)
 
     def routes(self) -> list[Route]:
         return [
-            Route("/{tenant}/oauth2/v2.0/authorize", self.authorize, methods=["GET"]),
-            Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
-            Route("/v1.0/me", self.api(self.me, "me"), methods=["GET"]),
-            Route("/v1.0/me/calendars", self.api(self.list_calendars, "calendars.list"), methods=["GET"]),
-            Route("/v1.0/me/calendars", self.api(self.create_calendar, "calendars.create"), methods=["POST"]),
-            Route("/v1.0/me/calendar", self.api(self.default_calendar, "calendar.get"), methods=["GET"]),
-            Route("/v1.0/me/calendar/getSchedule", self.api(self.get_schedule, "getSchedule"), methods=["POST"]),
+            Route("/v1.0/me", self.api("me", self.me), methods=["GET"]),
+            Route("/v1.0/me/calendars", self.api("calendars.list", self.list_calendars), methods=["GET"]),
+            Route("/v1.0/me/calendars", self.api("calendars.create", self.create_calendar), methods=["POST"]),
+            Route("/v1.0/me/calendar", self.api("calendar.get", self.default_calendar), methods=["GET"]),
+            Route("/v1.0/me/calendar/getSchedule", self.api("getSchedule", self.get_schedule), methods=["POST"]),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/getSchedule",
-                self.api(self.get_schedule, "getSchedule"),
+                self.api("getSchedule", self.get_schedule),
                 methods=["POST"],
             ),
-            Route("/v1.0/me/calendars/{calendar_id}", self.api(self.get_calendar, "calendar.get"), methods=["GET"]),
+            Route("/v1.0/me/calendars/{calendar_id}", self.api("calendar.get", self.get_calendar), methods=["GET"]),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/calendarPermissions",
-                self.api(self.calendar_permissions, "calendarPermissions"),
+                self.api("calendarPermissions", self.calendar_permissions),
                 methods=["GET"],
             ),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/calendarView",
-                self.api(self.calendar_view, "calendarView"),
+                self.api("calendarView", self.calendar_view),
                 methods=["GET"],
             ),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/events",
-                self.api(self.list_events, "events.list"),
+                self.api("events.list", self.list_events),
                 methods=["GET"],
             ),
             Route(
                 "/v1.0/me/calendars/{calendar_id}/events",
-                self.api(self.create_event, "events.create"),
+                self.api("events.create", self.create_event),
                 methods=["POST"],
             ),
-            Route("/v1.0/me/events/{event_id}", self.api(self.get_event, "event.get"), methods=["GET"]),
-            Route("/v1.0/me/events/{event_id}", self.api(self.update_event, "event.update"), methods=["PATCH"]),
-            Route("/v1.0/me/events/{event_id}", self.api(self.delete_event, "event.delete"), methods=["DELETE"]),
-            Route("/v1.0/users/{user}/calendar", self.api(self.user_calendar, "users.calendar"), methods=["GET"]),
+            Route("/v1.0/me/events/{event_id}", self.api("event.get", self.get_event), methods=["GET"]),
+            Route("/v1.0/me/events/{event_id}", self.api("event.update", self.update_event), methods=["PATCH"]),
+            Route("/v1.0/me/events/{event_id}", self.api("event.delete", self.delete_event), methods=["DELETE"]),
+            Route("/v1.0/users/{user}/calendar", self.api("users.calendar", self.user_calendar), methods=["GET"]),
         ]
 
     # plumbing ----------------------------------------------------------------
-    def api(self, handler: Handler, name: str) -> Endpoint:
+    def api(self, name: str, handler: Handler) -> Endpoint:
         """Wrap a Graph handler: count the call, apply latency/failures, authenticate, render errors."""
 
         async def endpoint(request: Request) -> Response:
@@ -248,16 +128,11 @@ class _MicrosoftEmulator:
         raise GraphError(code, name, message, headers)
 
     def _caller(self, request: Request) -> EmulatedAccount:
-        header = request.headers.get("Authorization", "")
-        challenge = {
-            "WWW-Authenticate": (
-                'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
-                f'oauth2/authorize", client_id="{GRAPH_APP_ID}"'
-            )
-        }
-        if not header.lower().startswith("bearer ") or not header[7:].strip():
+        token = bearer_token(request)
+        challenge = {"WWW-Authenticate": AUTH_CHALLENGE}
+        if token is None:
             raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.", challenge)
-        email = self.state.token_owner(header[7:].strip())
+        email = self.state.oauth.token_owner(token)
         account = self.state.account(email) if email else None
         if account is None:
             raise GraphError(
@@ -267,66 +142,6 @@ class _MicrosoftEmulator:
                 challenge,
             )
         return account
-
-    @staticmethod
-    def _graph_root(request: Request) -> str:
-        url = str(request.url)
-        return url[: url.index("/v1.0/") + len("/v1.0")]
-
-    def _odata(self, request: Request, fragment: str) -> str:
-        return f"{self._graph_root(request)}/$metadata#{fragment}"
-
-    @staticmethod
-    def _page(request: Request, items: Sequence[T]) -> tuple[Sequence[T], str | None]:
-        try:
-            top = int(request.query_params.get("$top", DEFAULT_PAGE_SIZE))
-            skip = int(request.query_params.get("$skip", 0))
-        except ValueError as exc:
-            raise GraphError(400, "BadRequest", "Invalid $top or $skip value.") from exc
-        top = max(1, min(top, 1000))
-        page = items[skip : skip + top]
-        if skip + top >= len(items):
-            return page, None
-        query = dict(request.query_params)
-        query["$skip"] = str(skip + top)
-        query["$top"] = str(top)
-        return page, f"{str(request.url).split('?', 1)[0]}?{urlencode(query)}"
-
-    @staticmethod
-    def _selection(request: Request) -> list[str] | None:
-        """The `$select` properties (Graph also accepts `select`), or None for the full resource."""
-        raw = request.query_params.get("$select") or request.query_params.get("select")
-        if not raw:
-            return None
-        return [name.strip() for name in raw.split(",") if name.strip()]
-
-    @staticmethod
-    def _selected(items: list[dict[str, object]], selection: list[str] | None) -> list[dict[str, object]]:
-        """As Graph answers a `$select`: the etag and id, plus the requested properties (names case-insensitive)."""
-        if selection is None or not items:
-            return items
-        by_lower = {key.lower(): key for key in items[0]}
-        kept: list[str] = [key for key in ("@odata.etag", "id") if key in by_lower]
-        kept += [by_lower[name.lower()] for name in selection if name.lower() in by_lower]
-        return [{key: item[key] for key in kept} for item in items]
-
-    def _collection(
-        self,
-        request: Request,
-        fragment: str,
-        items: Sequence[T],
-        render: Callable[[T], dict[str, object]],
-    ) -> JSONResponse:
-        """One page of `items`, rendered (only the page, not the whole collection) and `$select`ed."""
-        selected, next_link = self._page(request, items)
-        selection = self._selection(request)
-        page = self._selected([render(item) for item in selected], selection)
-        if selection is not None:
-            fragment = f"{fragment}({','.join(selection)})"
-        body: dict[str, object] = {"@odata.context": self._odata(request, fragment), "value": page}
-        if next_link:
-            body["@odata.nextLink"] = next_link
-        return JSONResponse(body)
 
     def _role(self, caller: EmulatedAccount, calendar_id: str) -> AccessRole:
         role = self.state.role(caller.email, calendar_id)
@@ -347,39 +162,13 @@ class _MicrosoftEmulator:
     def _calendar_json(
         self, calendar: EmulatedCalendar, role: AccessRole, caller: EmulatedAccount
     ) -> dict[str, object]:
-        owner = self.state.account(calendar.owner_email)
-        owned = role is AccessRole.OWNER
-        is_default = owned and calendar.id == caller.primary_calendar_id
-        return {
-            "id": calendar.id,
-            "name": calendar.name,
-            "color": "auto",
-            "hexColor": "",
-            "isDefaultCalendar": is_default,
-            "changeKey": f"{calendar.id[-8:]}==",
-            "canShare": owned,
-            "canViewPrivateItems": owned,
-            "canEdit": role in (AccessRole.OWNER, AccessRole.WRITER),
-            "allowedOnlineMeetingProviders": ["teamsForBusiness"],
-            "defaultOnlineMeetingProvider": "teamsForBusiness",
-            "isTallyingResponses": is_default,
-            "isRemovable": not is_default,
-            "owner": {
-                "name": owner.name if owner else calendar.owner_email,
-                "address": owner.email if owner else calendar.owner_email,
-            },
-        }
+        return calendar_resource(calendar, role, caller, self.state.account(calendar.owner_email))
 
     def _event_json(self, event: EmulatedEvent) -> dict[str, object]:
         return {name: render(event) for name, render in self.event_properties.items()}
 
     def _event_renderer(self, selection: list[str] | None) -> Callable[[EmulatedEvent], dict[str, object]]:
-        """Renders events; with a `$select`, only the etag, id and selected properties are built."""
-        if selection is None:
-            return self._event_json
-        wanted = {name.lower() for name in selection} | {"@odata.etag", "id"}
-        chosen = [(name, render) for name, render in self.event_properties.items() if name.lower() in wanted]
-        return lambda event: {name: render(event) for name, render in chosen}
+        return event_renderer(self.event_properties, selection)
 
     def _organizer(self, event: EmulatedEvent) -> dict[str, object]:
         calendar = self.state.calendars[event.calendar_id]
@@ -391,204 +180,17 @@ class _MicrosoftEmulator:
             }
         }
 
-    def _event_properties(self) -> dict[str, Callable[[EmulatedEvent], object]]:
-        """Graph event properties in the order Graph writes them, each with how to render it."""
-        return {
-            "@odata.etag": lambda e: f'W/"{e.id[-8:]}"',
-            "id": lambda e: e.id,
-            "subject": lambda e: e.summary,
-            "bodyPreview": lambda e: (e.description or "")[:255],
-            "body": lambda e: {"contentType": "text", "content": e.description or ""},
-            "start": lambda e: graph_datetime(e.start),
-            "end": lambda e: graph_datetime(e.end),
-            "isAllDay": lambda e: False,
-            "isCancelled": lambda e: e.cancelled,
-            "showAs": lambda e: "busy" if e.busy else "free",
-            "type": lambda e: "singleInstance",
-            "attendees": lambda e: [
-                {
-                    "type": "required",
-                    "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
-                    "emailAddress": {"name": address, "address": address},
-                }
-                for address in e.attendees
-            ],
-            "organizer": self._organizer,
-        }
-
     def _find_event(self, caller: EmulatedAccount, event_id: str) -> EmulatedEvent:
         for calendar, role in self.state.visible_calendars(caller.email):
             if role is not AccessRole.FREE_BUSY and event_id in calendar.events:
                 return calendar.events[event_id]
         raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
-    # identity platform ---------------------------------------------------------
-    async def authorize(self, request: Request) -> Response:
-        self.calls["authorize"] += 1
-        query = request.query_params
-        client_id = query.get("client_id", "")
-        if not client_id or (self.client_id is not None and client_id != self.client_id):
-            return aad_error(
-                400,
-                "unauthorized_client",
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory.",
-            )
-        redirect_uri = query.get("redirect_uri", "")
-        if not redirect_uri.startswith(("http://", "https://")):
-            return aad_error(
-                400,
-                "invalid_request",
-                50011,
-                f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect "
-                "URIs configured for the application.",
-            )
-        separator = "#" if query.get("response_mode") == "fragment" else ("&" if "?" in redirect_uri else "?")
-
-        def back(params: dict[str, str]) -> RedirectResponse:
-            if query.get("state") is not None:
-                params["state"] = query["state"]
-            return RedirectResponse(f"{redirect_uri}{separator}{urlencode(params)}", status_code=302)
-
-        if query.get("response_type") != "code":
-            return back(
-                {
-                    "error": "unsupported_response_type",
-                    "error_description": "AADSTS700054: response_type 'code' is expected for this flow.",
-                }
-            )
-        method = query.get("code_challenge_method")
-        challenge = query.get("code_challenge")
-        if challenge and method not in (None, "S256", "plain"):
-            return back(
-                {
-                    "error": "invalid_request",
-                    "error_description": "AADSTS501491: Invalid size of Code_Challenge parameter.",
-                }
-            )
-        if method and not challenge:
-            return back(
-                {
-                    "error": "invalid_request",
-                    "error_description": "AADSTS501481: The Code_Challenge parameter is missing.",
-                }
-            )
-        if query.get("emulator_deny") == "1":
-            return back(
-                {
-                    "error": "access_denied",
-                    "error_description": "AADSTS65004: User declined to consent to access the app.",
-                }
-            )
-        hint = query.get("login_hint")
-        account = self.state.account(hint) if hint else next(iter(self.state.accounts.values()), None)
-        if account is None:
-            return back(
-                {
-                    "error": "access_denied",
-                    "error_description": f"AADSTS50034: The user account {hint or ''} does not exist "
-                    "in the directory.",
-                }
-            )
-        code = self.state.issue_code(
-            account.email,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            scope=query.get("scope", ""),
-            code_challenge=challenge,
-            code_challenge_method=(method or "plain") if challenge else None,
-        )
-        return back({"code": code, "session_state": str(uuid.uuid4())})
-
-    def _client_credentials(self, request: Request, form: Mapping[str, str]) -> tuple[str, str]:
-        client_id = form.get("client_id", "")
-        client_secret = form.get("client_secret", "")
-        header = request.headers.get("Authorization", "")
-        if header.lower().startswith("basic "):
-            decoded = base64.b64decode(header[6:]).decode()
-            client_id, _, client_secret = decoded.partition(":")
-        return client_id, client_secret
-
-    async def token(self, request: Request) -> Response:
-        self.calls["token"] += 1
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        client_id, client_secret = self._client_credentials(request, form)
-        if not client_id or (self.client_id is not None and client_id != self.client_id):
-            return aad_error(
-                400,
-                "unauthorized_client",
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory.",
-            )
-        if self.client_secret is not None and client_secret != self.client_secret:
-            return aad_error(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
-                "secret value, not the client secret ID.",
-            )
-        grant_type = form.get("grant_type")
-        if grant_type == "authorization_code":
-            grant = self.state.redeem_code(
-                form.get("code", ""),
-                client_id=client_id,
-                redirect_uri=form.get("redirect_uri", ""),
-                code_verifier=form.get("code_verifier"),
-            )
-            if grant is None:
-                return aad_error(
-                    400,
-                    "invalid_grant",
-                    70000,
-                    "The provided authorization code or code verifier is invalid, expired, already "
-                    "redeemed, or issued for another client or redirect URI.",
-                )
-            access, refresh, lifetime = self.state.issue_tokens(grant.email)
-            return JSONResponse(
-                {
-                    "token_type": "Bearer",
-                    "scope": grant.scope,
-                    "expires_in": lifetime,
-                    "ext_expires_in": lifetime,
-                    "access_token": access,
-                    "refresh_token": refresh,
-                }
-            )
-        if grant_type == "refresh_token":
-            refresh_token = form.get("refresh_token", "")
-            refreshed = self.state.refresh(refresh_token)
-            if refreshed is None:
-                return aad_error(
-                    400,
-                    "invalid_grant",
-                    70000,
-                    "The provided grant has expired due to it being revoked, a fresh auth token is needed. "
-                    "The user might have changed or reset their password.",
-                )
-            access, lifetime = refreshed
-            return JSONResponse(
-                {
-                    "token_type": "Bearer",
-                    "scope": form.get("scope", ""),
-                    "expires_in": lifetime,
-                    "ext_expires_in": lifetime,
-                    "access_token": access,
-                    "refresh_token": refresh_token,
-                }
-            )
-        return aad_error(
-            400,
-            "unsupported_grant_type",
-            70003,
-            f"The app requested an unsupported grant type '{grant_type}'.",
-        )
-
     # Graph: user and calendars -------------------------------------------------
     async def me(self, request: Request, caller: EmulatedAccount) -> Response:
         return JSONResponse(
             {
-                "@odata.context": self._odata(request, "users/$entity"),
+                "@odata.context": odata_context(request, "users/$entity"),
                 "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, caller.email)),
                 "displayName": caller.name,
                 "mail": caller.email,
@@ -601,7 +203,7 @@ class _MicrosoftEmulator:
             self._calendar_json(calendar, role, caller)
             for calendar, role in self.state.visible_calendars(caller.email)
         ]
-        return self._collection(request, "users('me')/calendars", items, dict)
+        return odata_collection(request, "users('me')/calendars", items, dict)
 
     async def get_calendar(self, request: Request, caller: EmulatedAccount) -> Response:
         calendar_id = request.path_params["calendar_id"]
@@ -656,7 +258,7 @@ class _MicrosoftEmulator:
                         "emailAddress": {"name": account.name, "address": account.email},
                     }
                 )
-        return self._collection(
+        return odata_collection(
             request, f"users('me')/calendars('{calendar_id}')/calendarPermissions", items, dict
         )
 
@@ -708,7 +310,7 @@ class _MicrosoftEmulator:
         value = [self._schedule_information(caller, str(s), start, end, interval) for s in schedules]
         return JSONResponse(
             {
-                "@odata.context": self._odata(request, "Collection(microsoft.graph.scheduleInformation)"),
+                "@odata.context": odata_context(request, "Collection(microsoft.graph.scheduleInformation)"),
                 "value": value,
             }
         )
@@ -784,43 +386,23 @@ class _MicrosoftEmulator:
             (e for e in calendar.events.values() if e.start < end and e.end > start),
             key=lambda e: (e.start, e.id),
         )
-        return self._collection(
+        return odata_collection(
             request,
             f"users('me')/calendars('{calendar.id}')/calendarView",
             events,
-            self._event_renderer(self._selection(request)),
+            self._event_renderer(odata_select(request)),
         )
 
     # Graph: events ---------------------------------------------------------------
     async def list_events(self, request: Request, caller: EmulatedAccount) -> Response:
         calendar = self._readable(caller, request.path_params["calendar_id"])
         events = sorted(calendar.events.values(), key=lambda e: (e.start, e.id))
-        return self._collection(
+        return odata_collection(
             request,
             f"users('me')/calendars('{calendar.id}')/events",
             events,
-            self._event_renderer(self._selection(request)),
+            self._event_renderer(odata_select(request)),
         )
-
-    @staticmethod
-    def _attendees(body: Mapping[str, object]) -> list[str]:
-        attendees = body.get("attendees") or []
-        if not isinstance(attendees, list):
-            raise GraphError(400, "ErrorInvalidRequest", "attendees must be a collection.")
-        addresses: list[str] = []
-        for attendee in attendees:
-            email = attendee.get("emailAddress") if isinstance(attendee, dict) else None
-            if not isinstance(email, dict) or not email.get("address"):
-                raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
-            addresses.append(str(email["address"]))
-        return addresses
-
-    @staticmethod
-    def _description(body: Mapping[str, object]) -> str | None:
-        content = body.get("body")
-        if isinstance(content, dict):
-            return str(content.get("content") or "") or None
-        return None
 
     async def create_event(self, request: Request, caller: EmulatedAccount) -> Response:
         calendar = self._writable(caller, request.path_params["calendar_id"])
@@ -829,7 +411,7 @@ class _MicrosoftEmulator:
         end = parse_date_time_time_zone(body.get("end"))
         if end < start:
             raise GraphError(400, "ErrorInvalidRequest", "The end time must not be before the start time.")
-        attendees = self._attendees(body)
+        attendees = parse_attendees(body)
         show_as = str(body.get("showas") or "busy")
         event = self.state.add_event(
             calendar.id,
@@ -837,7 +419,7 @@ class _MicrosoftEmulator:
             end,
             str(body.get("subject") or ""),
             attendees=attendees,
-            description=self._description(body),
+            description=parse_description(body),
             busy=show_as not in ("free", "workingElsewhere"),
             invitations_sent=bool(attendees),
         )
@@ -854,7 +436,7 @@ class _MicrosoftEmulator:
             if "subject" in body:
                 event.summary = str(body["subject"] or "")
             if "body" in body:
-                event.description = self._description(body)
+                event.description = parse_description(body)
             if "start" in body:
                 event.start = parse_date_time_time_zone(body["start"])
             if "end" in body:
@@ -862,7 +444,7 @@ class _MicrosoftEmulator:
             if "showas" in body:
                 event.busy = str(body["showas"]) not in ("free", "workingElsewhere")
             if "attendees" in body:
-                event.attendees = self._attendees(body)
+                event.attendees = parse_attendees(body)
                 event.invitations_sent = event.invitations_sent or bool(event.attendees)
         return JSONResponse(self._event_json(event))
 
@@ -875,10 +457,25 @@ class _MicrosoftEmulator:
 
 
 def create_microsoft_emulator(
-    state: EmulatorState, *, client_id: str | None = None, client_secret: str | None = None
+    state: EmulatorState,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    redirect_uris: Collection[str] | None = None,
 ) -> Starlette:
-    """The emulator app; `app.state.calls` counts requests per route name (e.g. "getSchedule")."""
-    emulator = _MicrosoftEmulator(state, client_id, client_secret)
-    app = Starlette(routes=emulator.routes())
+    """The emulator app; client id/secret and redirect URIs are only checked when given.
+
+    `app.state.calls` counts requests per route name (e.g. "getSchedule", "oauth.token").
+    """
+    emulator = _MicrosoftEmulator(state)
+    oauth = OAuthServer(
+        state,
+        MicrosoftOAuth(),
+        emulator.calls,
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uris=redirect_uris,
+    )
+    app = Starlette(routes=[*oauth.routes(), *emulator.routes()])
     app.state.calls = emulator.calls
     return app

@@ -1,4 +1,4 @@
-"""The in-memory world behind every emulator: accounts, calendars, events, OAuth grants and faults.
+"""The in-memory world behind every emulator: accounts, calendars, events, faults, and OAuth tokens.
 
 Each emulator (Google, Microsoft, Exchange) renders this one model in its provider's wire format, so the
 same provider test suite can run against all three and faults are injected the same way everywhere.
@@ -7,15 +7,27 @@ same provider test suite can run against all three and faults are injected the s
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
+import enum
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from providers.base import AccessRole
+from emulators.oauth import OAuthBook
+
+
+class AccessRole(str, enum.Enum):
+    """An account's role on a calendar, as Google's calendarList `accessRole` spells it on the wire.
+
+    The emulators' own type: they stand in for foreign services and import nothing of the app. Microsoft
+    and Exchange render these roles in their own vocabulary (calendarPermission roles, effective rights).
+    """
+
+    OWNER = "owner"
+    WRITER = "writer"
+    READER = "reader"
+    FREE_BUSY = "freeBusyReader"
 
 
 def utcnow() -> datetime:
@@ -59,17 +71,6 @@ class EmulatedAccount:
 
 
 @dataclass
-class Grant:
-    email: str
-    client_id: str
-    redirect_uri: str
-    scope: str
-    code_challenge: str | None
-    code_challenge_method: str | None
-    expires_at: datetime
-
-
-@dataclass
 class Faults:
     """Trouble to inject: latency on every API call, scripted failures, revoked grants."""
 
@@ -91,7 +92,14 @@ class Faults:
 
 
 class EmulatorState:
-    """Thread-safe enough for one emulator process: every mutation takes the lock."""
+    """Thread-safe enough for one emulator process: every mutation takes the lock.
+
+    The helpers tests and the control surface use are named alike for every emulator:
+    `add_account`, `add_calendar`, `add_share`, `add_event` seed the world; `lose_access` and
+    `restore_access` change what an account may read; `account`, `role`, `visible_calendars` and `busy`
+    look things up. A helper about an account's view of a calendar takes the account's email first, then
+    the calendar id (then the role). Faults are set on `faults` and tokens are minted with `oauth`.
+    """
 
     def __init__(self, id_prefix: str, clock: Callable[[], datetime] = utcnow) -> None:
         self.id_prefix = id_prefix
@@ -100,10 +108,8 @@ class EmulatorState:
         self.accounts: dict[str, EmulatedAccount] = {}
         self.calendars: dict[str, EmulatedCalendar] = {}
         self.faults = Faults()
-        self.grants: dict[str, Grant] = {}
-        self.access_tokens: dict[str, tuple[str, datetime]] = {}
-        self.refresh_tokens: dict[str, str] = {}
-        self.token_lifetime = timedelta(hours=1)
+        self.oauth = OAuthBook(self.faults, clock)
+        """OAuth codes and tokens (Google, Microsoft): mint tokens, expire them, check a bearer token."""
         self._counter = 0
 
     # ids -----------------------------------------------------------------
@@ -146,10 +152,11 @@ class EmulatorState:
                 owner.access[calendar.id] = AccessRole.OWNER
             return calendar
 
-    def share(self, calendar_id: str, with_email: str, role: AccessRole) -> None:
+    def add_share(self, email: str, calendar_id: str, role: AccessRole) -> None:
+        """The account sees another account's calendar with `role` (shared with it)."""
         with self.lock:
-            account = self.accounts[with_email.lower()]
-            account.access[calendar_id] = role
+            account = self.accounts[email.lower()]
+            account.access[calendar_id] = AccessRole(role)
 
     def lose_access(self, email: str, calendar_id: str) -> None:
         """The account can no longer read the calendar (unshared, deleted, permissions changed)."""
@@ -214,88 +221,6 @@ class EmulatorState:
             key=lambda e: e.start,
         )
 
-    # OAuth ---------------------------------------------------------------
-    def issue_code(
-        self,
-        email: str,
-        *,
-        client_id: str,
-        redirect_uri: str,
-        scope: str,
-        code_challenge: str | None,
-        code_challenge_method: str | None,
-    ) -> str:
-        with self.lock:
-            code = secrets.token_urlsafe(24)
-            self.grants[code] = Grant(
-                email=email.lower(),
-                client_id=client_id,
-                redirect_uri=redirect_uri,
-                scope=scope,
-                code_challenge=code_challenge,
-                code_challenge_method=code_challenge_method,
-                expires_at=self.clock() + timedelta(minutes=10),
-            )
-            return code
-
-    def redeem_code(
-        self, code: str, *, client_id: str, redirect_uri: str, code_verifier: str | None
-    ) -> Grant | None:
-        """The grant behind a code, once; None when unknown, reused, expired or the PKCE check fails."""
-        with self.lock:
-            grant = self.grants.pop(code, None)
-        if grant is None or grant.expires_at < self.clock():
-            return None
-        if grant.client_id != client_id or grant.redirect_uri != redirect_uri:
-            return None
-        if grant.code_challenge:
-            if not code_verifier:
-                return None
-            if grant.code_challenge_method == "S256":
-                digest = hashlib.sha256(code_verifier.encode()).digest()
-                expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-            else:
-                expected = code_verifier
-            if expected != grant.code_challenge:
-                return None
-        return grant
-
-    def issue_tokens(self, email: str, *, with_refresh: bool = True) -> tuple[str, str | None, int]:
-        with self.lock:
-            access = secrets.token_urlsafe(32)
-            self.access_tokens[access] = (email.lower(), self.clock() + self.token_lifetime)
-            refresh = None
-            if with_refresh:
-                refresh = secrets.token_urlsafe(32)
-                self.refresh_tokens[refresh] = email.lower()
-            return access, refresh, int(self.token_lifetime.total_seconds())
-
-    def refresh(self, refresh_token: str) -> tuple[str, int] | None:
-        """A new access token for a refresh token, or None when unknown or revoked (invalid_grant)."""
-        if self.faults.revoked:
-            return None
-        email = self.refresh_tokens.get(refresh_token)
-        if email is None:
-            return None
-        access, _, lifetime = self.issue_tokens(email, with_refresh=False)
-        return access, lifetime
-
-    def token_owner(self, access_token: str) -> str | None:
-        """The account an access token belongs to, or None when unknown, expired or revoked."""
-        if self.faults.revoked:
-            return None
-        found = self.access_tokens.get(access_token)
-        if found is None or found[1] <= self.clock():
-            return None
-        return found[0]
-
-    def expire_access_tokens(self) -> None:
-        with self.lock:
-            self.access_tokens = {
-                token: (email, self.clock() - timedelta(seconds=1))
-                for token, (email, _) in self.access_tokens.items()
-            }
-
     # demo data -----------------------------------------------------------
     def seed_demo(self, email: str, name: str) -> EmulatedAccount:
         """An account with a primary calendar, a second owned one, a full-detail share and a free/busy share."""
@@ -306,6 +231,6 @@ class EmulatorState:
             self.add_account(colleague, "Colleague")
         full = self.add_calendar(colleague, "Colleague (full details)")
         freebusy = self.add_calendar(colleague, "Colleague (free/busy only)")
-        self.share(full.id, email, AccessRole.READER)
-        self.share(freebusy.id, email, AccessRole.FREE_BUSY)
+        self.add_share(email, full.id, AccessRole.READER)
+        self.add_share(email, freebusy.id, AccessRole.FREE_BUSY)
         return account

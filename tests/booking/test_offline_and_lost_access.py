@@ -158,7 +158,7 @@ async def test_revoked_grant_blocks_booking(
     # given
     token, _ = await google_owner_with_team_availability(gql, http)
     world.google.faults.revoked = True
-    world.google.expire_access_tokens()
+    world.google.oauth.expire_access_tokens()
     # when
     result = await book(gql, "intro", SLOT)
     await services.drain()

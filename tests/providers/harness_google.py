@@ -10,13 +10,13 @@ from datetime import timedelta
 
 from emulators.google import create_google_emulator
 from emulators.runner import serve_in_thread
-from emulators.state import EmulatorState
+from emulators.state import AccessRole, EmulatorState
 from meetgraph.providers import oauth_config
 from meetgraph.settings import Settings
 from providers.google import GoogleCalendarProvider
 from providers.http import RetryPolicy
 from providers.oauth import Clock, MemoryTokenStore, OAuthToken, RefreshLocks, TokenManager, utcnow
-from scheduling.calendars import AccessRole, ProviderKind
+from scheduling.calendars import ProviderKind
 from tests.providers.harness import Harness, RecordedSleeps
 
 ACCOUNT = "owner@gmail.test"
@@ -59,7 +59,7 @@ def connect(
     clock = clock or utcnow
     now = clock()
     if token is None:
-        access, refresh, lifetime = world.state.issue_tokens(ACCOUNT)
+        access, refresh, lifetime = world.state.oauth.issue_tokens(ACCOUNT)
         token = OAuthToken(access, refresh, now + timedelta(seconds=lifetime))
     store = store or MemoryTokenStore(token)
     tokens = TokenManager(

@@ -59,7 +59,7 @@ async def make_world(
     app = Starlette(routes=[Mount("/_emulators/microsoft", app=emulator)])
     with serve_in_thread(app) as base_url:
         settings = emulator_settings(base_url)
-        access, refresh, lifetime = state.issue_tokens(ACCOUNT)
+        access, refresh, lifetime = state.oauth.issue_tokens(ACCOUNT)
         token = OAuthToken(
             access_token=access,
             refresh_token=refresh,

@@ -160,7 +160,7 @@ async def test_persistent_server_errors_surface_as_unavailable(harness: Harness)
 async def test_revoked_access_is_an_auth_error(harness: Harness) -> None:
     # given
     harness.state.faults.revoked = True
-    harness.state.expire_access_tokens()
+    harness.state.oauth.expire_access_tokens()
     # when / then
     with pytest.raises(ProviderAuthError):
         await harness.provider.list_calendars()

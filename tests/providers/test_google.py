@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from emulators.state import AccessRole as EmulatorRole
 from providers.base import (
     Attendee,
     CalendarAccessLost,
@@ -51,7 +52,7 @@ def primary_id(world: GoogleWorld) -> str:
 
 async def api_call(world: GoogleWorld, method: str, path: str, **kwargs: object) -> httpx.Response:
     """A raw Calendar API call as the seeded account."""
-    access, _, _ = world.state.issue_tokens(ACCOUNT)
+    access, _, _ = world.state.oauth.issue_tokens(ACCOUNT)
     async with httpx.AsyncClient(base_url=world.settings.google_api_url) as client:
         return await client.request(
             method, path, headers={"Authorization": f"Bearer {access}"}, **kwargs  # type: ignore[arg-type]
@@ -96,7 +97,7 @@ async def test_lost_calendar_is_left_out_of_the_list(
     world: GoogleWorld, provider: GoogleCalendarProvider
 ) -> None:
     # given
-    lost = next(cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is AccessRole.READER)
+    lost = next(cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is EmulatorRole.READER)
     world.state.lose_access(ACCOUNT, lost)
     # when
     ids = {c.id for c in await provider.list_calendars()}
@@ -158,7 +159,7 @@ async def test_free_busy_names_every_lost_calendar_across_chunks(
 async def test_free_busy_only_share_can_be_queried(world: GoogleWorld, provider: GoogleCalendarProvider) -> None:
     # given
     share = next(
-        cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is AccessRole.FREE_BUSY
+        cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is EmulatorRole.FREE_BUSY
     )
     world.state.add_event(share, T0, T0 + timedelta(hours=2), "Private")
     # when
@@ -285,7 +286,7 @@ async def test_free_busy_share_cannot_take_events(
 ) -> None:
     # given
     share = next(
-        cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is AccessRole.FREE_BUSY
+        cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is EmulatorRole.FREE_BUSY
     )
     # when / then
     with pytest.raises(ProviderRequestError, match="writer access"):

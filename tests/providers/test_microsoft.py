@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from emulators.state import AccessRole as EmulatorRole
 from emulators.state import EmulatorState
 from meetgraph.providers import oauth_config
 from providers.base import (
@@ -66,7 +67,7 @@ def share_colleagues(state: EmulatorState, count: int) -> list[str]:
     ids = []
     for n in range(count):
         colleague = state.add_account(f"peer{n:02d}@contoso.test", f"Peer {n}")
-        state.share(colleague.primary_calendar_id, ACCOUNT, AccessRole.READER)
+        state.add_share(ACCOUNT, colleague.primary_calendar_id, EmulatorRole.READER)
         ids.append(colleague.primary_calendar_id)
     return ids
 
@@ -93,7 +94,7 @@ async def test_authorization_code_with_pkce_connects_the_account(world: Microsof
     assert "offline_access" in sent["scope"][0].split()
     assert query["state"] == ["st-1"]
     assert token.refresh_token
-    assert world.harness.state.token_owner(token.access_token) == ACCOUNT
+    assert world.harness.state.oauth.token_owner(token.access_token) == ACCOUNT
 
 
 async def test_a_wrong_code_verifier_is_refused(world: MicrosoftWorld) -> None:
@@ -146,7 +147,7 @@ async def test_shares_map_to_access_roles(world: MicrosoftWorld, state: Emulator
     # given
     colleague = "colleague@contoso.test"
     writable = state.add_calendar(colleague, "Colleague (can edit)")
-    state.share(writable.id, ACCOUNT, AccessRole.WRITER)
+    state.add_share(ACCOUNT, writable.id, EmulatorRole.WRITER)
     # when
     roles = {c.id: c.access_role for c in await world.harness.provider.list_calendars()}
     # then
@@ -236,7 +237,7 @@ async def test_access_lost_after_listing_is_named_per_calendar(
 
 async def test_emulator_enforces_get_schedule_limits(world: MicrosoftWorld, state: EmulatorState) -> None:
     # given
-    access, _, _ = state.issue_tokens(ACCOUNT)
+    access, _, _ = state.oauth.issue_tokens(ACCOUNT)
     url = f"{world.settings.microsoft_graph_url}/me/calendar/getSchedule"
     window = {"dateTime": "2026-12-07T00:00:00", "timeZone": "UTC"}
     too_long = {"dateTime": "2027-02-08T00:00:00", "timeZone": "UTC"}
@@ -264,7 +265,7 @@ async def test_emulator_answers_select_and_pages_of_up_to_1000_events(
     world: MicrosoftWorld, state: EmulatorState
 ) -> None:
     # given
-    access, _, _ = state.issue_tokens(ACCOUNT)
+    access, _, _ = state.oauth.issue_tokens(ACCOUNT)
     calendar = state.add_calendar(ACCOUNT, "Busy")
     for n in range(1001):
         state.add_event(calendar.id, T0 + timedelta(minutes=n), T0 + timedelta(minutes=n + 1))
@@ -291,7 +292,7 @@ async def test_emulator_availability_view_marks_every_busy_interval(
     world: MicrosoftWorld, state: EmulatorState
 ) -> None:
     # given
-    access, _, _ = state.issue_tokens(ACCOUNT)
+    access, _, _ = state.oauth.issue_tokens(ACCOUNT)
     primary = state.account(ACCOUNT).primary_calendar_id  # type: ignore[union-attr]
     for event in list(state.calendars[primary].events.values()):
         state.calendars[primary].events.pop(event.id)
@@ -361,7 +362,7 @@ async def test_a_bad_request_is_not_retried(
 
 async def test_an_expired_token_is_refreshed_once(world: MicrosoftWorld, state: EmulatorState) -> None:
     # given
-    state.expire_access_tokens()
+    state.oauth.expire_access_tokens()
     # when
     email = await world.harness.provider.account_email()
     # then
@@ -385,7 +386,7 @@ async def test_provider_without_refresh_token_is_an_auth_error(
     world: MicrosoftWorld, state: EmulatorState, sleeps: RecordedSleeps
 ) -> None:
     # given
-    access, _, lifetime = state.issue_tokens(ACCOUNT, with_refresh=False)
+    access, _, lifetime = state.oauth.issue_tokens(ACCOUNT, with_refresh=False)
     token = world.store.token.__class__(
         access_token=access,
         refresh_token=None,
@@ -400,7 +401,7 @@ async def test_provider_without_refresh_token_is_an_auth_error(
         graph_url=world.settings.microsoft_graph_url,
         retry=RetryPolicy(sleep=sleeps),
     )
-    state.expire_access_tokens()
+    state.oauth.expire_access_tokens()
     # when / then
     try:
         with pytest.raises(ProviderAuthError):

@@ -183,7 +183,7 @@ async def test_expired_token_is_refreshed_once_for_concurrent_calls(
 ) -> None:
     # given: ten requests of one connection, each with its own provider, sharing store and lock
     clock = FakeClock()
-    access, refresh, lifetime = world.state.issue_tokens(ACCOUNT)
+    access, refresh, lifetime = world.state.oauth.issue_tokens(ACCOUNT)
     stale = OAuthToken(access, refresh, clock() + timedelta(seconds=lifetime))
     store = MemoryTokenStore(stale)
     locks = RefreshLocks()
@@ -210,7 +210,7 @@ async def test_token_rejected_early_is_refreshed_and_the_call_retried(
 ) -> None:
     # given: the token looks valid to us but Google already expired it
     async with provider_for(world, policy, clock=FakeClock()) as (provider, store):
-        world.state.expire_access_tokens()
+        world.state.oauth.expire_access_tokens()
         # when
         calendars = await provider.list_calendars()
     # then

@@ -34,7 +34,7 @@ def _secrets_of(world: World) -> set[str]:
     """Every access and refresh token the emulators handed out."""
     found: set[str] = set()
     for state in (world.google, world.microsoft):
-        found |= set(state.access_tokens) | set(state.refresh_tokens)
+        found |= set(state.oauth.access_tokens) | set(state.oauth.refresh_tokens)
     return found
 
 
