@@ -9,6 +9,7 @@ import strawberry
 from db.models import Hub, SeatTier
 from providers.base import ProviderKind
 from resolvers import booking, connections, domains, meetings, pages_write, settings_save, tasks, users
+from schema.base import CtxInfo
 from schema.errors import (
     CalendarAccessLostError,
     ConnectionLimitError,
@@ -37,7 +38,6 @@ from schema.results import outcome
 from schema.types import (
     CalendarConnection,
     CalendarSettings,
-    CtxInfo,
     Domain,
     EmailInbox,
     Meeting,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import public_pages
-from schema.types import CtxInfo, PublicSchedulingPage, User
+from schema.base import CtxInfo
+from schema.types import PublicSchedulingPage, User
 
 
 @strawberry.type

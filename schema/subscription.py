@@ -7,7 +7,8 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers import attempts
-from schema.types import BookingAttempt, CtxInfo
+from schema.base import CtxInfo
+from schema.types import BookingAttempt
 
 
 @strawberry.type

@@ -6,32 +6,14 @@ import uuid
 from datetime import datetime
 
 import strawberry
-from strawberry.types import Info
 
 from db import models
-from meetgraph.context import Context
 from providers.base import EXCHANGE_CAPABILITIES, FULL_CAPABILITIES, ProviderKind
 from resolvers import attempts as attempt_resolvers
 from resolvers import availability
 from resolvers import pages as page_resolvers
 from resolvers import settings as settings_resolvers
-
-CtxInfo = Info[Context, None]
-
-# The model enums are the GraphQL enums: registered here, used as annotations directly.
-CalendarProvider = strawberry.enum(ProviderKind, name="CalendarProvider")
-ConnectionStatus = strawberry.enum(models.ConnectionStatus)
-Hub = strawberry.enum(models.Hub)
-SeatTier = strawberry.enum(models.SeatTier)
-MeetingStatus = strawberry.enum(models.MeetingStatus)
-BookingAttemptOutcome = strawberry.enum(
-    models.BookingOutcome,
-    name="BookingAttemptOutcome",
-    description="What became of one attempt to book a scheduling page.",
-)
-MeetingSyncState = strawberry.enum(
-    models.SyncState, name="MeetingSyncState", description="Whether a meeting is in the calendar."
-)
+from schema.base import CtxInfo
 
 
 @strawberry.type(description="What a connection supports; Exchange connections have all four false.")
