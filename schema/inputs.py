@@ -6,25 +6,6 @@ from datetime import datetime
 
 import strawberry
 
-from db.models import Hub, SeatTier
-
-
-@strawberry.input
-class CreateUserInput:
-    email: str
-    name: str
-    account_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Join this account; a new account is made when omitted."
-    )
-    personal_email_access: bool | None = True
-    hub: Hub | None = Hub.NONE
-    tier: SeatTier | None = SeatTier.FREE
-    paid_seat: bool | None = False
-    timezone: str | None = "UTC"
-    created_at: datetime | None = strawberry.field(
-        default=None, description="When the user joined the CRM (imports); now when omitted."
-    )
-
 
 @strawberry.input
 class ExchangeConnectionInput:

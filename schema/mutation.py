@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 import strawberry
 
-from db.models import Hub, SeatTier
 from providers.base import ProviderKind
-from resolvers import booking, connections, domains, meetings, pages_write, settings_save, tasks, users
+from resolvers import booking, connections, domains, meetings, pages_write, settings_save, tasks
 from schema.base import CtxInfo
 from schema.errors import (
     CalendarAccessLostError,
@@ -28,7 +27,6 @@ from schema.errors import (
 from schema.inputs import (
     BookMeetingInput,
     CalendarSettingsInput,
-    CreateUserInput,
     CrmMeetingInput,
     ExchangeConnectionInput,
     SchedulingPageInput,
@@ -43,14 +41,8 @@ from schema.types import (
     Meeting,
     SchedulingPage,
     Task,
-    User,
 )
-
-
-@strawberry.type
-class CreateUserSuccess:
-    user: User
-    token: str
+from schema.users import UsersMutation
 
 
 @strawberry.type
@@ -104,9 +96,6 @@ class TaskSuccess:
 
 
 TaskResult = Annotated[TaskSuccess | ValidationError | ProviderError, strawberry.union("TaskResult")]
-CreateUserResult = Annotated[
-    CreateUserSuccess | ValidationError | PermissionRequiredError, strawberry.union("CreateUserResult")
-]
 StartCalendarConnectionResult = Annotated[
     StartCalendarConnectionSuccess | PermissionRequiredError | ConnectionLimitError | ValidationError,
     strawberry.union("StartCalendarConnectionResult"),
@@ -196,26 +185,7 @@ def _connected(model: Any) -> ConnectCalendarSuccess:
 
 
 @strawberry.type
-class Mutation:
-    @strawberry.mutation(description="Create a user (admin token); returns the user's API token once.")
-    async def create_user(self, info: CtxInfo, input: CreateUserInput) -> CreateUserResult:
-        data = users.NewUser(
-            email=input.email,
-            name=input.name,
-            account_id=input.account_id,
-            personal_email_access=input.personal_email_access is not False,
-            hub=input.hub or Hub.NONE,
-            tier=input.tier or SeatTier.FREE,
-            paid_seat=bool(input.paid_seat),
-            timezone=input.timezone or "UTC",
-            created_at=input.created_at,
-        )
-        return await outcome(
-            info.context,
-            users.create_user(info.context, data),
-            lambda made: CreateUserSuccess(user=User.from_model(made[0]), token=made[1]),
-        )
-
+class Mutation(UsersMutation):
     @strawberry.mutation(description="The provider's OAuth authorization URL to send the user to (Google, Office 365).")
     async def start_calendar_connection(
         self, info: CtxInfo, provider: ProviderKind

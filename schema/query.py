@@ -6,15 +6,12 @@ import strawberry
 
 from resolvers import public_pages
 from schema.base import CtxInfo
-from schema.types import PublicSchedulingPage, User
+from schema.types import PublicSchedulingPage
+from schema.users import UsersQuery
 
 
 @strawberry.type
-class Query:
-    @strawberry.field(description="The caller (needs `Authorization: Bearer <token>`).")
-    def me(self, info: CtxInfo) -> User:
-        return User.from_model(info.context.require_user())
-
+class Query(UsersQuery):
     @strawberry.field(description="A scheduling page as a visitor sees it (public).")
     async def scheduling_page(
         self, info: CtxInfo, slug: str, domain: str | None = None
