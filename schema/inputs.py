@@ -7,14 +7,6 @@ from datetime import datetime
 import strawberry
 
 
-@strawberry.input
-class ExchangeConnectionInput:
-    email: str
-    password: str
-    username: str | None = None
-    ews_url: str | None = None
-
-
 @strawberry.input(description="Only the fields sent are changed; null clears a link, prefix or domain.")
 class CalendarSettingsInput:
     calendar_sync: bool | None = strawberry.UNSET

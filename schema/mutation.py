@@ -6,19 +6,15 @@ from typing import Annotated, Any
 
 import strawberry
 
-from providers.base import ProviderKind
-from resolvers import booking, connections, domains, meetings, pages_write, settings_save, tasks
+from resolvers import booking, domains, meetings, pages_write, settings_save, tasks
 from schema.base import CtxInfo
+from schema.connections import ConnectionsMutation
 from schema.errors import (
     CalendarAccessLostError,
-    ConnectionLimitError,
-    ExchangeVersionError,
     LicenseRequiredError,
     NotFoundError,
     PagesDisabledError,
-    PermissionRequiredError,
     ProviderError,
-    SharedInboxError,
     SlotUnavailableError,
     SlugTakenError,
     UnsupportedOperationError,
@@ -28,36 +24,18 @@ from schema.inputs import (
     BookMeetingInput,
     CalendarSettingsInput,
     CrmMeetingInput,
-    ExchangeConnectionInput,
     SchedulingPageInput,
     TaskInput,
 )
 from schema.results import outcome
 from schema.types import (
-    CalendarConnection,
     CalendarSettings,
     Domain,
-    EmailInbox,
     Meeting,
     SchedulingPage,
     Task,
 )
 from schema.users import UsersMutation
-
-
-@strawberry.type
-class StartCalendarConnectionSuccess:
-    authorization_url: str
-
-
-@strawberry.type
-class ConnectCalendarSuccess:
-    connection: CalendarConnection
-
-
-@strawberry.type
-class DisconnectSuccess:
-    id: strawberry.ID
 
 
 @strawberry.type
@@ -76,11 +54,6 @@ class DomainSuccess:
 
 
 @strawberry.type
-class EmailInboxSuccess:
-    inbox: EmailInbox
-
-
-@strawberry.type
 class BookMeetingSuccess:
     meeting: Meeting
 
@@ -96,21 +69,6 @@ class TaskSuccess:
 
 
 TaskResult = Annotated[TaskSuccess | ValidationError | ProviderError, strawberry.union("TaskResult")]
-StartCalendarConnectionResult = Annotated[
-    StartCalendarConnectionSuccess | PermissionRequiredError | ConnectionLimitError | ValidationError,
-    strawberry.union("StartCalendarConnectionResult"),
-]
-ConnectCalendarResult = Annotated[
-    ConnectCalendarSuccess
-    | PermissionRequiredError
-    | SharedInboxError
-    | ConnectionLimitError
-    | ProviderError
-    | ExchangeVersionError
-    | ValidationError,
-    strawberry.union("ConnectCalendarResult"),
-]
-DisconnectResult = Annotated[DisconnectSuccess | NotFoundError, strawberry.union("DisconnectResult")]
 CalendarSettingsResult = Annotated[
     CalendarSettingsSuccess | ValidationError | LicenseRequiredError | NotFoundError | ProviderError,
     strawberry.union("CalendarSettingsResult"),
@@ -121,9 +79,6 @@ SchedulingPageResult = Annotated[
 ]
 DomainResult = Annotated[
     DomainSuccess | ValidationError | SlugTakenError | NotFoundError, strawberry.union("DomainResult")
-]
-EmailInboxResult = Annotated[
-    EmailInboxSuccess | ValidationError | PermissionRequiredError, strawberry.union("EmailInboxResult")
 ]
 BookMeetingResult = Annotated[
     BookMeetingSuccess
@@ -176,53 +131,8 @@ def _meeting_success(model: Any) -> MeetingSuccess:
     return MeetingSuccess(meeting=Meeting.from_model(model))
 
 
-def _disconnected(key: Any) -> DisconnectSuccess:
-    return DisconnectSuccess(id=strawberry.ID(str(key)))
-
-
-def _connected(model: Any) -> ConnectCalendarSuccess:
-    return ConnectCalendarSuccess(connection=CalendarConnection.from_model(model))
-
-
 @strawberry.type
-class Mutation(UsersMutation):
-    @strawberry.mutation(description="The provider's OAuth authorization URL to send the user to (Google, Office 365).")
-    async def start_calendar_connection(
-        self, info: CtxInfo, provider: ProviderKind
-    ) -> StartCalendarConnectionResult:
-        return await outcome(
-            info.context,
-            connections.start_oauth(info.context, provider),
-            lambda url: StartCalendarConnectionSuccess(authorization_url=url),
-        )
-
-    @strawberry.mutation(description="Connect an Exchange calendar; the server is checked before anything is saved.")
-    async def connect_exchange_calendar(
-        self, info: CtxInfo, input: ExchangeConnectionInput
-    ) -> ConnectCalendarResult:
-        data = connections.ExchangeInput(
-            email=input.email, password=input.password, username=input.username, ews_url=input.ews_url
-        )
-        return await outcome(info.context, connections.connect_exchange(info.context, data), _connected)
-
-    @strawberry.mutation
-    async def disconnect_calendar(self, info: CtxInfo, connection_id: strawberry.ID) -> DisconnectResult:
-        return await outcome(
-            info.context, connections.disconnect_calendar(info.context, connection_id), _disconnected
-        )
-
-    @strawberry.mutation(description="Disconnect an inbox; a calendar connected with it stays connected.")
-    async def disconnect_email_inbox(self, info: CtxInfo, inbox_id: strawberry.ID) -> DisconnectResult:
-        return await outcome(info.context, connections.disconnect_inbox(info.context, inbox_id), _disconnected)
-
-    @strawberry.mutation(description="Connect a team address as a shared inbox of the account.")
-    async def connect_shared_inbox(self, info: CtxInfo, address: str) -> EmailInboxResult:
-        return await outcome(
-            info.context,
-            connections.connect_shared_inbox(info.context, address),
-            lambda inbox: EmailInboxSuccess(inbox=EmailInbox.from_model(inbox)),
-        )
-
+class Mutation(UsersMutation, ConnectionsMutation):
     @strawberry.mutation(description="Save calendar settings: validated as a whole, saved all or nothing.")
     async def save_calendar_settings(
         self, info: CtxInfo, input: CalendarSettingsInput

@@ -8,87 +8,11 @@ from datetime import datetime
 import strawberry
 
 from db import models
-from providers.base import EXCHANGE_CAPABILITIES, FULL_CAPABILITIES, ProviderKind
 from resolvers import availability
 from resolvers import pages as page_resolvers
 from resolvers import settings as settings_resolvers
 from schema.base import CtxInfo
-
-
-@strawberry.type(description="What a connection supports; Exchange connections have all four false.")
-class ConnectionCapabilities:
-    cancel_meetings: bool
-    reschedule_meetings: bool
-    two_way_sync: bool
-    insert_times_in_email: bool
-
-
-@strawberry.type
-class Calendar:
-    id: strawberry.ID
-    name: str
-    is_primary: bool
-    status: models.ConnectionStatus
-    is_availability_calendar: bool
-    selectable_for_availability: bool = strawberry.field(
-        description="Owned by the connected account, or shared with it with full event details."
-    )
-
-    @classmethod
-    def from_model(cls, m: models.Calendar) -> Calendar:
-        return cls(
-            id=strawberry.ID(str(m.id)),
-            name=m.name,
-            is_primary=m.is_primary,
-            status=m.status,
-            is_availability_calendar=m.is_availability,
-            selectable_for_availability=m.selectable_for_availability,
-        )
-
-
-@strawberry.type
-class CalendarConnection:
-    id: strawberry.ID
-    provider: ProviderKind
-    email: str
-    status: models.ConnectionStatus
-    _id: strawberry.Private[uuid.UUID]
-
-    @classmethod
-    def from_model(cls, m: models.CalendarConnection) -> CalendarConnection:
-        return cls(
-            id=strawberry.ID(str(m.id)),
-            provider=ProviderKind(m.provider),
-            email=m.email,
-            status=m.status,
-            _id=m.id,
-        )
-
-    @strawberry.field
-    async def calendars(self, info: CtxInfo) -> list[Calendar]:
-        rows = await info.context.loaders.calendars_by_connection.load(self._id)
-        return [Calendar.from_model(c) for c in rows]
-
-    @strawberry.field
-    def capabilities(self) -> ConnectionCapabilities:
-        caps = EXCHANGE_CAPABILITIES if self.provider is ProviderKind.EXCHANGE else FULL_CAPABILITIES
-        return ConnectionCapabilities(
-            cancel_meetings=caps.cancel_meetings,
-            reschedule_meetings=caps.reschedule_meetings,
-            two_way_sync=caps.two_way_sync,
-            insert_times_in_email=caps.insert_times_in_email,
-        )
-
-
-@strawberry.type
-class EmailInbox:
-    id: strawberry.ID
-    address: str
-    shared: bool
-
-    @classmethod
-    def from_model(cls, m: models.EmailInbox) -> EmailInbox:
-        return cls(id=strawberry.ID(str(m.id)), address=m.address, shared=m.shared)
+from schema.connections import Calendar
 
 
 @strawberry.type

@@ -14,18 +14,10 @@ from resolvers import attempts as attempt_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import users
 from schema.base import CtxInfo
+from schema.connections import CalendarConnection, EmailInbox
 from schema.errors import PermissionRequiredError, ValidationError
 from schema.results import outcome
-from schema.types import (
-    BookingAttempt,
-    CalendarConnection,
-    CalendarSettings,
-    Domain,
-    EmailInbox,
-    Meeting,
-    SchedulingPage,
-    Task,
-)
+from schema.types import BookingAttempt, CalendarSettings, Domain, Meeting, SchedulingPage, Task
 
 
 @strawberry.type
