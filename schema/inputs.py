@@ -7,19 +7,6 @@ from datetime import datetime
 import strawberry
 
 
-@strawberry.input(description="Only the fields sent are changed; null clears a link, prefix or domain.")
-class CalendarSettingsInput:
-    calendar_sync: bool | None = strawberry.UNSET
-    task_sync: bool | None = strawberry.UNSET
-    scheduling_pages_enabled: bool | None = strawberry.UNSET
-    availability_calendar_ids: list[strawberry.ID] | None = strawberry.UNSET
-    meeting_url_prefix: str | None = strawberry.UNSET
-    default_meeting_link_id: strawberry.ID | None = strawberry.UNSET
-    meeting_domain_id: strawberry.ID | None = strawberry.UNSET
-    chat_include_meeting_link: bool | None = strawberry.UNSET
-    chat_meeting_link_id: strawberry.ID | None = strawberry.UNSET
-
-
 @strawberry.input
 class WeeklyHoursInput:
     weekday: int = strawberry.field(description="1 = Monday ... 7 = Sunday (ISO weekday).")

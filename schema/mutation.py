@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import booking, domains, meetings, pages_write, settings_save, tasks
+from resolvers import booking, domains, meetings, pages_write, tasks
 from schema.base import CtxInfo
 from schema.connections import ConnectionsMutation
 from schema.errors import (
@@ -22,25 +22,19 @@ from schema.errors import (
 )
 from schema.inputs import (
     BookMeetingInput,
-    CalendarSettingsInput,
     CrmMeetingInput,
     SchedulingPageInput,
     TaskInput,
 )
 from schema.results import outcome
+from schema.settings import SettingsMutation
 from schema.types import (
-    CalendarSettings,
     Domain,
     Meeting,
     SchedulingPage,
     Task,
 )
 from schema.users import UsersMutation
-
-
-@strawberry.type
-class CalendarSettingsSuccess:
-    settings: CalendarSettings
 
 
 @strawberry.type
@@ -69,10 +63,6 @@ class TaskSuccess:
 
 
 TaskResult = Annotated[TaskSuccess | ValidationError | ProviderError, strawberry.union("TaskResult")]
-CalendarSettingsResult = Annotated[
-    CalendarSettingsSuccess | ValidationError | LicenseRequiredError | NotFoundError | ProviderError,
-    strawberry.union("CalendarSettingsResult"),
-]
 SchedulingPageResult = Annotated[
     SchedulingPageSuccess | ValidationError | SlugTakenError | NotFoundError | LicenseRequiredError,
     strawberry.union("SchedulingPageResult"),
@@ -96,15 +86,6 @@ MeetingResult = Annotated[
 ]
 
 
-def _settings_changes(input: CalendarSettingsInput) -> dict[str, Any]:
-    """The fields the client sent: omitted ones stay as they are, explicit nulls clear."""
-    return {
-        name: value
-        for name, value in vars(input).items()
-        if value is not strawberry.UNSET
-    }
-
-
 def _page_input(input: SchedulingPageInput) -> pages_write.PageInput:
     return pages_write.PageInput(
         name=input.name,
@@ -119,10 +100,6 @@ def _page_input(input: SchedulingPageInput) -> pages_write.PageInput:
     )
 
 
-def _settings_success(model: Any) -> CalendarSettingsSuccess:
-    return CalendarSettingsSuccess(settings=CalendarSettings.from_model(model))
-
-
 def _page_success(model: Any) -> SchedulingPageSuccess:
     return SchedulingPageSuccess(page=SchedulingPage.from_model(model))
 
@@ -132,29 +109,7 @@ def _meeting_success(model: Any) -> MeetingSuccess:
 
 
 @strawberry.type
-class Mutation(UsersMutation, ConnectionsMutation):
-    @strawberry.mutation(description="Save calendar settings: validated as a whole, saved all or nothing.")
-    async def save_calendar_settings(
-        self, info: CtxInfo, input: CalendarSettingsInput
-    ) -> CalendarSettingsResult:
-        return await outcome(
-            info.context, settings_save.save(info.context, _settings_changes(input)), _settings_success
-        )
-
-    @strawberry.mutation
-    async def remove_inactive_calendar(self, info: CtxInfo, calendar_id: strawberry.ID) -> CalendarSettingsResult:
-        return await outcome(
-            info.context, settings_save.remove_inactive_calendar(info.context, calendar_id), _settings_success
-        )
-
-    @strawberry.mutation(description="Deactivate every scheduling page of the caller without deleting them.")
-    async def disable_scheduling_pages(self, info: CtxInfo) -> CalendarSettingsResult:
-        return await outcome(info.context, settings_save.set_pages_active(info.context, False), _settings_success)
-
-    @strawberry.mutation
-    async def enable_scheduling_pages(self, info: CtxInfo) -> CalendarSettingsResult:
-        return await outcome(info.context, settings_save.set_pages_active(info.context, True), _settings_success)
-
+class Mutation(UsersMutation, ConnectionsMutation, SettingsMutation):
     @strawberry.mutation
     async def create_scheduling_page(self, info: CtxInfo, input: SchedulingPageInput) -> SchedulingPageResult:
         return await outcome(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import strawberry
@@ -10,9 +9,7 @@ import strawberry
 from db import models
 from resolvers import availability
 from resolvers import pages as page_resolvers
-from resolvers import settings as settings_resolvers
 from schema.base import CtxInfo
-from schema.connections import Calendar
 
 
 @strawberry.type
@@ -104,61 +101,6 @@ class PublicSchedulingPage(SchedulingPageFields):
             timezone=m.timezone,
             _model=m,
         )
-
-
-@strawberry.type
-class CalendarSettings:
-    calendar_sync: bool
-    task_sync: bool
-    scheduling_pages_enabled: bool
-    meeting_url_prefix: str | None
-    pages_active: bool
-    chat_include_meeting_link: bool
-    _model: strawberry.Private[models.CalendarSettings]
-
-    @classmethod
-    def from_model(cls, m: models.CalendarSettings) -> CalendarSettings:
-        return cls(
-            calendar_sync=m.calendar_sync,
-            task_sync=m.task_sync,
-            scheduling_pages_enabled=m.scheduling_pages_enabled,
-            meeting_url_prefix=m.meeting_url_prefix,
-            pages_active=m.pages_active,
-            chat_include_meeting_link=m.chat_include_meeting_link,
-            _model=m,
-        )
-
-    @strawberry.field
-    async def availability_calendars(self, info: CtxInfo) -> list[Calendar]:
-        rows = await info.context.loaders.calendars_by_user.load(self._model.user_id)
-        return [Calendar.from_model(c) for c in rows if c.is_availability]
-
-    @strawberry.field
-    async def inactive_calendars(self, info: CtxInfo) -> list[Calendar]:
-        rows = await settings_resolvers.inactive_calendars(info.context, self._model.user_id)
-        return [Calendar.from_model(c) for c in rows]
-
-    @strawberry.field
-    async def default_meeting_link(self, info: CtxInfo) -> SchedulingPage | None:
-        return await _page(info, self._model.default_meeting_link_id)
-
-    @strawberry.field
-    async def meeting_domain(self, info: CtxInfo) -> Domain | None:
-        if self._model.meeting_domain_id is None:
-            return None
-        domain = await info.context.loaders.domain_by_id.load(self._model.meeting_domain_id)
-        return Domain.from_model(domain) if domain else None
-
-    @strawberry.field
-    async def chat_meeting_link(self, info: CtxInfo) -> SchedulingPage | None:
-        return await _page(info, self._model.chat_meeting_link_id)
-
-
-async def _page(info: CtxInfo, page_id: uuid.UUID | None) -> SchedulingPage | None:
-    if page_id is None:
-        return None
-    page = await info.context.loaders.page_by_id.load(page_id)
-    return SchedulingPage.from_model(page) if page else None
 
 
 @strawberry.type

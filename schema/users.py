@@ -17,7 +17,8 @@ from schema.base import CtxInfo
 from schema.connections import CalendarConnection, EmailInbox
 from schema.errors import PermissionRequiredError, ValidationError
 from schema.results import outcome
-from schema.types import BookingAttempt, CalendarSettings, Domain, Meeting, SchedulingPage, Task
+from schema.settings import CalendarSettings
+from schema.types import BookingAttempt, Domain, Meeting, SchedulingPage, Task
 
 
 @strawberry.type
