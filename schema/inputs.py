@@ -8,24 +8,6 @@ import strawberry
 
 
 @strawberry.input
-class WeeklyHoursInput:
-    weekday: int = strawberry.field(description="1 = Monday ... 7 = Sunday (ISO weekday).")
-    start: str = strawberry.field(description="Local wall-clock time in the page's timezone, HH:MM.")
-    end: str
-
-
-@strawberry.input
-class SchedulingPageInput:
-    name: str
-    slug: str | None = None
-    duration_minutes: int | None = 30
-    timezone: str | None = None
-    weekly_hours: list[WeeklyHoursInput] | None = None
-    buffer_minutes: int | None = 0
-    minimum_notice_minutes: int | None = 0
-
-
-@strawberry.input
 class BookMeetingInput:
     slug: str
     domain: str | None = strawberry.field(

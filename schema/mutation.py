@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import booking, domains, meetings, pages_write, tasks
+from resolvers import booking, domains, meetings, tasks
 from schema.base import CtxInfo
 from schema.connections import ConnectionsMutation
 from schema.errors import (
     CalendarAccessLostError,
-    LicenseRequiredError,
     NotFoundError,
     PagesDisabledError,
     ProviderError,
@@ -23,23 +22,17 @@ from schema.errors import (
 from schema.inputs import (
     BookMeetingInput,
     CrmMeetingInput,
-    SchedulingPageInput,
     TaskInput,
 )
+from schema.pages import PagesMutation
 from schema.results import outcome
 from schema.settings import SettingsMutation
 from schema.types import (
     Domain,
     Meeting,
-    SchedulingPage,
     Task,
 )
 from schema.users import UsersMutation
-
-
-@strawberry.type
-class SchedulingPageSuccess:
-    page: SchedulingPage
 
 
 @strawberry.type
@@ -63,10 +56,6 @@ class TaskSuccess:
 
 
 TaskResult = Annotated[TaskSuccess | ValidationError | ProviderError, strawberry.union("TaskResult")]
-SchedulingPageResult = Annotated[
-    SchedulingPageSuccess | ValidationError | SlugTakenError | NotFoundError | LicenseRequiredError,
-    strawberry.union("SchedulingPageResult"),
-]
 DomainResult = Annotated[
     DomainSuccess | ValidationError | SlugTakenError | NotFoundError, strawberry.union("DomainResult")
 ]
@@ -86,44 +75,12 @@ MeetingResult = Annotated[
 ]
 
 
-def _page_input(input: SchedulingPageInput) -> pages_write.PageInput:
-    return pages_write.PageInput(
-        name=input.name,
-        slug=input.slug,
-        duration_minutes=input.duration_minutes,
-        timezone=input.timezone,
-        weekly_hours=[(h.weekday, h.start, h.end) for h in input.weekly_hours]
-        if input.weekly_hours is not None
-        else None,
-        buffer_minutes=input.buffer_minutes,
-        minimum_notice_minutes=input.minimum_notice_minutes,
-    )
-
-
-def _page_success(model: Any) -> SchedulingPageSuccess:
-    return SchedulingPageSuccess(page=SchedulingPage.from_model(model))
-
-
 def _meeting_success(model: Any) -> MeetingSuccess:
     return MeetingSuccess(meeting=Meeting.from_model(model))
 
 
 @strawberry.type
-class Mutation(UsersMutation, ConnectionsMutation, SettingsMutation):
-    @strawberry.mutation
-    async def create_scheduling_page(self, info: CtxInfo, input: SchedulingPageInput) -> SchedulingPageResult:
-        return await outcome(
-            info.context, pages_write.create_page(info.context, _page_input(input)), _page_success
-        )
-
-    @strawberry.mutation
-    async def update_scheduling_page(
-        self, info: CtxInfo, id: strawberry.ID, input: SchedulingPageInput
-    ) -> SchedulingPageResult:
-        return await outcome(
-            info.context, pages_write.update_page(info.context, id, _page_input(input)), _page_success
-        )
-
+class Mutation(UsersMutation, ConnectionsMutation, SettingsMutation, PagesMutation):
     @strawberry.mutation(description="Connect a custom domain to the caller's account (its domain manager).")
     async def connect_domain(
         self, info: CtxInfo, hostname: str, robots_disallow_meetings: bool | None = False

@@ -13,8 +13,9 @@ from resolvers import settings_save
 from schema.base import CtxInfo
 from schema.connections import Calendar
 from schema.errors import LicenseRequiredError, NotFoundError, ProviderError, ValidationError
+from schema.pages import SchedulingPage
 from schema.results import outcome
-from schema.types import Domain, SchedulingPage
+from schema.types import Domain
 
 
 @strawberry.type

@@ -7,9 +7,6 @@ from datetime import datetime
 import strawberry
 
 from db import models
-from resolvers import availability
-from resolvers import pages as page_resolvers
-from schema.base import CtxInfo
 
 
 @strawberry.type
@@ -26,80 +23,6 @@ class Domain:
             id=strawberry.ID(str(m.id)),
             hostname=m.hostname,
             robots_disallow_meetings=m.robots_disallow_meetings,
-        )
-
-
-@strawberry.type
-class Slot:
-    start: datetime
-    end: datetime
-
-
-@strawberry.interface(description="The fields an owner and a visitor both see of a scheduling page.")
-class SchedulingPageFields:
-    name: str
-    slug: str
-    duration_minutes: int
-    timezone: str
-    _model: strawberry.Private[models.SchedulingPage]
-
-    @strawberry.field
-    async def url(self, info: CtxInfo) -> str:
-        return await page_resolvers.page_url(info.context, self._model)
-
-    @strawberry.field
-    async def active(self, info: CtxInfo) -> bool:
-        return (await page_resolvers.page_state(info.context, self._model)).active
-
-    @strawberry.field(description="True while the owner has no connected calendar: bookings become requests.")
-    async def offline(self, info: CtxInfo) -> bool:
-        return (await page_resolvers.page_state(info.context, self._model)).offline
-
-    @strawberry.field
-    async def available_slots(self, info: CtxInfo, start: datetime, end: datetime) -> list[Slot]:
-        slots = await availability.slots_for_page(info.context, self._model, start, end)
-        return [Slot(start=s.start, end=s.end) for s in slots]
-
-
-@strawberry.type
-class WeeklyHours:
-    weekday: int = strawberry.field(description="1 = Monday ... 7 = Sunday (ISO weekday).")
-    start: str
-    end: str
-
-
-@strawberry.type
-class SchedulingPage(SchedulingPageFields):
-    id: strawberry.ID
-    buffer_minutes: int
-    minimum_notice_minutes: int
-    weekly_hours: list[WeeklyHours]
-
-    @classmethod
-    def from_model(cls, m: models.SchedulingPage) -> SchedulingPage:
-        return cls(
-            id=strawberry.ID(str(m.id)),
-            name=m.name,
-            slug=m.slug,
-            duration_minutes=m.duration_minutes,
-            timezone=m.timezone,
-            buffer_minutes=m.buffer_minutes,
-            minimum_notice_minutes=m.minimum_notice_minutes,
-            weekly_hours=[WeeklyHours(**h) for h in m.weekly_hours],
-            _model=m,
-        )
-
-
-@strawberry.type(description="What an anonymous visitor of a scheduling page may see.")
-class PublicSchedulingPage(SchedulingPageFields):
-    @classmethod
-    def from_model(cls, m: models.SchedulingPage) -> PublicSchedulingPage:
-        return cls(
-            name=m.name,
-            slug=m.slug,
-            duration_minutes=m.duration_minutes,
-            timezone=m.timezone,
-            _model=m,
         )
 
 

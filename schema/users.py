@@ -16,9 +16,10 @@ from resolvers import users
 from schema.base import CtxInfo
 from schema.connections import CalendarConnection, EmailInbox
 from schema.errors import PermissionRequiredError, ValidationError
+from schema.pages import SchedulingPage
 from schema.results import outcome
 from schema.settings import CalendarSettings
-from schema.types import BookingAttempt, Domain, Meeting, SchedulingPage, Task
+from schema.types import BookingAttempt, Domain, Meeting, Task
 
 
 @strawberry.type
