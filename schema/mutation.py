@@ -6,16 +6,16 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import booking, domains, meetings, tasks
+from resolvers import booking, meetings, tasks
 from schema.base import CtxInfo
 from schema.connections import ConnectionsMutation
+from schema.domains import DomainsMutation
 from schema.errors import (
     CalendarAccessLostError,
     NotFoundError,
     PagesDisabledError,
     ProviderError,
     SlotUnavailableError,
-    SlugTakenError,
     UnsupportedOperationError,
     ValidationError,
 )
@@ -28,16 +28,10 @@ from schema.pages import PagesMutation
 from schema.results import outcome
 from schema.settings import SettingsMutation
 from schema.types import (
-    Domain,
     Meeting,
     Task,
 )
 from schema.users import UsersMutation
-
-
-@strawberry.type
-class DomainSuccess:
-    domain: Domain
 
 
 @strawberry.type
@@ -56,9 +50,6 @@ class TaskSuccess:
 
 
 TaskResult = Annotated[TaskSuccess | ValidationError | ProviderError, strawberry.union("TaskResult")]
-DomainResult = Annotated[
-    DomainSuccess | ValidationError | SlugTakenError | NotFoundError, strawberry.union("DomainResult")
-]
 BookMeetingResult = Annotated[
     BookMeetingSuccess
     | SlotUnavailableError
@@ -80,27 +71,7 @@ def _meeting_success(model: Any) -> MeetingSuccess:
 
 
 @strawberry.type
-class Mutation(UsersMutation, ConnectionsMutation, SettingsMutation, PagesMutation):
-    @strawberry.mutation(description="Connect a custom domain to the caller's account (its domain manager).")
-    async def connect_domain(
-        self, info: CtxInfo, hostname: str, robots_disallow_meetings: bool | None = False
-    ) -> DomainResult:
-        return await outcome(
-            info.context,
-            domains.connect_domain(info.context, hostname, bool(robots_disallow_meetings)),
-            lambda d: DomainSuccess(domain=Domain.from_model(d)),
-        )
-
-    @strawberry.mutation(description="Whether the domain's /robots.txt disallows /meetings*.")
-    async def set_domain_robots(
-        self, info: CtxInfo, domain_id: strawberry.ID, disallow_meetings: bool
-    ) -> DomainResult:
-        return await outcome(
-            info.context,
-            domains.set_robots(info.context, domain_id, disallow_meetings),
-            lambda d: DomainSuccess(domain=Domain.from_model(d)),
-        )
-
+class Mutation(UsersMutation, ConnectionsMutation, SettingsMutation, PagesMutation, DomainsMutation):
     @strawberry.mutation(description="Book a slot of a scheduling page (public).")
     async def book_meeting(self, info: CtxInfo, input: BookMeetingInput) -> BookMeetingResult:
         request = booking.BookingRequest(

@@ -12,10 +12,10 @@ from resolvers import settings as settings_resolvers
 from resolvers import settings_save
 from schema.base import CtxInfo
 from schema.connections import Calendar
+from schema.domains import Domain
 from schema.errors import LicenseRequiredError, NotFoundError, ProviderError, ValidationError
 from schema.pages import SchedulingPage
 from schema.results import outcome
-from schema.types import Domain
 
 
 @strawberry.type

@@ -10,23 +10,6 @@ from db import models
 
 
 @strawberry.type
-class Domain:
-    id: strawberry.ID
-    hostname: str
-    robots_disallow_meetings: bool = strawberry.field(
-        description="Whether this domain's /robots.txt disallows /meetings*."
-    )
-
-    @classmethod
-    def from_model(cls, m: models.Domain) -> Domain:
-        return cls(
-            id=strawberry.ID(str(m.id)),
-            hostname=m.hostname,
-            robots_disallow_meetings=m.robots_disallow_meetings,
-        )
-
-
-@strawberry.type
 class Meeting:
     id: strawberry.ID
     start: datetime
