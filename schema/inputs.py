@@ -8,17 +8,6 @@ import strawberry
 
 
 @strawberry.input
-class BookMeetingInput:
-    slug: str
-    domain: str | None = strawberry.field(
-        default=None, description="The host the page was opened on; the app's own host when omitted."
-    )
-    start: datetime
-    contact_email: str
-    contact_name: str
-
-
-@strawberry.input
 class CrmMeetingInput:
     contact_email: str
     title: str

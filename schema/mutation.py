@@ -6,21 +6,18 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers import booking, meetings, tasks
+from resolvers import meetings, tasks
 from schema.base import CtxInfo
+from schema.booking import BookingMutation
 from schema.connections import ConnectionsMutation
 from schema.domains import DomainsMutation
 from schema.errors import (
-    CalendarAccessLostError,
     NotFoundError,
-    PagesDisabledError,
     ProviderError,
-    SlotUnavailableError,
     UnsupportedOperationError,
     ValidationError,
 )
 from schema.inputs import (
-    BookMeetingInput,
     CrmMeetingInput,
     TaskInput,
 )
@@ -35,11 +32,6 @@ from schema.users import UsersMutation
 
 
 @strawberry.type
-class BookMeetingSuccess:
-    meeting: Meeting
-
-
-@strawberry.type
 class MeetingSuccess:
     meeting: Meeting
 
@@ -50,16 +42,6 @@ class TaskSuccess:
 
 
 TaskResult = Annotated[TaskSuccess | ValidationError | ProviderError, strawberry.union("TaskResult")]
-BookMeetingResult = Annotated[
-    BookMeetingSuccess
-    | SlotUnavailableError
-    | CalendarAccessLostError
-    | PagesDisabledError
-    | NotFoundError
-    | ValidationError
-    | ProviderError,
-    strawberry.union("BookMeetingResult"),
-]
 MeetingResult = Annotated[
     MeetingSuccess | UnsupportedOperationError | NotFoundError | ValidationError | ProviderError,
     strawberry.union("MeetingResult"),
@@ -71,22 +53,9 @@ def _meeting_success(model: Any) -> MeetingSuccess:
 
 
 @strawberry.type
-class Mutation(UsersMutation, ConnectionsMutation, SettingsMutation, PagesMutation, DomainsMutation):
-    @strawberry.mutation(description="Book a slot of a scheduling page (public).")
-    async def book_meeting(self, info: CtxInfo, input: BookMeetingInput) -> BookMeetingResult:
-        request = booking.BookingRequest(
-            slug=input.slug,
-            domain=input.domain,
-            start=input.start,
-            contact_email=input.contact_email,
-            contact_name=input.contact_name,
-        )
-        return await outcome(
-            info.context,
-            booking.book(info.context, request),
-            lambda m: BookMeetingSuccess(meeting=Meeting.from_model(m)),
-        )
-
+class Mutation(
+    UsersMutation, ConnectionsMutation, SettingsMutation, PagesMutation, DomainsMutation, BookingMutation
+):
     @strawberry.mutation(description="Log a meeting on a CRM contact; with calendar sync on, the contact is invited.")
     async def create_crm_meeting(self, info: CtxInfo, input: CrmMeetingInput) -> MeetingResult:
         data = meetings.CrmMeeting(

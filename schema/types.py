@@ -38,29 +38,6 @@ class Meeting:
         )
 
 
-@strawberry.type
-class BookingAttempt:
-    id: strawberry.ID
-    occurred_at: datetime
-    outcome: models.BookingOutcome
-    page_slug: str
-    contact_email: str
-    start: datetime
-    message: str | None
-
-    @classmethod
-    def from_model(cls, m: models.BookingAttempt) -> BookingAttempt:
-        return cls(
-            id=strawberry.ID(str(m.id)),
-            occurred_at=m.occurred_at,
-            outcome=m.outcome,
-            page_slug=m.page_slug,
-            contact_email=m.contact_email,
-            start=m.start,
-            message=m.message,
-        )
-
-
 @strawberry.type(description="A CRM task; synced into the tasks sub-calendar while task sync is on.")
 class Task:
     id: strawberry.ID

@@ -14,13 +14,14 @@ from resolvers import attempts as attempt_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import users
 from schema.base import CtxInfo
+from schema.booking import BookingAttempt
 from schema.connections import CalendarConnection, EmailInbox
 from schema.domains import Domain
 from schema.errors import PermissionRequiredError, ValidationError
 from schema.pages import SchedulingPage
 from schema.results import outcome
 from schema.settings import CalendarSettings
-from schema.types import BookingAttempt, Meeting, Task
+from schema.types import Meeting, Task
 
 
 @strawberry.type
