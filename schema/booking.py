@@ -19,8 +19,8 @@ from schema.errors import (
     SlotUnavailableError,
     ValidationError,
 )
+from schema.meetings import Meeting
 from schema.results import outcome
-from schema.types import Meeting
 
 
 @strawberry.type

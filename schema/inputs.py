@@ -8,17 +8,6 @@ import strawberry
 
 
 @strawberry.input
-class CrmMeetingInput:
-    contact_email: str
-    title: str
-    start: datetime
-    end: datetime
-    from_integration: bool | None = strawberry.field(
-        default=False, description="Created by an integration: logged only, never synced to a calendar."
-    )
-
-
-@strawberry.input
 class TaskInput:
     title: str
     due: datetime

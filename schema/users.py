@@ -18,10 +18,11 @@ from schema.booking import BookingAttempt
 from schema.connections import CalendarConnection, EmailInbox
 from schema.domains import Domain
 from schema.errors import PermissionRequiredError, ValidationError
+from schema.meetings import Meeting
 from schema.pages import SchedulingPage
 from schema.results import outcome
 from schema.settings import CalendarSettings
-from schema.types import Meeting, Task
+from schema.types import Task
 
 
 @strawberry.type
