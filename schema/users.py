@@ -22,7 +22,7 @@ from schema.meetings import Meeting
 from schema.pages import SchedulingPage
 from schema.results import outcome
 from schema.settings import CalendarSettings
-from schema.types import Task
+from schema.tasks import Task
 
 
 @strawberry.type
