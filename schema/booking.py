@@ -94,9 +94,7 @@ class BookingMutation:
 
 @strawberry.type
 class BookingSubscription:
-    @strawberry.subscription(
-        description="Every attempt to book any of the caller's scheduling pages, as it happens."
-    )
+    @strawberry.subscription(description="Every attempt to book any of the caller's scheduling pages, as it happens.")
     async def booking_attempts(self, info: CtxInfo) -> AsyncGenerator[BookingAttempt, None]:
         user = info.context.require_user()
         async for attempt in attempts.stream(info.context.services, user.id):

@@ -158,9 +158,7 @@ def _connected(model: Any) -> ConnectCalendarSuccess:
 @strawberry.type
 class ConnectionsMutation:
     @strawberry.mutation(description="The provider's OAuth authorization URL to send the user to (Google, Office 365).")
-    async def start_calendar_connection(
-        self, info: CtxInfo, provider: ProviderKind
-    ) -> StartCalendarConnectionResult:
+    async def start_calendar_connection(self, info: CtxInfo, provider: ProviderKind) -> StartCalendarConnectionResult:
         return await outcome(
             info.context,
             connections.start_oauth(info.context, provider),
@@ -168,9 +166,7 @@ class ConnectionsMutation:
         )
 
     @strawberry.mutation(description="Connect an Exchange calendar; the server is checked before anything is saved.")
-    async def connect_exchange_calendar(
-        self, info: CtxInfo, input: ExchangeConnectionInput
-    ) -> ConnectCalendarResult:
+    async def connect_exchange_calendar(self, info: CtxInfo, input: ExchangeConnectionInput) -> ConnectCalendarResult:
         data = connections.ExchangeInput(
             email=input.email, password=input.password, username=input.username, ews_url=input.ews_url
         )
@@ -178,9 +174,7 @@ class ConnectionsMutation:
 
     @strawberry.mutation
     async def disconnect_calendar(self, info: CtxInfo, connection_id: strawberry.ID) -> DisconnectResult:
-        return await outcome(
-            info.context, connections.disconnect_calendar(info.context, connection_id), _disconnected
-        )
+        return await outcome(info.context, connections.disconnect_calendar(info.context, connection_id), _disconnected)
 
     @strawberry.mutation(description="Disconnect an inbox; a calendar connected with it stays connected.")
     async def disconnect_email_inbox(self, info: CtxInfo, inbox_id: strawberry.ID) -> DisconnectResult:

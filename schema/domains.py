@@ -53,9 +53,7 @@ class DomainsMutation:
         )
 
     @strawberry.mutation(description="Whether the domain's /robots.txt disallows /meetings*.")
-    async def set_domain_robots(
-        self, info: CtxInfo, domain_id: strawberry.ID, disallow_meetings: bool
-    ) -> DomainResult:
+    async def set_domain_robots(self, info: CtxInfo, domain_id: strawberry.ID, disallow_meetings: bool) -> DomainResult:
         return await outcome(
             info.context,
             domains.set_robots(info.context, domain_id, disallow_meetings),

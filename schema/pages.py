@@ -139,9 +139,7 @@ def _page_success(model: Any) -> SchedulingPageSuccess:
 @strawberry.type
 class PagesQuery:
     @strawberry.field(description="A scheduling page as a visitor sees it (public).")
-    async def scheduling_page(
-        self, info: CtxInfo, slug: str, domain: str | None = None
-    ) -> PublicSchedulingPage | None:
+    async def scheduling_page(self, info: CtxInfo, slug: str, domain: str | None = None) -> PublicSchedulingPage | None:
         page = await public_pages.find_page(info.context, slug, domain)
         return PublicSchedulingPage.from_model(page) if page else None
 
@@ -150,14 +148,10 @@ class PagesQuery:
 class PagesMutation:
     @strawberry.mutation
     async def create_scheduling_page(self, info: CtxInfo, input: SchedulingPageInput) -> SchedulingPageResult:
-        return await outcome(
-            info.context, pages_write.create_page(info.context, _page_input(input)), _page_success
-        )
+        return await outcome(info.context, pages_write.create_page(info.context, _page_input(input)), _page_success)
 
     @strawberry.mutation
     async def update_scheduling_page(
         self, info: CtxInfo, id: strawberry.ID, input: SchedulingPageInput
     ) -> SchedulingPageResult:
-        return await outcome(
-            info.context, pages_write.update_page(info.context, id, _page_input(input)), _page_success
-        )
+        return await outcome(info.context, pages_write.update_page(info.context, id, _page_input(input)), _page_success)

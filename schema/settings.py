@@ -99,11 +99,7 @@ CalendarSettingsResult = Annotated[
 
 def _settings_changes(input: CalendarSettingsInput) -> dict[str, Any]:
     """The fields the client sent: omitted ones stay as they are, explicit nulls clear."""
-    return {
-        name: value
-        for name, value in vars(input).items()
-        if value is not strawberry.UNSET
-    }
+    return {name: value for name, value in vars(input).items() if value is not strawberry.UNSET}
 
 
 def _settings_success(model: Any) -> CalendarSettingsSuccess:
@@ -113,9 +109,7 @@ def _settings_success(model: Any) -> CalendarSettingsSuccess:
 @strawberry.type
 class SettingsMutation:
     @strawberry.mutation(description="Save calendar settings: validated as a whole, saved all or nothing.")
-    async def save_calendar_settings(
-        self, info: CtxInfo, input: CalendarSettingsInput
-    ) -> CalendarSettingsResult:
+    async def save_calendar_settings(self, info: CtxInfo, input: CalendarSettingsInput) -> CalendarSettingsResult:
         return await outcome(
             info.context, settings_save.save(info.context, _settings_changes(input)), _settings_success
         )
