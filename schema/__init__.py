@@ -1,4 +1,8 @@
-"""The GraphQL schema: thin Strawberry declarations over resolvers/."""
+"""The GraphQL schema: thin Strawberry declarations over resolvers/, one module per domain.
+
+The roots merge the domains' Query / Mutation / Subscription classes by inheritance; the bases' order
+is the order of the root fields in the exported SDL.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,38 @@ from strawberry.extensions import (
 )
 
 from meetgraph.settings import Settings
+from schema.booking import BookingMutation, BookingSubscription
+from schema.connections import ConnectionsMutation
+from schema.domains import DomainsMutation
+from schema.meetings import MeetingsMutation
+from schema.pages import PagesMutation, PagesQuery
+from schema.settings import SettingsMutation
+from schema.tasks import TasksMutation
+from schema.users import UsersMutation, UsersQuery
+
+
+@strawberry.type
+class Query(UsersQuery, PagesQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(
+    UsersMutation,
+    ConnectionsMutation,
+    SettingsMutation,
+    PagesMutation,
+    DomainsMutation,
+    BookingMutation,
+    MeetingsMutation,
+    TasksMutation,
+):
+    pass
+
+
+@strawberry.type
+class Subscription(BookingSubscription):
+    pass
 
 
 class CloseSession(SchemaExtension):
@@ -36,10 +72,6 @@ def should_mask(error: GraphQLError) -> bool:
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    from schema.mutation import Mutation
-    from schema.query import Query
-    from schema.subscription import Subscription
-
     settings = settings or Settings()
     return strawberry.Schema(
         query=Query,

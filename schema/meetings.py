@@ -1,0 +1,87 @@
+"""Meetings: the caller's meetings, CRM meetings and cancelling."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from db import models
+from resolvers import meetings
+from schema.base import CtxInfo
+from schema.errors import NotFoundError, ProviderError, UnsupportedOperationError, ValidationError
+from schema.results import outcome
+
+
+@strawberry.type
+class Meeting:
+    id: strawberry.ID
+    start: datetime
+    end: datetime
+    status: models.MeetingStatus
+    contact_email: str
+    contact_name: str
+    title: str
+    sync_state: models.SyncState = strawberry.field(
+        description="NOT_SYNCED (nothing to write), PENDING (being written, retried), SYNCED, FAILED."
+    )
+    page_id: strawberry.ID | None
+
+    @classmethod
+    def from_model(cls, m: models.Meeting) -> Meeting:
+        return cls(
+            id=strawberry.ID(str(m.id)),
+            start=m.start,
+            end=m.end,
+            status=m.status,
+            contact_email=m.contact_email,
+            contact_name=m.contact_name,
+            title=m.title,
+            sync_state=m.sync_state,
+            page_id=strawberry.ID(str(m.page_id)) if m.page_id else None,
+        )
+
+
+@strawberry.input
+class CrmMeetingInput:
+    contact_email: str
+    title: str
+    start: datetime
+    end: datetime
+    from_integration: bool | None = strawberry.field(
+        default=False, description="Created by an integration: logged only, never synced to a calendar."
+    )
+
+
+@strawberry.type
+class MeetingSuccess:
+    meeting: Meeting
+
+
+MeetingResult = Annotated[
+    MeetingSuccess | UnsupportedOperationError | NotFoundError | ValidationError | ProviderError,
+    strawberry.union("MeetingResult"),
+]
+
+
+def _meeting_success(model: Any) -> MeetingSuccess:
+    return MeetingSuccess(meeting=Meeting.from_model(model))
+
+
+@strawberry.type
+class MeetingsMutation:
+    @strawberry.mutation(description="Log a meeting on a CRM contact; with calendar sync on, the contact is invited.")
+    async def create_crm_meeting(self, info: CtxInfo, input: CrmMeetingInput) -> MeetingResult:
+        data = meetings.CrmMeeting(
+            contact_email=input.contact_email,
+            title=input.title,
+            start=input.start,
+            end=input.end,
+            from_integration=bool(input.from_integration),
+        )
+        return await outcome(info.context, meetings.create_crm_meeting(info.context, data), _meeting_success)
+
+    @strawberry.mutation(description="Cancel a meeting (not possible for Exchange-linked calendars).")
+    async def cancel_meeting(self, info: CtxInfo, id: strawberry.ID) -> MeetingResult:
+        return await outcome(info.context, meetings.cancel_meeting(info.context, id), _meeting_success)
