@@ -8,22 +8,17 @@ import pytest
 
 from meetgraph.services import Services
 from tests.utils.booking import (
-    ACCOUNTS,
     CONTACT_EMAIL,
     CONTACT_NAME,
     book,
     calendar_ids,
-    calendar_named,
     connect,
     create_page,
-    events_everywhere_but,
-    live_events,
     my_meetings,
     parse,
-    primary_id,
     save_settings,
-    state_of,
 )
+from tests.utils.calendars import ACCOUNTS, calendar_named, events_everywhere_but, live_events, primary_id, state_of
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 

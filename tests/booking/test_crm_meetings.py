@@ -6,18 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import (
-    ACCOUNTS,
-    MEETING_FIELDS,
-    book,
-    connect,
-    create_page,
-    live_events,
-    my_meetings,
-    primary_id,
-    save_settings,
-    state_of,
-)
+from tests.utils.booking import MEETING_FIELDS, book, connect, create_page, my_meetings, save_settings
+from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
 

@@ -5,21 +5,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from meetgraph.services import Services
-from tests.utils.booking import (
-    CONTACT_EMAIL,
-    Mailbox,
-    book,
-    calendar_ids,
-    calendar_named,
-    connect,
-    create_page,
-    live_events,
-    my_meetings,
-    primary_id,
-    save_settings,
-)
+from tests.utils.booking import CONTACT_EMAIL, book, calendar_ids, connect, create_page, my_meetings, save_settings
+from tests.utils.calendars import calendar_named, live_events, primary_id
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.mail import Mailbox
 
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 OWNER = "ada@example.com"

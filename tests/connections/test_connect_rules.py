@@ -7,10 +7,11 @@ import pytest
 
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, GOOGLE_USER, World
 from tests.utils.flows import START, authorize, oauth_callback
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, connect_exchange, counts, me
+from tests.utils.scenarios import connect_calendar, connect_exchange, me
 
 CONNECT_SHARED_INBOX = """
 mutation($address: String!) { connectSharedInbox(address: $address) {

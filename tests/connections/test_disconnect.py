@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 
 from meetgraph.services import Services
+from tests.utils.db import counts
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, counts, me
+from tests.utils.scenarios import connect_calendar, me
 
 DISCONNECT_CALENDAR = """
 mutation($id: ID!) { disconnectCalendar(connectionId: $id) {

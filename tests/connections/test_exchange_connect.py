@@ -6,9 +6,10 @@ import pytest
 
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_exchange, counts, me, save_settings
+from tests.utils.scenarios import connect_exchange, me, save_settings
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}
 NO_CAPABILITIES = {

@@ -11,10 +11,11 @@ from sqlmodel import select
 from db.models import OAuthState
 from meetgraph.services import Services
 from tests.utils.clock import FakeClock
+from tests.utils.db import counts
 from tests.utils.emulators import World
 from tests.utils.flows import START, authorize
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import counts, me
+from tests.utils.scenarios import me
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}
 DASHBOARD = "http://dashboard.test/meetings"

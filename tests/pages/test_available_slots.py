@@ -5,16 +5,8 @@ from typing import Any
 
 import httpx
 
-from tests.utils.booking import (
-    book,
-    calendar_ids,
-    calendar_named,
-    connect,
-    create_page,
-    parse,
-    primary_id,
-    save_settings,
-)
+from tests.utils.booking import book, calendar_ids, connect, create_page, parse, save_settings
+from tests.utils.calendars import calendar_named, primary_id
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient

@@ -10,17 +10,10 @@ import httpx
 import pytest
 
 from meetgraph.services import Services
+from tests.utils.db import CONNECTED_ROWS, counts
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import (
-    CONNECTED_ROWS,
-    connect_calendar,
-    connect_domain,
-    counts,
-    create_page,
-    me,
-    save_settings,
-)
+from tests.utils.scenarios import connect_calendar, connect_domain, create_page, me, save_settings
 
 CREATE_MEETING = """
 mutation($input: CrmMeetingInput!) { createCrmMeeting(input: $input) {

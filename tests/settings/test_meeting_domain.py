@@ -7,8 +7,9 @@ import pytest
 
 from db.models import Domain
 from meetgraph.services import Services
+from tests.utils.db import count
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import CONNECT_DOMAIN, CREATE_PAGE, connect_domain, count, create_page, me, save_settings
+from tests.utils.scenarios import CONNECT_DOMAIN, CREATE_PAGE, connect_domain, create_page, me, save_settings
 
 SET_ROBOTS = """
 mutation($id: ID!, $disallow: Boolean!) { setDomainRobots(domainId: $id, disallowMeetings: $disallow) {

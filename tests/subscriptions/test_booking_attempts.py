@@ -8,7 +8,8 @@ from websockets.exceptions import ConnectionClosed
 
 from meetgraph.settings import Settings
 from tests.subscriptions.conftest import Live, LiveDatabases, authorized, serve, ws_client
-from tests.utils.booking import book, calendar_ids, calendar_named, connect, create_page, save_settings
+from tests.utils.booking import book, calendar_ids, connect, create_page, save_settings
+from tests.utils.calendars import calendar_named
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
 

@@ -1,14 +1,11 @@
-"""Set-ups the connection, settings and security tests share: connected calendars, pages, domains, row counts."""
+"""Set-ups the connection, settings and security tests share: connected calendars, pages, domains, settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
-from sqlmodel import SQLModel, func, select
 
-from db.models import Calendar, CalendarConnection, EmailInbox
-from meetgraph.services import Services
 from meetgraph.settings import Settings
 from tests.utils.emulators import EXCHANGE_PASSWORD, EXCHANGE_USER
 from tests.utils.flows import CONNECT_EXCHANGE, START, authorize, oauth_callback
@@ -49,9 +46,6 @@ mutation($input: CalendarSettingsInput!) { saveCalendarSettings(input: $input) {
   ... on Error { message } ... on ValidationError { field } } }
 """
 
-CONNECTED_ROWS: tuple[type[SQLModel], ...] = (CalendarConnection, Calendar, EmailInbox)
-
-
 def ews_url(settings: Settings) -> str:
     """The Exchange emulator's EWS endpoint (the autodiscover URL tells where the emulator is mounted)."""
     autodiscover = settings.exchange_autodiscover_url
@@ -62,17 +56,6 @@ def ews_url(settings: Settings) -> str:
 async def me(gql: GraphQLClient, token: str) -> dict[str, Any]:
     data: dict[str, Any] = (await gql(ME, token=token))["me"]
     return data
-
-
-async def count(services: Services, model: type[SQLModel]) -> int:
-    async with services.sessionmaker() as session:
-        total: int = (await session.exec(select(func.count()).select_from(model))).one()
-    return total
-
-
-async def counts(services: Services, *models: type[SQLModel]) -> dict[str, int]:
-    """Row counts per table (connections, calendars and inboxes unless told otherwise)."""
-    return {model.__name__: await count(services, model) for model in models or CONNECTED_ROWS}
 
 
 async def connect_calendar(
