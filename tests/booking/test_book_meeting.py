@@ -21,13 +21,14 @@ from tests.utils.booking import (
 from tests.utils.calendars import ACCOUNTS, calendar_named, events_everywhere_but, live_events, primary_id, state_of
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.user import create_user
 
 # FakeClock: Tuesday 2026-12-01 08:00 UTC. Wednesday 10:00 in Berlin is 09:00 UTC.
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 
 
 async def owner_with_page(gql: GraphQLClient, http: httpx.AsyncClient, provider: str | None = "GOOGLE") -> str:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     if provider is not None:
         await connect(gql, http, token, provider)
     await create_page(gql, token, name="Intro", slug="intro", timezone="Europe/Berlin")

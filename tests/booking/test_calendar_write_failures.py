@@ -17,6 +17,7 @@ from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox
 from tests.utils.outages import EventInsertOutage
+from tests.utils.user import create_user
 
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 OWNER = "ada@example.com"
@@ -53,7 +54,7 @@ def held(services: Services) -> HeldRetries:
 
 
 async def google_page(gql: GraphQLClient, http: httpx.AsyncClient) -> str:
-    _, token = await gql.create_user(OWNER)
+    _, token = await create_user(gql, OWNER)
     await connect(gql, http, token, "GOOGLE")
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     return token

@@ -10,6 +10,7 @@ from tests.utils.booking import MEETING_FIELDS, book, connect, create_page, my_m
 from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.user import create_user
 
 START = datetime(2026, 12, 3, 14, tzinfo=UTC)
 CONTACT = "paul@customer.example"
@@ -49,7 +50,7 @@ async def crm_meeting(gql: GraphQLClient, token: str, **extra: Any) -> dict[str,
 
 
 async def owner(gql: GraphQLClient, http: httpx.AsyncClient, provider: str | None) -> str:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     if provider is not None:
         await connect(gql, http, token, provider)
     return token
@@ -182,7 +183,7 @@ async def test_another_users_meeting_is_not_found(
     # given
     token = await owner(gql, http, "GOOGLE")
     meeting = (await crm_meeting(gql, token))["meeting"]
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     # when
     data = await gql(CANCEL_MEETING, {"id": meeting["id"]}, intruder)
     # then

@@ -10,6 +10,7 @@ from tests.utils.calendars import calendar_named, live_events, primary_id
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox
+from tests.utils.user import create_user
 
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 OWNER = "ada@example.com"
@@ -32,7 +33,7 @@ async def test_offline_page_turns_a_booking_into_a_request_and_mails_the_owner(
     gql: GraphQLClient, services: Services, mailbox: Mailbox, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user(OWNER)
+    _, token = await create_user(gql, OWNER)
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     # when
     result = await book(gql, "intro", SLOT)
@@ -50,7 +51,7 @@ async def test_offline_request_blocks_the_same_time_for_the_next_visitor(
     gql: GraphQLClient, services: Services, mailbox: Mailbox
 ) -> None:
     # given
-    _, token = await gql.create_user(OWNER)
+    _, token = await create_user(gql, OWNER)
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     await book(gql, "intro", SLOT)
     # when
@@ -63,7 +64,7 @@ async def test_offline_request_blocks_the_same_time_for_the_next_visitor(
 
 
 async def google_owner_with_team_availability(gql: GraphQLClient, http: httpx.AsyncClient) -> tuple[str, str]:
-    _, token = await gql.create_user(OWNER)
+    _, token = await create_user(gql, OWNER)
     await connect(gql, http, token, "GOOGLE")
     ids = await calendar_ids(gql, token)
     await save_settings(gql, token, availabilityCalendarIds=[ids["Team events"], ids["Colleague (full details)"]])

@@ -9,6 +9,7 @@ from tests.utils.db import counts
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.scenarios import connect_calendar, me
+from tests.utils.user import create_user
 
 DISCONNECT_CALENDAR = """
 mutation($id: ID!) { disconnectCalendar(connectionId: $id) {
@@ -25,7 +26,7 @@ async def test_connecting_a_calendar_connects_its_inbox(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     await connect_calendar(gql, http, token)
     # then
@@ -37,7 +38,7 @@ async def test_disconnecting_the_inbox_keeps_the_calendar(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     (inbox,) = (await me(gql, token))["emailInboxes"]
     # when
@@ -55,7 +56,7 @@ async def test_disconnecting_the_calendar_removes_its_calendars_and_turns_sync_o
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     # when
     result = (await gql(DISCONNECT_CALENDAR, {"id": connection["id"]}, token))["disconnectCalendar"]
@@ -71,9 +72,9 @@ async def test_disconnecting_someone_elses_calendar_is_not_found(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, owner = await gql.create_user("ada@example.com")
+    _, owner = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, owner)
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     before = await counts(services)
     # when
     calendar = (await gql(DISCONNECT_CALENDAR, {"id": connection["id"]}, intruder))["disconnectCalendar"]
@@ -90,7 +91,7 @@ async def test_disconnecting_twice_is_not_found(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     await gql(DISCONNECT_CALENDAR, {"id": connection["id"]}, token)
     # when
@@ -103,7 +104,7 @@ async def test_reconnecting_after_disconnect_works(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     first = await connect_calendar(gql, http, token)
     await gql(DISCONNECT_CALENDAR, {"id": first["id"]}, token)
     # when

@@ -16,6 +16,7 @@ from tests.utils.emulators import World
 from tests.utils.flows import START, authorize
 from tests.utils.graphql import GraphQLClient
 from tests.utils.scenarios import me
+from tests.utils.user import create_user
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}
 DASHBOARD = "http://dashboard.test/meetings"
@@ -57,7 +58,7 @@ async def test_user_denying_consent_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, provider: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token, provider), emulator_deny="1")
     # when
     target, outcome = await _callback(http, redirect)
@@ -72,7 +73,7 @@ async def test_forged_state_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, forged: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     # when
     target, outcome = await _callback(http, _with_params(redirect, state=forged))
@@ -85,7 +86,7 @@ async def test_tampered_state_signature_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     state = parse_qs(urlsplit(redirect).query)["state"][0]
     tampered = state[:-2] + ("AA" if not state.endswith("AA") else "BB")
@@ -100,7 +101,7 @@ async def test_state_of_another_provider_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given: a Google redirect delivered to the Office 365 callback
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token, "GOOGLE"))
     parts = urlsplit(redirect)
     # when
@@ -114,7 +115,7 @@ async def test_expired_state_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, clock: FakeClock
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     clock.advance(seconds=services.settings.oauth_state_ttl_seconds + 1)
     # when
@@ -128,7 +129,7 @@ async def test_state_just_inside_its_lifetime_is_accepted(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, clock: FakeClock
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     clock.advance(seconds=services.settings.oauth_state_ttl_seconds - 1)
     # when
@@ -141,7 +142,7 @@ async def test_reused_state_is_refused_even_after_a_failure(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given: the first use failed (consent denied)
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     url = await _authorization_url(gql, token)
     denied = await authorize(url, emulator_deny="1")
     await _callback(http, denied)
@@ -158,7 +159,7 @@ async def test_failed_token_exchange_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, provider: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token, provider))
     code = parse_qs(urlsplit(redirect).query)["code"][0]
     # when
@@ -173,7 +174,7 @@ async def test_callback_without_code_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     parts = urlsplit(redirect)
     state = parse_qs(parts.query)["state"][0]
@@ -188,7 +189,7 @@ async def test_unknown_provider_callback_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     parts = urlsplit(redirect)
     # when
@@ -202,7 +203,7 @@ async def test_failed_account_read_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given: the token exchange works, then the calendar API refuses
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     world.google.faults.fail_next = [403, 403, 403, 403]
     # when
@@ -216,7 +217,7 @@ async def test_expired_states_are_pruned_when_a_flow_starts(
     gql: GraphQLClient, services: Services, clock: FakeClock, world: World
 ) -> None:
     # given: an abandoned flow
-    _, token = await gql.create_user("prune@example.com")
+    _, token = await create_user(gql, "prune@example.com")
     await gql(START, {"provider": "GOOGLE"}, token)
     clock.advance(seconds=601)
     # when

@@ -10,6 +10,7 @@ from tests.utils.calendars import calendar_named, primary_id
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.user import create_user
 
 SLOTS = """
 query($slug: String!, $start: DateTime!, $end: DateTime!) { schedulingPage(slug: $slug) {
@@ -37,7 +38,7 @@ def half_hours(first: datetime, last: datetime) -> list[datetime]:
 
 
 async def google_page(gql: GraphQLClient, http: httpx.AsyncClient, **fields: Any) -> str:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await connect(gql, http, token, "GOOGLE")
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin", **fields)
     return token
@@ -121,7 +122,7 @@ async def test_night_hours_across_the_dst_change_are_laid_out_in_real_time(
 
 async def test_booked_meetings_block_slots_of_an_offline_page(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     booked = await book(gql, "intro", utc(WEDNESDAY, 9))
     assert booked["__typename"] == "BookMeetingSuccess", booked

@@ -14,6 +14,7 @@ from tests.utils.db import CONNECTED_ROWS, counts
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.scenarios import connect_calendar, connect_domain, create_page, me, save_settings
+from tests.utils.user import create_user
 
 CREATE_MEETING = """
 mutation($input: CrmMeetingInput!) { createCrmMeeting(input: $input) {
@@ -45,7 +46,7 @@ MALFORMED_IDS = ["", "not-an-id", "1 OR 1=1", "../../etc/passwd", "0" * 5000, "0
 
 async def _owner_with_everything(gql: GraphQLClient, http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
     """User A with a connection, calendars, inbox, page, meeting and domain; returns A's token and the ids."""
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     calendar = next(c for c in connection["calendars"] if c["name"] == "Team events")
     page = await create_page(gql, token, "Intro call", slug="ada-intro")
@@ -90,7 +91,7 @@ async def test_me_shows_nothing_of_another_users_rows(
 ) -> None:
     # given
     _, ids = await _owner_with_everything(gql, http)
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     # when
     seen = await me(gql, intruder)
     # then
@@ -108,7 +109,7 @@ async def test_known_ids_of_another_user_cannot_be_changed(
 ) -> None:
     # given
     owner, ids = await _owner_with_everything(gql, http)
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     before, rows = await me(gql, owner), await counts(services, *CONNECTED_ROWS)
     # when
     result = (await gql(ATTACKS[mutation], {"id": ids[ATTACK_TARGETS[mutation]]}, intruder))[mutation]
@@ -124,7 +125,7 @@ async def test_another_users_ids_cannot_go_into_settings(
 ) -> None:
     # given
     owner, ids = await _owner_with_everything(gql, http)
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     await create_page(gql, intruder, "Eve's page")
     before_owner, before_intruder = await me(gql, owner), await me(gql, intruder)
     # when
@@ -138,7 +139,7 @@ async def test_another_users_ids_cannot_go_into_settings(
 @pytest.mark.parametrize("mutation", sorted(ATTACKS))
 async def test_malformed_ids_are_typed_errors(gql: GraphQLClient, mutation: str) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     for key in MALFORMED_IDS:
         # when
         result = (await gql(ATTACKS[mutation], {"id": key}, token))[mutation]
@@ -149,7 +150,7 @@ async def test_malformed_ids_are_typed_errors(gql: GraphQLClient, mutation: str)
 @pytest.mark.parametrize("field", sorted(SETTINGS_ATTACKS))
 async def test_malformed_ids_in_settings_are_validation_errors(gql: GraphQLClient, field: str) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     before = await me(gql, token)
     for key in MALFORMED_IDS:
         # when
@@ -165,7 +166,7 @@ async def test_a_colleague_in_the_same_account_cannot_change_the_owners_rows(
     # given: domains are shared by the account, everything else stays personal
     owner, ids = await _owner_with_everything(gql, http)
     account_id = (await me(gql, owner))["accountId"]
-    _, colleague = await gql.create_user("bob@example.com", accountId=account_id)
+    _, colleague = await create_user(gql, "bob@example.com", accountId=account_id)
     before = await me(gql, owner)
     # when
     results: dict[str, Any] = {}

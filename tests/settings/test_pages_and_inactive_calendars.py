@@ -9,6 +9,7 @@ import httpx
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.scenarios import connect_calendar, create_page, me, save_settings
+from tests.utils.user import create_user
 
 SETTINGS_FIELDS = """
   __typename
@@ -44,7 +45,7 @@ async def _slot_count(gql: GraphQLClient, token: str) -> int:
 
 async def test_disable_and_enable_flip_every_page(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     for name in ("Intro call", "Product demo"):
         await create_page(gql, token, name)
     # when
@@ -62,7 +63,7 @@ async def test_disable_and_enable_flip_every_page(gql: GraphQLClient) -> None:
 
 async def test_deactivated_pages_are_kept_and_offer_no_slots(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     page = await create_page(gql, token, "Intro call")
     assert await _slot_count(gql, token) > 0
     # when
@@ -76,7 +77,7 @@ async def test_lost_availability_calendar_turns_inactive_and_can_be_removed(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     shared = _calendar_id(connection, SHARED_CALENDAR)
     await save_settings(gql, token, availabilityCalendarIds=[shared])
@@ -104,7 +105,7 @@ async def test_inactive_calendar_turns_active_when_access_returns(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     shared = _calendar_id(connection, SHARED_CALENDAR)
     await save_settings(gql, token, availabilityCalendarIds=[shared])
@@ -123,7 +124,7 @@ async def test_removing_an_active_calendar_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     shared = _calendar_id(connection, SHARED_CALENDAR)
     await save_settings(gql, token, availabilityCalendarIds=[shared])
@@ -139,7 +140,7 @@ async def test_inactive_calendar_cannot_be_chosen_again(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     shared = _calendar_id(connection, SHARED_CALENDAR)
     team = _calendar_id(connection, "Team events")
@@ -159,7 +160,7 @@ async def test_inactive_primary_calendar_cannot_be_removed(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     (primary,) = [c["id"] for c in connection["calendars"] if c["isPrimary"]]
     await create_page(gql, token, "Intro call")

@@ -1,21 +1,10 @@
+"""The GraphQL client the tests post documents with, the way a frontend does."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
-
-ADMIN_TOKEN = "test-admin-token"
-
-CREATE_USER = """
-mutation CreateUser($input: CreateUserInput!) {
-  createUser(input: $input) {
-    __typename
-    ... on CreateUserSuccess { token user { id accountId email } }
-    ... on Error { message }
-    ... on ValidationError { field }
-  }
-}
-"""
 
 
 class GraphQLClient:
@@ -43,10 +32,3 @@ class GraphQLClient:
         assert "errors" not in body, body["errors"]
         data: dict[str, Any] = body["data"]
         return data
-
-    async def create_user(self, email: str, name: str = "Test User", **extra: Any) -> tuple[str, str]:
-        """A new user through createUser; returns (user id, API token)."""
-        data = await self(CREATE_USER, {"input": {"email": email, "name": name, **extra}}, ADMIN_TOKEN)
-        result = data["createUser"]
-        assert result["__typename"] == "CreateUserSuccess", result
-        return result["user"]["id"], result["token"]
