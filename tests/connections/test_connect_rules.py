@@ -11,8 +11,8 @@ from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, GOOGLE_USER, World
 from tests.utils.flows import START, authorize, oauth_callback
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, connect_exchange, me
-from tests.utils.user import create_user
+from tests.utils.scenarios import connect_calendar, connect_exchange
+from tests.utils.user import create_user, me
 
 CONNECT_SHARED_INBOX = """
 mutation($address: String!) { connectSharedInbox(address: $address) {

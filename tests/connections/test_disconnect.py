@@ -8,8 +8,8 @@ from meetgraph.services import Services
 from tests.utils.db import counts
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, me
-from tests.utils.user import create_user
+from tests.utils.scenarios import connect_calendar
+from tests.utils.user import create_user, me
 
 DISCONNECT_CALENDAR = """
 mutation($id: ID!) { disconnectCalendar(connectionId: $id) {

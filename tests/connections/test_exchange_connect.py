@@ -9,8 +9,8 @@ from meetgraph.settings import Settings
 from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_exchange, me, save_settings
-from tests.utils.user import create_user
+from tests.utils.scenarios import connect_exchange, save_settings
+from tests.utils.user import create_user, me
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}
 NO_CAPABILITIES = {

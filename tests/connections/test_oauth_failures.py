@@ -15,8 +15,7 @@ from tests.utils.db import counts
 from tests.utils.emulators import World
 from tests.utils.flows import START, authorize
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import me
-from tests.utils.user import create_user
+from tests.utils.user import create_user, me
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}
 DASHBOARD = "http://dashboard.test/meetings"

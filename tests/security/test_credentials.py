@@ -16,8 +16,8 @@ from meetgraph.settings import Settings
 from tests.utils.emulators import EXCHANGE_USER, World
 from tests.utils.flows import START, authorize
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import ME, connect_exchange
-from tests.utils.user import create_user
+from tests.utils.scenarios import connect_exchange
+from tests.utils.user import ME, create_user
 
 SECRET_PASSWORD = "Tr0ub4dor-and-3-horses"
 CONNECTION_FIELDS = {"id", "provider", "email", "status", "calendars", "capabilities"}

@@ -13,8 +13,8 @@ from meetgraph.services import Services
 from tests.utils.db import CONNECTED_ROWS, counts
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, connect_domain, create_page, me, save_settings
-from tests.utils.user import create_user
+from tests.utils.scenarios import connect_calendar, connect_domain, create_page, save_settings
+from tests.utils.user import create_user, me
 
 CREATE_MEETING = """
 mutation($input: CrmMeetingInput!) { createCrmMeeting(input: $input) {

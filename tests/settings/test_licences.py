@@ -9,8 +9,8 @@ import pytest
 
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, create_page, me, save_settings
-from tests.utils.user import create_user
+from tests.utils.scenarios import connect_calendar, create_page, save_settings
+from tests.utils.user import create_user, me
 
 TASK_CALENDAR = "CRM tasks"
 

@@ -9,8 +9,8 @@ from db.models import Domain
 from meetgraph.services import Services
 from tests.utils.db import count
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import CONNECT_DOMAIN, CREATE_PAGE, connect_domain, create_page, me, save_settings
-from tests.utils.user import create_user
+from tests.utils.scenarios import CONNECT_DOMAIN, CREATE_PAGE, connect_domain, create_page, save_settings
+from tests.utils.user import create_user, me
 
 SET_ROBOTS = """
 mutation($id: ID!, $disallow: Boolean!) { setDomainRobots(domainId: $id, disallowMeetings: $disallow) {

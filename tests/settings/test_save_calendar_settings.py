@@ -9,8 +9,8 @@ import pytest
 
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, create_page, me, save_settings
-from tests.utils.user import create_user
+from tests.utils.scenarios import connect_calendar, create_page, save_settings
+from tests.utils.user import create_user, me
 
 UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
 

@@ -5,15 +5,7 @@ from sqlmodel import func, select
 from db.models import ApiToken, CalendarSettings, User
 from meetgraph.services import Services
 from tests.utils.graphql import GraphQLClient
-from tests.utils.user import ADMIN_TOKEN, CREATE_USER, create_user
-
-ME = """
-query { me { id email name personalEmailAccess calendarConnections { id } emailInboxes { id }
-  calendarSettings { calendarSync taskSync schedulingPagesEnabled pagesActive meetingUrlPrefix
-    availabilityCalendars { id } inactiveCalendars { id } defaultMeetingLink { id } meetingDomain { id }
-    chatIncludeMeetingLink chatMeetingLink { id } }
-  schedulingPages { id } meetings { id } } }
-"""
+from tests.utils.user import ADMIN_TOKEN, CREATE_USER, ME, create_user
 
 
 async def _counts(services: Services) -> tuple[int, int, int]:
@@ -95,13 +87,13 @@ async def test_duplicate_email_is_refused(gql: GraphQLClient, services: Services
 
 async def test_me_without_a_token_is_a_clear_graphql_error(gql: GraphQLClient) -> None:
     # when
-    body = await gql.raw("{ me { id } }")
+    body = await gql.raw(ME)
     # then
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_unknown_token_is_anonymous(gql: GraphQLClient) -> None:
-    body = await gql.raw("{ me { id } }", token="mg_forged")
+    body = await gql.raw(ME, token="mg_forged")
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 

@@ -10,20 +10,7 @@ from meetgraph.settings import Settings
 from tests.utils.emulators import EXCHANGE_PASSWORD, EXCHANGE_USER
 from tests.utils.flows import CONNECT_EXCHANGE, START, authorize, oauth_callback
 from tests.utils.graphql import GraphQLClient
-
-ME = """
-query { me { id accountId
-  calendarConnections { id provider email status
-    calendars { id name isPrimary status isAvailabilityCalendar selectableForAvailability }
-    capabilities { cancelMeetings rescheduleMeetings twoWaySync insertTimesInEmail } }
-  emailInboxes { id address shared }
-  calendarSettings { calendarSync taskSync schedulingPagesEnabled meetingUrlPrefix pagesActive
-    chatIncludeMeetingLink availabilityCalendars { id } inactiveCalendars { id }
-    defaultMeetingLink { id } meetingDomain { id hostname } chatMeetingLink { id } }
-  schedulingPages { id slug url active }
-  meetings { id status }
-  domains { id hostname robotsDisallowMeetings } } }
-"""
+from tests.utils.user import me
 
 CREATE_PAGE = """
 mutation($input: SchedulingPageInput!) { createSchedulingPage(input: $input) {
@@ -51,11 +38,6 @@ def ews_url(settings: Settings) -> str:
     autodiscover = settings.exchange_autodiscover_url
     assert autodiscover is not None
     return autodiscover.replace("/autodiscover/autodiscover.svc", "/EWS/Exchange.asmx")
-
-
-async def me(gql: GraphQLClient, token: str) -> dict[str, Any]:
-    data: dict[str, Any] = (await gql(ME, token=token))["me"]
-    return data
 
 
 async def connect_calendar(

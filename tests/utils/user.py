@@ -1,4 +1,4 @@
-"""Users: created through createUser with the admin token."""
+"""Users: created through createUser with the admin token; `me` is everything a user sees of their own rows."""
 
 from __future__ import annotations
 
@@ -20,6 +20,20 @@ mutation CreateUser($input: CreateUserInput!) {
 }
 """
 
+ME = """
+query { me { id accountId email name personalEmailAccess
+  calendarConnections { id provider email status
+    calendars { id name isPrimary status isAvailabilityCalendar selectableForAvailability }
+    capabilities { cancelMeetings rescheduleMeetings twoWaySync insertTimesInEmail } }
+  emailInboxes { id address shared }
+  calendarSettings { calendarSync taskSync schedulingPagesEnabled meetingUrlPrefix pagesActive
+    chatIncludeMeetingLink availabilityCalendars { id } inactiveCalendars { id }
+    defaultMeetingLink { id } meetingDomain { id hostname } chatMeetingLink { id } }
+  schedulingPages { id slug url active }
+  meetings { id status }
+  domains { id hostname robotsDisallowMeetings } } }
+"""
+
 
 async def create_user(gql: GraphQLClient, email: str, name: str = "Test User", **extra: Any) -> tuple[str, str]:
     """A new user through createUser; returns (user id, API token)."""
@@ -27,3 +41,9 @@ async def create_user(gql: GraphQLClient, email: str, name: str = "Test User", *
     result = data["createUser"]
     assert result["__typename"] == "CreateUserSuccess", result
     return result["user"]["id"], result["token"]
+
+
+async def me(gql: GraphQLClient, token: str) -> dict[str, Any]:
+    """The caller's `me` as ME selects it."""
+    data: dict[str, Any] = (await gql(ME, token=token))["me"]
+    return data
