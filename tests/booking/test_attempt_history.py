@@ -10,11 +10,11 @@ from tests.utils.booking import book, connect, create_page
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.settings import DISABLE_PAGES
 from tests.utils.user import create_user
 
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 HISTORY = "query($last: Int!) { me { bookingAttempts(last: $last) { outcome pageSlug contactEmail start } } }"
-DISABLE = "mutation { disableSchedulingPages { __typename } }"
 
 
 async def test_attempts_are_listed_newest_first_for_their_owner_only(
@@ -29,7 +29,7 @@ async def test_attempts_are_listed_newest_first_for_their_owner_only(
     clock.advance(minutes=1)
     assert (await book(gql, "intro", SLOT, email="late@example.com"))["__typename"] == "SlotUnavailableError"
     clock.advance(minutes=1)
-    await gql(DISABLE, token=owner)
+    await gql(DISABLE_PAGES, token=owner)
     assert (await book(gql, "intro", SLOT, email="third@example.com"))["__typename"] == "PagesDisabledError"
     # when
     mine = (await gql(HISTORY, {"last": 50}, owner))["me"]["bookingAttempts"]

@@ -6,10 +6,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import MEETING_FIELDS, book, connect, create_page, my_meetings, save_settings
+from tests.utils.booking import MEETING_FIELDS, book, connect, create_page, my_meetings
 from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.settings import save_settings_ok
 from tests.utils.user import create_user
 
 START = datetime(2026, 12, 3, 14, tzinfo=UTC)
@@ -78,7 +79,7 @@ async def test_without_calendar_sync_only_a_record_is_logged(
 ) -> None:
     # given
     token = await owner(gql, http, "GOOGLE")
-    await save_settings(gql, token, calendarSync=False)
+    await save_settings_ok(gql, token, calendarSync=False)
     # when
     result = await crm_meeting(gql, token)
     # then

@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from meetgraph.services import Services
-from tests.utils.booking import CONTACT_EMAIL, book, calendar_ids, connect, create_page, my_meetings, save_settings
+from tests.utils.booking import CONTACT_EMAIL, book, calendar_ids, connect, create_page, my_meetings
 from tests.utils.calendars import calendar_named, live_events, primary_id
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox
+from tests.utils.settings import REMOVE_INACTIVE_CALENDAR, save_settings_ok
 from tests.utils.user import create_user
 
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
@@ -17,11 +18,6 @@ OWNER = "ada@example.com"
 
 SETTINGS = """{ me { calendarSettings {
   availabilityCalendars { id name status } inactiveCalendars { id name status isAvailabilityCalendar } } } }"""
-
-REMOVE_INACTIVE = """
-mutation($id: ID!) { removeInactiveCalendar(calendarId: $id) {
-  __typename ... on ValidationError { field } ... on Error { message } } }
-"""
 
 SLOTS = """
 query($start: DateTime!, $end: DateTime!) { schedulingPage(slug: "intro") {
@@ -67,7 +63,7 @@ async def google_owner_with_team_availability(gql: GraphQLClient, http: httpx.As
     _, token = await create_user(gql, OWNER)
     await connect(gql, http, token, "GOOGLE")
     ids = await calendar_ids(gql, token)
-    await save_settings(gql, token, availabilityCalendarIds=[ids["Team events"], ids["Colleague (full details)"]])
+    await save_settings_ok(gql, token, availabilityCalendarIds=[ids["Team events"], ids["Colleague (full details)"]])
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     return token, ids["Colleague (full details)"]
 
@@ -101,7 +97,7 @@ async def test_removing_the_inactive_calendar_lets_bookings_through_again(
     world.google.lose_access(GOOGLE_USER, calendar_named(world.google, "Colleague (full details)"))
     assert (await book(gql, "intro", SLOT))["__typename"] == "CalendarAccessLostError"
     # when
-    removed = await gql(REMOVE_INACTIVE, {"id": colleague_id}, token)
+    removed = await gql(REMOVE_INACTIVE_CALENDAR, {"id": colleague_id}, token)
     result = await book(gql, "intro", SLOT)
     # then
     assert removed["removeInactiveCalendar"]["__typename"] == "CalendarSettingsSuccess"
@@ -118,7 +114,7 @@ async def test_an_active_calendar_cannot_be_removed_as_inactive(
     # given
     token, colleague_id = await google_owner_with_team_availability(gql, http)
     # when
-    removed = await gql(REMOVE_INACTIVE, {"id": colleague_id}, token)
+    removed = await gql(REMOVE_INACTIVE_CALENDAR, {"id": colleague_id}, token)
     # then
     assert removed["removeInactiveCalendar"]["__typename"] == "ValidationError"
     settings = (await gql(SETTINGS, token=token))["me"]["calendarSettings"]

@@ -9,7 +9,8 @@ from meetgraph.settings import Settings
 from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_exchange, save_settings
+from tests.utils.scenarios import connect_exchange
+from tests.utils.settings import save_settings
 from tests.utils.user import create_user, me
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}

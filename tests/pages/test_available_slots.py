@@ -5,11 +5,12 @@ from typing import Any
 
 import httpx
 
-from tests.utils.booking import book, calendar_ids, connect, create_page, parse, save_settings
+from tests.utils.booking import book, calendar_ids, connect, create_page, parse
 from tests.utils.calendars import calendar_named, primary_id
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.settings import DISABLE_PAGES, save_settings_ok
 from tests.utils.user import create_user
 
 SLOTS = """
@@ -61,7 +62,7 @@ async def test_busy_time_of_primary_and_availability_calendars_is_excluded_with_
     # given
     token = await google_page(gql, http, bufferMinutes=15)
     ids = await calendar_ids(gql, token)
-    await save_settings(gql, token, availabilityCalendarIds=[ids["Team events"]])
+    await save_settings_ok(gql, token, availabilityCalendarIds=[ids["Team events"]])
     primary = primary_id(world.google, GOOGLE_USER)
     world.google.add_event(primary, utc(WEDNESDAY, 10), utc(WEDNESDAY, 11))
     world.google.add_event(calendar_named(world.google, "Team events"), utc(WEDNESDAY, 13), utc(WEDNESDAY, 13, 30))
@@ -137,7 +138,7 @@ async def test_deactivated_pages_offer_nothing(
 ) -> None:
     # given
     token = await google_page(gql, http)
-    await gql("mutation { disableSchedulingPages { __typename } }", token=token)
+    await gql(DISABLE_PAGES, token=token)
     # when
     starts = await slot_starts(gql, "intro", WEDNESDAY, WEDNESDAY + timedelta(days=1))
     # then

@@ -8,17 +8,9 @@ import httpx
 
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, create_page, save_settings
+from tests.utils.scenarios import connect_calendar, create_page
+from tests.utils.settings import DISABLE_PAGES, ENABLE_PAGES, REMOVE_INACTIVE_CALENDAR, save_settings
 from tests.utils.user import create_user, me
-
-SETTINGS_FIELDS = """
-  __typename
-  ... on CalendarSettingsSuccess { settings { pagesActive availabilityCalendars { id } inactiveCalendars { id } } }
-  ... on Error { message } ... on ValidationError { field }
-"""
-DISABLE = f"mutation {{ disableSchedulingPages {{ {SETTINGS_FIELDS} }} }}"
-ENABLE = f"mutation {{ enableSchedulingPages {{ {SETTINGS_FIELDS} }} }}"
-REMOVE_INACTIVE = f"mutation($id: ID!) {{ removeInactiveCalendar(calendarId: $id) {{ {SETTINGS_FIELDS} }} }}"
 
 SLOTS = """
 query { me { schedulingPages { id active availableSlots(start: "2026-12-02T00:00:00Z", end: "2026-12-05T00:00:00Z") {
@@ -49,9 +41,9 @@ async def test_disable_and_enable_flip_every_page(gql: GraphQLClient) -> None:
     for name in ("Intro call", "Product demo"):
         await create_page(gql, token, name)
     # when
-    disabled = (await gql(DISABLE, token=token))["disableSchedulingPages"]
+    disabled = (await gql(DISABLE_PAGES, token=token))["disableSchedulingPages"]
     state_off = await me(gql, token)
-    enabled = (await gql(ENABLE, token=token))["enableSchedulingPages"]
+    enabled = (await gql(ENABLE_PAGES, token=token))["enableSchedulingPages"]
     state_on = await me(gql, token)
     # then
     assert disabled["settings"]["pagesActive"] is False
@@ -67,7 +59,7 @@ async def test_deactivated_pages_are_kept_and_offer_no_slots(gql: GraphQLClient)
     page = await create_page(gql, token, "Intro call")
     assert await _slot_count(gql, token) > 0
     # when
-    await gql(DISABLE, token=token)
+    await gql(DISABLE_PAGES, token=token)
     # then
     assert [p["id"] for p in (await me(gql, token))["schedulingPages"]] == [page["id"]]
     assert await _slot_count(gql, token) == 0
@@ -93,7 +85,7 @@ async def test_lost_availability_calendar_turns_inactive_and_can_be_removed(
     (status,) = [c["status"] for c in state["calendarConnections"][0]["calendars"] if c["id"] == shared]
     assert status == "INACTIVE"
     # when: the owner removes it
-    removed = (await gql(REMOVE_INACTIVE, {"id": shared}, token))["removeInactiveCalendar"]
+    removed = (await gql(REMOVE_INACTIVE_CALENDAR, {"id": shared}, token))["removeInactiveCalendar"]
     # then
     assert removed["__typename"] == "CalendarSettingsSuccess"
     assert removed["settings"]["inactiveCalendars"] == [] and removed["settings"]["availabilityCalendars"] == []
@@ -130,7 +122,7 @@ async def test_removing_an_active_calendar_is_refused(
     await save_settings(gql, token, availabilityCalendarIds=[shared])
     before = await me(gql, token)
     # when
-    result = (await gql(REMOVE_INACTIVE, {"id": shared}, token))["removeInactiveCalendar"]
+    result = (await gql(REMOVE_INACTIVE_CALENDAR, {"id": shared}, token))["removeInactiveCalendar"]
     # then
     assert result["__typename"] == "ValidationError" and result["field"] == "calendarId"
     assert await me(gql, token) == before
@@ -171,7 +163,7 @@ async def test_inactive_primary_calendar_cannot_be_removed(
     before = await me(gql, token)
     assert before["calendarSettings"]["inactiveCalendars"] == [{"id": primary}]
     # when
-    result = (await gql(REMOVE_INACTIVE, {"id": primary}, token))["removeInactiveCalendar"]
+    result = (await gql(REMOVE_INACTIVE_CALENDAR, {"id": primary}, token))["removeInactiveCalendar"]
     # then
     assert result["__typename"] == "ValidationError" and result["field"] == "calendarId"
     assert await me(gql, token) == before

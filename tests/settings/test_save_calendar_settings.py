@@ -9,7 +9,8 @@ import pytest
 
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, create_page, save_settings
+from tests.utils.scenarios import connect_calendar, create_page
+from tests.utils.settings import SAVE_SETTINGS, save_settings
 from tests.utils.user import create_user, me
 
 UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
@@ -222,8 +223,6 @@ async def test_null_clears_the_default_meeting_link(gql: GraphQLClient) -> None:
 
 async def test_settings_need_a_token(gql: GraphQLClient) -> None:
     # when
-    body = await gql.raw(
-        "mutation { saveCalendarSettings(input: {calendarSync: false}) { __typename } }"
-    )
+    body = await gql.raw(SAVE_SETTINGS, {"input": {"calendarSync": False}})
     # then
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

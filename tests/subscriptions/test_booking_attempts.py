@@ -8,10 +8,11 @@ from websockets.exceptions import ConnectionClosed
 
 from meetgraph.settings import Settings
 from tests.subscriptions.conftest import Live, LiveDatabases, authorized, serve, ws_client
-from tests.utils.booking import book, calendar_ids, connect, create_page, save_settings
+from tests.utils.booking import book, calendar_ids, connect, create_page
 from tests.utils.calendars import calendar_named
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
+from tests.utils.settings import DISABLE_PAGES, save_settings_ok
 from tests.utils.user import create_user
 
 # FakeClock: Tuesday 2026-12-01 08:00 UTC; Wednesday 09:00 UTC is 10:00 in Berlin.
@@ -53,12 +54,12 @@ async def test_every_outcome_reaches_the_owner_in_order_and_no_one_else(live: Li
         requested = await book(live.gql, "ada", SLOT)  # offline: no calendar yet
         await connect(live.gql, live.http, ada, "GOOGLE")
         ids = await calendar_ids(live.gql, ada)
-        await save_settings(live.gql, ada, availabilityCalendarIds=[ids["Colleague (full details)"]])
+        await save_settings_ok(live.gql, ada, availabilityCalendarIds=[ids["Colleague (full details)"]])
         booked = await book(live.gql, "ada", SLOT + timedelta(hours=1))
         taken = await book(live.gql, "ada", SLOT + timedelta(hours=1), email="dora@example.com")
         world.google.lose_access(GOOGLE_USER, calendar_named(world.google, "Colleague (full details)"))
         blocked = await book(live.gql, "ada", SLOT + timedelta(hours=2))
-        await live.gql("mutation { disableSchedulingPages { __typename } }", token=ada)
+        await live.gql(DISABLE_PAGES, token=ada)
         disabled = await book(live.gql, "ada", SLOT + timedelta(hours=3))
         bobs = await book(live.gql, "bob", SLOT, email="erin@example.com")
         # then

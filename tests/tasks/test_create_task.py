@@ -6,10 +6,9 @@ from meetgraph.services import Services
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.flows import connect_oauth
 from tests.utils.graphql import GraphQLClient
+from tests.utils.settings import save_settings
 from tests.utils.user import create_user
 
-SAVE = """mutation($input: CalendarSettingsInput!) { saveCalendarSettings(input: $input) {
-  __typename ... on CalendarSettingsSuccess { settings { taskSync } } } }"""
 CREATE_TASK = """mutation($input: TaskInput!) { createTask(input: $input) {
   __typename ... on TaskSuccess { task { id title synced } } ... on ValidationError { field } } }"""
 LICENSED = {"hub": "SALES", "tier": "PROFESSIONAL", "paidSeat": True}
@@ -25,8 +24,8 @@ async def test_task_sync_writes_tasks_into_a_sub_calendar(
     # given
     _, token = await create_user(gql, "ada@example.com", **LICENSED)
     await connect_oauth(gql, http, token, "GOOGLE")
-    saved = await gql(SAVE, {"input": {"taskSync": True}}, token)
-    assert saved["saveCalendarSettings"]["settings"]["taskSync"] is True
+    saved = await save_settings(gql, token, taskSync=True)
+    assert saved["settings"]["taskSync"] is True
     task_calendar = _calendar_named(world, "CRM tasks")
     assert task_calendar is not None
     assert world.google.role(GOOGLE_USER, task_calendar) is not None

@@ -10,6 +10,7 @@ import httpx
 from tests.utils.emulators import EXCHANGE_PASSWORD, EXCHANGE_USER
 from tests.utils.flows import CONNECT_EXCHANGE, connect_oauth
 from tests.utils.graphql import GraphQLClient
+from tests.utils.settings import save_settings_ok
 
 PAGE_FIELDS = """id name slug durationMinutes timezone url active offline bufferMinutes minimumNoticeMinutes
   weeklyHours { weekday start end }"""
@@ -35,11 +36,6 @@ mutation($input: BookMeetingInput!) {{ bookMeeting(input: $input) {{
 MY_MEETINGS = f"{{ me {{ meetings {{ {MEETING_FIELDS} }} }} }}"
 
 MY_CALENDARS = "{ me { calendarConnections { id provider calendars { id name isPrimary status } } } }"
-
-SAVE_SETTINGS = """
-mutation($input: CalendarSettingsInput!) { saveCalendarSettings(input: $input) {
-  __typename ... on ValidationError { field } ... on Error { message } } }
-"""
 
 CONTACT_EMAIL = "carla@example.com"
 CONTACT_NAME = "Carla Contact"
@@ -67,15 +63,10 @@ async def connect(gql: GraphQLClient, http: httpx.AsyncClient, token: str, provi
     if provider == "EXCHANGE":
         data = await gql(CONNECT_EXCHANGE, {"input": {"email": EXCHANGE_USER, "password": EXCHANGE_PASSWORD}}, token)
         assert data["connectExchangeCalendar"]["__typename"] == "ConnectCalendarSuccess", data
-        await save_settings(gql, token, schedulingPagesEnabled=True)
+        await save_settings_ok(gql, token, schedulingPagesEnabled=True)
         return
     outcome = await connect_oauth(gql, http, token, provider)
     assert "connected" in outcome, outcome
-
-
-async def save_settings(gql: GraphQLClient, token: str, **fields: Any) -> None:
-    data = await gql(SAVE_SETTINGS, {"input": fields}, token)
-    assert data["saveCalendarSettings"]["__typename"] == "CalendarSettingsSuccess", data
 
 
 async def calendar_ids(gql: GraphQLClient, token: str) -> dict[str, str]:

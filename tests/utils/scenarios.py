@@ -24,15 +24,6 @@ mutation($hostname: String!, $robots: Boolean) { connectDomain(hostname: $hostna
   ... on Error { message } ... on ValidationError { field } } }
 """
 
-SAVE_SETTINGS = """
-mutation($input: CalendarSettingsInput!) { saveCalendarSettings(input: $input) {
-  __typename
-  ... on CalendarSettingsSuccess { settings { calendarSync taskSync schedulingPagesEnabled meetingUrlPrefix
-    pagesActive chatIncludeMeetingLink availabilityCalendars { id } defaultMeetingLink { id }
-    meetingDomain { id hostname } chatMeetingLink { id } } }
-  ... on Error { message } ... on ValidationError { field } } }
-"""
-
 def ews_url(settings: Settings) -> str:
     """The Exchange emulator's EWS endpoint (the autodiscover URL tells where the emulator is mounted)."""
     autodiscover = settings.exchange_autodiscover_url
@@ -78,8 +69,3 @@ async def connect_domain(gql: GraphQLClient, token: str, hostname: str, robots: 
     assert result["__typename"] == "DomainSuccess", result
     domain: dict[str, Any] = result["domain"]
     return domain
-
-
-async def save_settings(gql: GraphQLClient, token: str, **changes: Any) -> dict[str, Any]:
-    result: dict[str, Any] = (await gql(SAVE_SETTINGS, {"input": changes}, token))["saveCalendarSettings"]
-    return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.utils.graphql import GraphQLClient
+from tests.utils.settings import CALENDAR_SETTINGS_FIELDS
 
 ADMIN_TOKEN = "test-admin-token"
 """The app's admin token in the tests' settings; createUser needs it."""
@@ -20,18 +21,16 @@ mutation CreateUser($input: CreateUserInput!) {
 }
 """
 
-ME = """
-query { me { id accountId email name personalEmailAccess
-  calendarConnections { id provider email status
-    calendars { id name isPrimary status isAvailabilityCalendar selectableForAvailability }
-    capabilities { cancelMeetings rescheduleMeetings twoWaySync insertTimesInEmail } }
-  emailInboxes { id address shared }
-  calendarSettings { calendarSync taskSync schedulingPagesEnabled meetingUrlPrefix pagesActive
-    chatIncludeMeetingLink availabilityCalendars { id } inactiveCalendars { id }
-    defaultMeetingLink { id } meetingDomain { id hostname } chatMeetingLink { id } }
-  schedulingPages { id slug url active }
-  meetings { id status }
-  domains { id hostname robotsDisallowMeetings } } }
+ME = f"""
+query {{ me {{ id accountId email name personalEmailAccess
+  calendarConnections {{ id provider email status
+    calendars {{ id name isPrimary status isAvailabilityCalendar selectableForAvailability }}
+    capabilities {{ cancelMeetings rescheduleMeetings twoWaySync insertTimesInEmail }} }}
+  emailInboxes {{ id address shared }}
+  calendarSettings {{ {CALENDAR_SETTINGS_FIELDS} }}
+  schedulingPages {{ id slug url active }}
+  meetings {{ id status }}
+  domains {{ id hostname robotsDisallowMeetings }} }} }}
 """
 
 
