@@ -11,12 +11,13 @@ from emulators.state import EmulatorState
 from meetgraph.services import Services
 from providers.http import RetryPolicy
 from resolvers import calendar_writes
-from tests.utils.booking import book, connect, create_page, my_meetings
+from tests.utils.booking import book, connect, my_meetings
 from tests.utils.calendars import live_events, primary_id
 from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox
 from tests.utils.outages import EventInsertOutage
+from tests.utils.page import create_page
 from tests.utils.user import create_user
 
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)

@@ -6,10 +6,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import MEETING_FIELDS, book, connect, create_page, my_meetings
+from tests.utils.booking import MEETING_FIELDS, book, connect, my_meetings
 from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.page import create_page
 from tests.utils.settings import save_settings_ok
 from tests.utils.user import create_user
 

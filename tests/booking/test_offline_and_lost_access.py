@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from meetgraph.services import Services
-from tests.utils.booking import CONTACT_EMAIL, book, calendar_ids, connect, create_page, my_meetings
+from tests.utils.booking import CONTACT_EMAIL, book, calendar_ids, connect, my_meetings
 from tests.utils.calendars import calendar_named, live_events, primary_id
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox
+from tests.utils.page import AVAILABLE_SLOTS, create_page
 from tests.utils.settings import REMOVE_INACTIVE_CALENDAR, save_settings_ok
 from tests.utils.user import create_user
 
@@ -18,11 +19,6 @@ OWNER = "ada@example.com"
 
 SETTINGS = """{ me { calendarSettings {
   availabilityCalendars { id name status } inactiveCalendars { id name status isAvailabilityCalendar } } } }"""
-
-SLOTS = """
-query($start: DateTime!, $end: DateTime!) { schedulingPage(slug: "intro") {
-  availableSlots(start: $start, end: $end) { start } } }
-"""
 
 
 async def test_offline_page_turns_a_booking_into_a_request_and_mails_the_owner(
@@ -85,7 +81,9 @@ async def test_lost_access_to_an_availability_calendar_blocks_booking(
     assert [(c["id"], c["status"]) for c in settings["inactiveCalendars"]] == [(colleague_id, "INACTIVE")]
     (mail,) = mailbox.to(OWNER)
     assert mail["Subject"]
-    slots = await gql(SLOTS, {"start": SLOT.isoformat(), "end": (SLOT + timedelta(hours=2)).isoformat()})
+    slots = await gql(
+        AVAILABLE_SLOTS, {"slug": "intro", "start": SLOT.isoformat(), "end": (SLOT + timedelta(hours=2)).isoformat()}
+    )
     assert slots["schedulingPage"]["availableSlots"] == []
 
 

@@ -5,18 +5,14 @@ from typing import Any
 
 import httpx
 
-from tests.utils.booking import book, calendar_ids, connect, create_page, parse
+from tests.utils.booking import book, calendar_ids, connect, parse
 from tests.utils.calendars import calendar_named, primary_id
 from tests.utils.clock import FakeClock
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.page import AVAILABLE_SLOTS, create_page
 from tests.utils.settings import DISABLE_PAGES, save_settings_ok
 from tests.utils.user import create_user
-
-SLOTS = """
-query($slug: String!, $start: DateTime!, $end: DateTime!) { schedulingPage(slug: $slug) {
-  offline availableSlots(start: $start, end: $end) { start end } } }
-"""
 
 # FakeClock starts Tuesday 2026-12-01 08:00 UTC (09:00 in Berlin, CET = UTC+1).
 WEDNESDAY = datetime(2026, 12, 2, tzinfo=UTC)
@@ -27,7 +23,7 @@ def utc(day: datetime, hour: int, minute: int = 0) -> datetime:
 
 
 async def slot_starts(gql: GraphQLClient, slug: str, start: datetime, end: datetime) -> list[datetime]:
-    data = await gql(SLOTS, {"slug": slug, "start": start.isoformat(), "end": end.isoformat()})
+    data = await gql(AVAILABLE_SLOTS, {"slug": slug, "start": start.isoformat(), "end": end.isoformat()})
     slots: list[dict[str, Any]] = data["schedulingPage"]["availableSlots"]
     return [parse(s["start"]) for s in slots]
 

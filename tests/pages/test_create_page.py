@@ -5,9 +5,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import CREATE_PAGE, PAGE_FIELDS, connect, create_page
+from tests.utils.booking import connect
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.page import CREATE_PAGE, PAGE_FIELDS, UPDATE_PAGE, create_page
 from tests.utils.user import create_user
 
 MY_PAGES = f"{{ me {{ schedulingPages {{ {PAGE_FIELDS} }} }} }}"
@@ -89,14 +90,6 @@ async def test_page_with_connected_calendar_is_online(
     # then
     assert page["offline"] is False
 
-
-UPDATE_PAGE = f"""
-mutation($id: ID!, $input: SchedulingPageInput!) {{ updateSchedulingPage(id: $id, input: $input) {{
-  __typename
-  ... on SchedulingPageSuccess {{ page {{ {PAGE_FIELDS} }} }}
-  ... on ValidationError {{ field }}
-  ... on Error {{ message }} }} }}
-"""
 
 INVALID_INPUTS: list[tuple[dict[str, Any], str]] = [
     ({"timezone": "Mars/Olympus_Mons"}, "timezone"),

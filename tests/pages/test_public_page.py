@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.utils.booking import create_page
 from tests.utils.graphql import GraphQLClient
+from tests.utils.page import create_page
 from tests.utils.user import create_user
 
 PUBLIC_PAGE = """

@@ -9,7 +9,8 @@ import pytest
 
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, create_page
+from tests.utils.page import create_page
+from tests.utils.scenarios import connect_calendar
 from tests.utils.settings import save_settings
 from tests.utils.user import create_user, me
 

@@ -9,7 +9,8 @@ from db.models import Domain
 from meetgraph.services import Services
 from tests.utils.db import count
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import CONNECT_DOMAIN, CREATE_PAGE, connect_domain, create_page
+from tests.utils.page import CREATE_PAGE, create_page
+from tests.utils.scenarios import CONNECT_DOMAIN, connect_domain
 from tests.utils.settings import save_settings
 from tests.utils.user import create_user, me
 

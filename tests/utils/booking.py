@@ -12,17 +12,6 @@ from tests.utils.flows import CONNECT_EXCHANGE, connect_oauth
 from tests.utils.graphql import GraphQLClient
 from tests.utils.settings import save_settings_ok
 
-PAGE_FIELDS = """id name slug durationMinutes timezone url active offline bufferMinutes minimumNoticeMinutes
-  weeklyHours { weekday start end }"""
-
-CREATE_PAGE = f"""
-mutation($input: SchedulingPageInput!) {{ createSchedulingPage(input: $input) {{
-  __typename
-  ... on SchedulingPageSuccess {{ page {{ {PAGE_FIELDS} }} }}
-  ... on ValidationError {{ field }}
-  ... on Error {{ message }} }} }}
-"""
-
 MEETING_FIELDS = "id start end status contactEmail contactName title syncState pageId"
 
 BOOK = f"""
@@ -47,15 +36,6 @@ def iso(moment: datetime) -> str:
 
 def parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-async def create_page(gql: GraphQLClient, token: str, **fields: Any) -> dict[str, Any]:
-    """A scheduling page through createSchedulingPage; `fields` are SchedulingPageInput fields."""
-    data = await gql(CREATE_PAGE, {"input": {"name": "Intro call", **fields}}, token)
-    result = data["createSchedulingPage"]
-    assert result["__typename"] == "SchedulingPageSuccess", result
-    page: dict[str, Any] = result["page"]
-    return page
 
 
 async def connect(gql: GraphQLClient, http: httpx.AsyncClient, token: str, provider: str) -> None:

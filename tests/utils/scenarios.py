@@ -12,12 +12,6 @@ from tests.utils.flows import CONNECT_EXCHANGE, START, authorize, oauth_callback
 from tests.utils.graphql import GraphQLClient
 from tests.utils.user import me
 
-CREATE_PAGE = """
-mutation($input: SchedulingPageInput!) { createSchedulingPage(input: $input) {
-  __typename ... on SchedulingPageSuccess { page { id slug url active } }
-  ... on Error { message } ... on ValidationError { field } } }
-"""
-
 CONNECT_DOMAIN = """
 mutation($hostname: String!, $robots: Boolean) { connectDomain(hostname: $hostname, robotsDisallowMeetings: $robots) {
   __typename ... on DomainSuccess { domain { id hostname robotsDisallowMeetings } }
@@ -53,14 +47,6 @@ async def connect_exchange(
     values.update(overrides)
     result: dict[str, Any] = (await gql(CONNECT_EXCHANGE, {"input": values}, token))["connectExchangeCalendar"]
     return result
-
-
-async def create_page(gql: GraphQLClient, token: str, name: str, slug: str | None = None) -> dict[str, Any]:
-    data = await gql(CREATE_PAGE, {"input": {"name": name, "slug": slug}}, token)
-    result: dict[str, Any] = data["createSchedulingPage"]
-    assert result["__typename"] == "SchedulingPageSuccess", result
-    page: dict[str, Any] = result["page"]
-    return page
 
 
 async def connect_domain(gql: GraphQLClient, token: str, hostname: str, robots: bool = False) -> dict[str, Any]:
