@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.utils.domain import CONNECT_DOMAIN
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import create_page
 from tests.utils.user import create_user
@@ -9,11 +10,6 @@ from tests.utils.user import create_user
 PUBLIC_PAGE = """
 query($slug: String!, $domain: String) { schedulingPage(slug: $slug, domain: $domain) {
   name slug durationMinutes timezone url active offline } }
-"""
-
-CONNECT_DOMAIN = """
-mutation($hostname: String!) { connectDomain(hostname: $hostname) {
-  __typename ... on DomainSuccess { domain { id hostname } } ... on Error { message } } }
 """
 
 

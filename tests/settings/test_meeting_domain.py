@@ -8,16 +8,11 @@ import pytest
 from db.models import Domain
 from meetgraph.services import Services
 from tests.utils.db import count
+from tests.utils.domain import CONNECT_DOMAIN, SET_ROBOTS, connect_domain
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import CREATE_PAGE, create_page
-from tests.utils.scenarios import CONNECT_DOMAIN, connect_domain
 from tests.utils.settings import save_settings
 from tests.utils.user import create_user, me
-
-SET_ROBOTS = """
-mutation($id: ID!, $disallow: Boolean!) { setDomainRobots(domainId: $id, disallowMeetings: $disallow) {
-  __typename ... on DomainSuccess { domain { id hostname robotsDisallowMeetings } } ... on Error { message } } }
-"""
 
 PUBLIC_PAGE = """
 query($slug: String!, $domain: String) { schedulingPage(slug: $slug, domain: $domain) { slug url } }

@@ -12,11 +12,6 @@ from tests.utils.flows import CONNECT_EXCHANGE, START, authorize, oauth_callback
 from tests.utils.graphql import GraphQLClient
 from tests.utils.user import me
 
-CONNECT_DOMAIN = """
-mutation($hostname: String!, $robots: Boolean) { connectDomain(hostname: $hostname, robotsDisallowMeetings: $robots) {
-  __typename ... on DomainSuccess { domain { id hostname robotsDisallowMeetings } }
-  ... on Error { message } ... on ValidationError { field } } }
-"""
 
 def ews_url(settings: Settings) -> str:
     """The Exchange emulator's EWS endpoint (the autodiscover URL tells where the emulator is mounted)."""
@@ -47,11 +42,3 @@ async def connect_exchange(
     values.update(overrides)
     result: dict[str, Any] = (await gql(CONNECT_EXCHANGE, {"input": values}, token))["connectExchangeCalendar"]
     return result
-
-
-async def connect_domain(gql: GraphQLClient, token: str, hostname: str, robots: bool = False) -> dict[str, Any]:
-    data = await gql(CONNECT_DOMAIN, {"hostname": hostname, "robots": robots}, token)
-    result: dict[str, Any] = data["connectDomain"]
-    assert result["__typename"] == "DomainSuccess", result
-    domain: dict[str, Any] = result["domain"]
-    return domain
