@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.utils.booking import book, connect
+from tests.utils.booking import book
 from tests.utils.clock import FakeClock
+from tests.utils.connection import connect
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import create_page

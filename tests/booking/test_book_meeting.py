@@ -7,8 +7,9 @@ import httpx
 import pytest
 
 from meetgraph.services import Services
-from tests.utils.booking import CONTACT_EMAIL, CONTACT_NAME, book, calendar_ids, connect, my_meetings, parse
+from tests.utils.booking import CONTACT_EMAIL, CONTACT_NAME, book, my_meetings, parse
 from tests.utils.calendars import ACCOUNTS, calendar_named, events_everywhere_but, live_events, primary_id, state_of
+from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import create_page

@@ -6,8 +6,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import MEETING_FIELDS, book, connect, my_meetings
+from tests.utils.booking import MEETING_FIELDS, book, my_meetings
 from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
+from tests.utils.connection import connect
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import create_page

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from meetgraph.services import Services
-from tests.utils.booking import CONTACT_EMAIL, book, calendar_ids, connect, my_meetings
+from tests.utils.booking import CONTACT_EMAIL, book, my_meetings
 from tests.utils.calendars import calendar_named, live_events, primary_id
+from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox

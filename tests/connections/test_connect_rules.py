@@ -7,21 +7,22 @@ import pytest
 
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from tests.utils.connection import (
+    DISCONNECT_CALENDAR,
+    START,
+    authorize,
+    connect_calendar,
+    connect_exchange,
+    oauth_callback,
+)
 from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, GOOGLE_USER, World
-from tests.utils.flows import START, authorize, oauth_callback
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, connect_exchange
 from tests.utils.user import create_user, me
 
 CONNECT_SHARED_INBOX = """
 mutation($address: String!) { connectSharedInbox(address: $address) {
   __typename ... on EmailInboxSuccess { inbox { id address shared } } ... on Error { message } } }
-"""
-
-DISCONNECT_CALENDAR = """
-mutation($id: ID!) { disconnectCalendar(connectionId: $id) {
-  __typename ... on DisconnectSuccess { id } ... on Error { message } } }
 """
 
 LEGACY_CREATED_AT = "2023-03-12T23:59:59+00:00"

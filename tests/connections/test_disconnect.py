@@ -5,21 +5,11 @@ from __future__ import annotations
 import httpx
 
 from meetgraph.services import Services
+from tests.utils.connection import DISCONNECT_CALENDAR, DISCONNECT_INBOX, connect_calendar
 from tests.utils.db import counts
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar
 from tests.utils.user import create_user, me
-
-DISCONNECT_CALENDAR = """
-mutation($id: ID!) { disconnectCalendar(connectionId: $id) {
-  __typename ... on DisconnectSuccess { id } ... on Error { message } } }
-"""
-
-DISCONNECT_INBOX = """
-mutation($id: ID!) { disconnectEmailInbox(inboxId: $id) {
-  __typename ... on DisconnectSuccess { id } ... on Error { message } } }
-"""
 
 
 async def test_connecting_a_calendar_connects_its_inbox(

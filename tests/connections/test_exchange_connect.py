@@ -6,10 +6,10 @@ import pytest
 
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from tests.utils.connection import connect_exchange
 from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_exchange
 from tests.utils.settings import save_settings
 from tests.utils.user import create_user, me
 

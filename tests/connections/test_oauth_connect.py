@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.utils.connection import DISCONNECT_CALENDAR, MY_CALENDARS, START, authorize, connect_oauth, oauth_callback
 from tests.utils.emulators import GOOGLE_USER, MICROSOFT_USER, World
-from tests.utils.flows import START, authorize, connect_oauth, oauth_callback
 from tests.utils.graphql import GraphQLClient
 from tests.utils.user import create_user
 
@@ -54,12 +54,12 @@ async def test_reused_state_is_refused_and_stores_nothing(
     redirect = await authorize(data["startCalendarConnection"]["authorizationUrl"])
     await oauth_callback(http, redirect)
     await gql(
-        "mutation($id: ID!) { disconnectCalendar(connectionId: $id) { __typename } }",
-        {"id": (await gql("{ me { calendarConnections { id } } }", token=token))["me"]["calendarConnections"][0]["id"]},
+        DISCONNECT_CALENDAR,
+        {"id": (await gql(MY_CALENDARS, token=token))["me"]["calendarConnections"][0]["id"]},
         token,
     )
     # when
     outcome = await oauth_callback(http, redirect)
     # then
     assert outcome["error"] == ["invalid_state"]
-    assert (await gql("{ me { calendarConnections { id } } }", token=token))["me"]["calendarConnections"] == []
+    assert (await gql(MY_CALENDARS, token=token))["me"]["calendarConnections"] == []

@@ -11,9 +11,9 @@ from sqlmodel import select
 from db.models import OAuthState
 from meetgraph.services import Services
 from tests.utils.clock import FakeClock
+from tests.utils.connection import START, authorize
 from tests.utils.db import counts
 from tests.utils.emulators import World
-from tests.utils.flows import START, authorize
 from tests.utils.graphql import GraphQLClient
 from tests.utils.user import create_user, me
 

@@ -5,9 +5,10 @@ from typing import Any
 
 import httpx
 
-from tests.utils.booking import book, calendar_ids, connect, parse
+from tests.utils.booking import book, parse
 from tests.utils.calendars import calendar_named, primary_id
 from tests.utils.clock import FakeClock
+from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import AVAILABLE_SLOTS, create_page

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import connect
+from tests.utils.connection import connect
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import CREATE_PAGE, PAGE_FIELDS, UPDATE_PAGE, create_page

@@ -13,10 +13,9 @@ from sqlmodel import select
 from db.models import CalendarConnection
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from tests.utils.connection import START, authorize, connect_exchange
 from tests.utils.emulators import EXCHANGE_USER, World
-from tests.utils.flows import START, authorize
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_exchange
 from tests.utils.user import ME, create_user
 
 SECRET_PASSWORD = "Tr0ub4dor-and-3-horses"

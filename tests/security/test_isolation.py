@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from meetgraph.services import Services
+from tests.utils.connection import connect_calendar
 from tests.utils.db import CONNECTED_ROWS, counts
 from tests.utils.domain import connect_domain
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import create_page
-from tests.utils.scenarios import connect_calendar
 from tests.utils.settings import save_settings
 from tests.utils.user import create_user, me
 

@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.utils.connection import connect_calendar
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import create_page
-from tests.utils.scenarios import connect_calendar
 from tests.utils.settings import SAVE_SETTINGS, save_settings
 from tests.utils.user import create_user, me
 

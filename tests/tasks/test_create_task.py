@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 
 from meetgraph.services import Services
+from tests.utils.connection import connect_oauth
 from tests.utils.emulators import GOOGLE_USER, World
-from tests.utils.flows import connect_oauth
 from tests.utils.graphql import GraphQLClient
 from tests.utils.settings import save_settings
 from tests.utils.user import create_user

@@ -5,12 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from tests.utils.emulators import EXCHANGE_PASSWORD, EXCHANGE_USER
-from tests.utils.flows import CONNECT_EXCHANGE, connect_oauth
 from tests.utils.graphql import GraphQLClient
-from tests.utils.settings import save_settings_ok
 
 MEETING_FIELDS = "id start end status contactEmail contactName title syncState pageId"
 
@@ -24,8 +19,6 @@ mutation($input: BookMeetingInput!) {{ bookMeeting(input: $input) {{
 
 MY_MEETINGS = f"{{ me {{ meetings {{ {MEETING_FIELDS} }} }} }}"
 
-MY_CALENDARS = "{ me { calendarConnections { id provider calendars { id name isPrimary status } } } }"
-
 CONTACT_EMAIL = "carla@example.com"
 CONTACT_NAME = "Carla Contact"
 
@@ -36,23 +29,6 @@ def iso(moment: datetime) -> str:
 
 def parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-async def connect(gql: GraphQLClient, http: httpx.AsyncClient, token: str, provider: str) -> None:
-    """Connect the world's account of `provider`; Exchange also gets scheduling pages switched on."""
-    if provider == "EXCHANGE":
-        data = await gql(CONNECT_EXCHANGE, {"input": {"email": EXCHANGE_USER, "password": EXCHANGE_PASSWORD}}, token)
-        assert data["connectExchangeCalendar"]["__typename"] == "ConnectCalendarSuccess", data
-        await save_settings_ok(gql, token, schedulingPagesEnabled=True)
-        return
-    outcome = await connect_oauth(gql, http, token, provider)
-    assert "connected" in outcome, outcome
-
-
-async def calendar_ids(gql: GraphQLClient, token: str) -> dict[str, str]:
-    """The caller's calendars by name -> API id."""
-    data = await gql(MY_CALENDARS, token=token)
-    return {c["name"]: c["id"] for conn in data["me"]["calendarConnections"] for c in conn["calendars"]}
 
 
 async def book(
