@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.utils.booking import book
 from tests.utils.clock import FakeClock
 from tests.utils.connection import connect
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.meeting import book
 from tests.utils.page import create_page
 from tests.utils.settings import DISABLE_PAGES
 from tests.utils.user import create_user

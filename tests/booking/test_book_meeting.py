@@ -7,11 +7,11 @@ import httpx
 import pytest
 
 from meetgraph.services import Services
-from tests.utils.booking import CONTACT_EMAIL, CONTACT_NAME, book, my_meetings, parse
 from tests.utils.calendars import ACCOUNTS, calendar_named, events_everywhere_but, live_events, primary_id, state_of
 from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
-from tests.utils.graphql import GraphQLClient
+from tests.utils.graphql import GraphQLClient, parse
+from tests.utils.meeting import CONTACT_EMAIL, CONTACT_NAME, book, my_meetings
 from tests.utils.page import create_page
 from tests.utils.settings import DISABLE_PAGES, ENABLE_PAGES, save_settings_ok
 from tests.utils.user import create_user

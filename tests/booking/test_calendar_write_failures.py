@@ -11,12 +11,12 @@ from emulators.state import EmulatorState
 from meetgraph.services import Services
 from providers.http import RetryPolicy
 from resolvers import calendar_writes
-from tests.utils.booking import book, my_meetings
 from tests.utils.calendars import live_events, primary_id
 from tests.utils.connection import connect
 from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox
+from tests.utils.meeting import book, my_meetings
 from tests.utils.outages import EventInsertOutage
 from tests.utils.page import create_page
 from tests.utils.user import create_user

@@ -6,32 +6,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import MEETING_FIELDS, book, my_meetings
 from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
 from tests.utils.connection import connect
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.meeting import CANCEL_MEETING, CREATE_CRM_MEETING, book, my_meetings
 from tests.utils.page import create_page
 from tests.utils.settings import save_settings_ok
 from tests.utils.user import create_user
 
 START = datetime(2026, 12, 3, 14, tzinfo=UTC)
 CONTACT = "paul@customer.example"
-
-CREATE_CRM_MEETING = f"""
-mutation($input: CrmMeetingInput!) {{ createCrmMeeting(input: $input) {{
-  __typename
-  ... on MeetingSuccess {{ meeting {{ {MEETING_FIELDS} }} }}
-  ... on ValidationError {{ field }}
-  ... on Error {{ message }} }} }}
-"""
-
-CANCEL_MEETING = f"""
-mutation($id: ID!) {{ cancelMeeting(id: $id) {{
-  __typename
-  ... on MeetingSuccess {{ meeting {{ {MEETING_FIELDS} }} }}
-  ... on Error {{ message }} }} }}
-"""
 
 
 async def crm_meeting(gql: GraphQLClient, token: str, **extra: Any) -> dict[str, Any]:

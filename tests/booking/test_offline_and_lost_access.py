@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from meetgraph.services import Services
-from tests.utils.booking import CONTACT_EMAIL, book, my_meetings
 from tests.utils.calendars import calendar_named, live_events, primary_id
 from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox
+from tests.utils.meeting import CONTACT_EMAIL, book, my_meetings
 from tests.utils.page import AVAILABLE_SLOTS, create_page
 from tests.utils.settings import REMOVE_INACTIVE_CALENDAR, save_settings_ok
 from tests.utils.user import create_user

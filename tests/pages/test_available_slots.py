@@ -5,12 +5,12 @@ from typing import Any
 
 import httpx
 
-from tests.utils.booking import book, parse
 from tests.utils.calendars import calendar_named, primary_id
 from tests.utils.clock import FakeClock
 from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
-from tests.utils.graphql import GraphQLClient
+from tests.utils.graphql import GraphQLClient, parse
+from tests.utils.meeting import book
 from tests.utils.page import AVAILABLE_SLOTS, create_page
 from tests.utils.settings import DISABLE_PAGES, save_settings_ok
 from tests.utils.user import create_user

@@ -15,14 +15,10 @@ from tests.utils.db import CONNECTED_ROWS, counts
 from tests.utils.domain import connect_domain
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.meeting import CREATE_CRM_MEETING
 from tests.utils.page import create_page
 from tests.utils.settings import save_settings
 from tests.utils.user import create_user, me
-
-CREATE_MEETING = """
-mutation($input: CrmMeetingInput!) { createCrmMeeting(input: $input) {
-  __typename ... on MeetingSuccess { meeting { id status } } ... on Error { message } } }
-"""
 
 RESULT = "__typename ... on Error { message }"
 ATTACKS: dict[str, str] = {
@@ -56,7 +52,7 @@ async def _owner_with_everything(gql: GraphQLClient, http: httpx.AsyncClient) ->
     domain = await connect_domain(gql, token, "ada.example.com")
     await save_settings(gql, token, availabilityCalendarIds=[calendar["id"]])
     meeting = await gql(
-        CREATE_MEETING,
+        CREATE_CRM_MEETING,
         {"input": {"contactEmail": "c@example.com", "title": "Hi", "start": "2026-12-02T10:00:00Z",
                    "end": "2026-12-02T10:30:00Z", "fromIntegration": True}},
         token,

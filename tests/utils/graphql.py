@@ -1,7 +1,8 @@
-"""The GraphQL client the tests post documents with, the way a frontend does."""
+"""The GraphQL client the tests post documents with, the way a frontend does, and the DateTime scalar on the wire."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -32,3 +33,13 @@ class GraphQLClient:
         assert "errors" not in body, body["errors"]
         data: dict[str, Any] = body["data"]
         return data
+
+
+def iso(moment: datetime) -> str:
+    """A DateTime variable."""
+    return moment.isoformat()
+
+
+def parse(value: str) -> datetime:
+    """A DateTime the API answered with."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

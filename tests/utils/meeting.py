@@ -1,11 +1,11 @@
-"""Helpers for the pages, booking and subscription tests: pages, connections, bookings."""
+"""Meetings: booked by a visitor on a page, or logged (and cancelled) by the owner's CRM."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from tests.utils.graphql import GraphQLClient
+from tests.utils.graphql import GraphQLClient, iso
 
 MEETING_FIELDS = "id start end status contactEmail contactName title syncState pageId"
 
@@ -19,16 +19,23 @@ mutation($input: BookMeetingInput!) {{ bookMeeting(input: $input) {{
 
 MY_MEETINGS = f"{{ me {{ meetings {{ {MEETING_FIELDS} }} }} }}"
 
+CREATE_CRM_MEETING = f"""
+mutation($input: CrmMeetingInput!) {{ createCrmMeeting(input: $input) {{
+  __typename
+  ... on MeetingSuccess {{ meeting {{ {MEETING_FIELDS} }} }}
+  ... on ValidationError {{ field }}
+  ... on Error {{ message }} }} }}
+"""
+
+CANCEL_MEETING = f"""
+mutation($id: ID!) {{ cancelMeeting(id: $id) {{
+  __typename
+  ... on MeetingSuccess {{ meeting {{ {MEETING_FIELDS} }} }}
+  ... on Error {{ message }} }} }}
+"""
+
 CONTACT_EMAIL = "carla@example.com"
 CONTACT_NAME = "Carla Contact"
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-def parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 async def book(
@@ -50,6 +57,7 @@ async def book(
 
 
 async def my_meetings(gql: GraphQLClient, token: str) -> list[dict[str, Any]]:
+    """The caller's meetings, with the fields a booking answers with."""
     data = await gql(MY_MEETINGS, token=token)
     found: list[dict[str, Any]] = data["me"]["meetings"]
     return found
