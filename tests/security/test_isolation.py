@@ -10,30 +10,25 @@ import httpx
 import pytest
 
 from meetgraph.services import Services
-from tests.utils.connection import connect_calendar
+from tests.utils.connection import DISCONNECT_CALENDAR, DISCONNECT_INBOX, connect_calendar
 from tests.utils.db import CONNECTED_ROWS, counts
-from tests.utils.domain import connect_domain
+from tests.utils.domain import SET_ROBOTS, connect_domain
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.meeting import CREATE_CRM_MEETING
-from tests.utils.page import create_page
-from tests.utils.settings import save_settings
+from tests.utils.meeting import CANCEL_MEETING, CREATE_CRM_MEETING
+from tests.utils.page import UPDATE_PAGE, create_page
+from tests.utils.settings import REMOVE_INACTIVE_CALENDAR, save_settings
 from tests.utils.user import create_user, me
 
-RESULT = "__typename ... on Error { message }"
-ATTACKS: dict[str, str] = {
-    "disconnectCalendar": f"mutation($id: ID!) {{ disconnectCalendar(connectionId: $id) {{ {RESULT} }} }}",
-    "disconnectEmailInbox": f"mutation($id: ID!) {{ disconnectEmailInbox(inboxId: $id) {{ {RESULT} }} }}",
-    "updateSchedulingPage": (
-        f'mutation($id: ID!) {{ updateSchedulingPage(id: $id, input: {{name: "Mine now", slug: "stolen"}}) '
-        f"{{ {RESULT} }} }}"
-    ),
-    "removeInactiveCalendar": f"mutation($id: ID!) {{ removeInactiveCalendar(calendarId: $id) {{ {RESULT} }} }}",
-    "cancelMeeting": f"mutation($id: ID!) {{ cancelMeeting(id: $id) {{ {RESULT} }} }}",
-    "setDomainRobots": (
-        f"mutation($id: ID!) {{ setDomainRobots(domainId: $id, disallowMeetings: true) {{ {RESULT} }} }}"
-    ),
+ATTACKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "disconnectCalendar": (DISCONNECT_CALENDAR, {}),
+    "disconnectEmailInbox": (DISCONNECT_INBOX, {}),
+    "updateSchedulingPage": (UPDATE_PAGE, {"input": {"name": "Mine now", "slug": "stolen"}}),
+    "removeInactiveCalendar": (REMOVE_INACTIVE_CALENDAR, {}),
+    "cancelMeeting": (CANCEL_MEETING, {}),
+    "setDomainRobots": (SET_ROBOTS, {"disallow": True}),
 }
+"""Each mutation that takes a row's id: its document and its other variables."""
 SETTINGS_ATTACKS: dict[str, Callable[[str], dict[str, Any]]] = {
     "availabilityCalendarIds": lambda key: {"availabilityCalendarIds": [key]},
     "defaultMeetingLinkId": lambda key: {"defaultMeetingLinkId": key},
@@ -67,6 +62,13 @@ async def _owner_with_everything(gql: GraphQLClient, http: httpx.AsyncClient) ->
         "meeting": meeting["createCrmMeeting"]["meeting"]["id"],
         "domain": domain["id"],
     }
+
+
+async def _attack(gql: GraphQLClient, mutation: str, key: str, token: str) -> dict[str, Any]:
+    """`mutation` on the row with id `key`, as the user of `token`; returns its result."""
+    document, variables = ATTACKS[mutation]
+    result: dict[str, Any] = (await gql(document, {"id": key, **variables}, token))[mutation]
+    return result
 
 
 ATTACK_TARGETS = {
@@ -111,7 +113,7 @@ async def test_known_ids_of_another_user_cannot_be_changed(
     _, intruder = await create_user(gql, "eve@example.com")
     before, rows = await me(gql, owner), await counts(services, *CONNECTED_ROWS)
     # when
-    result = (await gql(ATTACKS[mutation], {"id": ids[ATTACK_TARGETS[mutation]]}, intruder))[mutation]
+    result = await _attack(gql, mutation, ids[ATTACK_TARGETS[mutation]], intruder)
     # then
     assert result["__typename"] == "NotFoundError", result
     assert await me(gql, owner) == before
@@ -141,7 +143,7 @@ async def test_malformed_ids_are_typed_errors(gql: GraphQLClient, mutation: str)
     _, token = await create_user(gql, "ada@example.com")
     for key in MALFORMED_IDS:
         # when
-        result = (await gql(ATTACKS[mutation], {"id": key}, token))[mutation]
+        result = await _attack(gql, mutation, key, token)
         # then
         assert result["__typename"] == "NotFoundError", (key[:40], result)
 
@@ -171,7 +173,7 @@ async def test_a_colleague_in_the_same_account_cannot_change_the_owners_rows(
     results: dict[str, Any] = {}
     for mutation, target in ATTACK_TARGETS.items():
         if target != "domain":
-            results[mutation] = (await gql(ATTACKS[mutation], {"id": ids[target]}, colleague))[mutation]
+            results[mutation] = await _attack(gql, mutation, ids[target], colleague)
     seen = await me(gql, colleague)
     # then
     assert {r["__typename"] for r in results.values()} == {"NotFoundError"}
