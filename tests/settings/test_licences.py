@@ -12,14 +12,10 @@ from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import create_page
 from tests.utils.settings import save_settings
+from tests.utils.task import CREATE_TASK
 from tests.utils.user import create_user, me
 
 TASK_CALENDAR = "CRM tasks"
-
-CREATE_TASK = """
-mutation($input: TaskInput!) { createTask(input: $input) {
-  __typename ... on TaskSuccess { task { id synced } } ... on Error { message } } }
-"""
 
 TASK_SYNC_SEATS = [
     {"hub": "SALES", "tier": "PROFESSIONAL", "paidSeat": True},

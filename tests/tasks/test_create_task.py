@@ -7,10 +7,9 @@ from tests.utils.connection import connect_oauth
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.settings import save_settings
+from tests.utils.task import CREATE_TASK
 from tests.utils.user import create_user
 
-CREATE_TASK = """mutation($input: TaskInput!) { createTask(input: $input) {
-  __typename ... on TaskSuccess { task { id title synced } } ... on ValidationError { field } } }"""
 LICENSED = {"hub": "SALES", "tier": "PROFESSIONAL", "paidSeat": True}
 
 
