@@ -18,7 +18,8 @@ from tests.providers.harness import RecordedSleeps
 from tests.utils.clock import FakeClock
 from tests.utils.databases import POSTGRES_ENV, TemplateDatabases, pg_engine, postgres_url
 from tests.utils.emulators import EmulatorServer, World
-from tests.utils.graphql import ADMIN_TOKEN, GraphQLClient
+from tests.utils.graphql import GraphQLClient
+from tests.utils.user import ADMIN_TOKEN
 
 
 @pytest.fixture(scope="session")

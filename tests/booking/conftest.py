@@ -6,7 +6,7 @@ import pytest
 
 from meetgraph.mail import Mailer
 from meetgraph.services import Services
-from tests.utils.booking import Mailbox, smtp_server
+from tests.utils.mail import Mailbox, smtp_server
 
 
 @pytest.fixture

@@ -7,32 +7,21 @@ import httpx
 import pytest
 
 from meetgraph.services import Services
-from tests.utils.booking import (
-    ACCOUNTS,
-    CONTACT_EMAIL,
-    CONTACT_NAME,
-    book,
-    calendar_ids,
-    calendar_named,
-    connect,
-    create_page,
-    events_everywhere_but,
-    live_events,
-    my_meetings,
-    parse,
-    primary_id,
-    save_settings,
-    state_of,
-)
+from tests.utils.calendars import ACCOUNTS, calendar_named, events_everywhere_but, live_events, primary_id, state_of
+from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
-from tests.utils.graphql import GraphQLClient
+from tests.utils.graphql import GraphQLClient, parse
+from tests.utils.meeting import CONTACT_EMAIL, CONTACT_NAME, book, my_meetings
+from tests.utils.page import create_page
+from tests.utils.settings import DISABLE_PAGES, ENABLE_PAGES, save_settings_ok
+from tests.utils.user import create_user
 
 # FakeClock: Tuesday 2026-12-01 08:00 UTC. Wednesday 10:00 in Berlin is 09:00 UTC.
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 
 
 async def owner_with_page(gql: GraphQLClient, http: httpx.AsyncClient, provider: str | None = "GOOGLE") -> str:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     if provider is not None:
         await connect(gql, http, token, provider)
     await create_page(gql, token, name="Intro", slug="intro", timezone="Europe/Berlin")
@@ -47,7 +36,7 @@ async def test_booking_writes_the_meeting_into_the_primary_calendar_only(
     token = await owner_with_page(gql, http, provider)
     ids = await calendar_ids(gql, token)
     chosen = [i for name, i in ids.items() if name in ("Team events", "Colleague (full details)")]
-    await save_settings(gql, token, availabilityCalendarIds=chosen)
+    await save_settings_ok(gql, token, availabilityCalendarIds=chosen)
     state = state_of(world, provider)
     primary = primary_id(state, ACCOUNTS[provider])
     # when
@@ -86,7 +75,7 @@ async def test_busy_time_in_an_availability_calendar_makes_the_slot_unavailable(
     # given
     token = await owner_with_page(gql, http)
     ids = await calendar_ids(gql, token)
-    await save_settings(gql, token, availabilityCalendarIds=[ids["Team events"]])
+    await save_settings_ok(gql, token, availabilityCalendarIds=[ids["Team events"]])
     world.google.add_event(calendar_named(world.google, "Team events"), SLOT, SLOT + timedelta(hours=1))
     # when
     result = await book(gql, "intro", SLOT)
@@ -135,10 +124,10 @@ async def test_deactivated_pages_refuse_bookings(
 ) -> None:
     # given
     token = await owner_with_page(gql, http)
-    await gql("mutation { disableSchedulingPages { __typename } }", token=token)
+    await gql(DISABLE_PAGES, token=token)
     # when
     refused = await book(gql, "intro", SLOT)
-    await gql("mutation { enableSchedulingPages { __typename } }", token=token)
+    await gql(ENABLE_PAGES, token=token)
     accepted = await book(gql, "intro", SLOT)
     # then
     assert refused["__typename"] == "PagesDisabledError"

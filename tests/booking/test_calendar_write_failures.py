@@ -11,18 +11,15 @@ from emulators.state import EmulatorState
 from meetgraph.services import Services
 from providers.http import RetryPolicy
 from resolvers import calendar_writes
-from tests.utils.booking import (
-    EventInsertOutage,
-    Mailbox,
-    book,
-    connect,
-    create_page,
-    live_events,
-    my_meetings,
-    primary_id,
-)
+from tests.utils.calendars import live_events, primary_id
+from tests.utils.connection import connect
 from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.mail import Mailbox
+from tests.utils.meeting import book, my_meetings
+from tests.utils.outages import EventInsertOutage
+from tests.utils.page import create_page
+from tests.utils.user import create_user
 
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 OWNER = "ada@example.com"
@@ -59,7 +56,7 @@ def held(services: Services) -> HeldRetries:
 
 
 async def google_page(gql: GraphQLClient, http: httpx.AsyncClient) -> str:
-    _, token = await gql.create_user(OWNER)
+    _, token = await create_user(gql, OWNER)
     await connect(gql, http, token, "GOOGLE")
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     return token

@@ -6,38 +6,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import (
-    ACCOUNTS,
-    MEETING_FIELDS,
-    book,
-    connect,
-    create_page,
-    live_events,
-    my_meetings,
-    primary_id,
-    save_settings,
-    state_of,
-)
+from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
+from tests.utils.connection import connect
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.meeting import CANCEL_MEETING, CREATE_CRM_MEETING, book, my_meetings
+from tests.utils.page import create_page
+from tests.utils.settings import save_settings_ok
+from tests.utils.user import create_user
 
 START = datetime(2026, 12, 3, 14, tzinfo=UTC)
 CONTACT = "paul@customer.example"
-
-CREATE_CRM_MEETING = f"""
-mutation($input: CrmMeetingInput!) {{ createCrmMeeting(input: $input) {{
-  __typename
-  ... on MeetingSuccess {{ meeting {{ {MEETING_FIELDS} }} }}
-  ... on ValidationError {{ field }}
-  ... on Error {{ message }} }} }}
-"""
-
-CANCEL_MEETING = f"""
-mutation($id: ID!) {{ cancelMeeting(id: $id) {{
-  __typename
-  ... on MeetingSuccess {{ meeting {{ {MEETING_FIELDS} }} }}
-  ... on Error {{ message }} }} }}
-"""
 
 
 async def crm_meeting(gql: GraphQLClient, token: str, **extra: Any) -> dict[str, Any]:
@@ -59,7 +38,7 @@ async def crm_meeting(gql: GraphQLClient, token: str, **extra: Any) -> dict[str,
 
 
 async def owner(gql: GraphQLClient, http: httpx.AsyncClient, provider: str | None) -> str:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     if provider is not None:
         await connect(gql, http, token, provider)
     return token
@@ -87,7 +66,7 @@ async def test_without_calendar_sync_only_a_record_is_logged(
 ) -> None:
     # given
     token = await owner(gql, http, "GOOGLE")
-    await save_settings(gql, token, calendarSync=False)
+    await save_settings_ok(gql, token, calendarSync=False)
     # when
     result = await crm_meeting(gql, token)
     # then
@@ -192,7 +171,7 @@ async def test_another_users_meeting_is_not_found(
     # given
     token = await owner(gql, http, "GOOGLE")
     meeting = (await crm_meeting(gql, token))["meeting"]
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     # when
     data = await gql(CANCEL_MEETING, {"id": meeting["id"]}, intruder)
     # then

@@ -5,21 +5,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from meetgraph.services import Services
-from tests.utils.booking import (
-    CONTACT_EMAIL,
-    Mailbox,
-    book,
-    calendar_ids,
-    calendar_named,
-    connect,
-    create_page,
-    live_events,
-    my_meetings,
-    primary_id,
-    save_settings,
-)
+from tests.utils.calendars import calendar_named, live_events, primary_id
+from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.mail import Mailbox
+from tests.utils.meeting import CONTACT_EMAIL, book, my_meetings
+from tests.utils.page import AVAILABLE_SLOTS, create_page
+from tests.utils.settings import REMOVE_INACTIVE_CALENDAR, save_settings_ok
+from tests.utils.user import create_user
 
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
 OWNER = "ada@example.com"
@@ -27,22 +21,12 @@ OWNER = "ada@example.com"
 SETTINGS = """{ me { calendarSettings {
   availabilityCalendars { id name status } inactiveCalendars { id name status isAvailabilityCalendar } } } }"""
 
-REMOVE_INACTIVE = """
-mutation($id: ID!) { removeInactiveCalendar(calendarId: $id) {
-  __typename ... on ValidationError { field } ... on Error { message } } }
-"""
-
-SLOTS = """
-query($start: DateTime!, $end: DateTime!) { schedulingPage(slug: "intro") {
-  availableSlots(start: $start, end: $end) { start } } }
-"""
-
 
 async def test_offline_page_turns_a_booking_into_a_request_and_mails_the_owner(
     gql: GraphQLClient, services: Services, mailbox: Mailbox, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user(OWNER)
+    _, token = await create_user(gql, OWNER)
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     # when
     result = await book(gql, "intro", SLOT)
@@ -60,7 +44,7 @@ async def test_offline_request_blocks_the_same_time_for_the_next_visitor(
     gql: GraphQLClient, services: Services, mailbox: Mailbox
 ) -> None:
     # given
-    _, token = await gql.create_user(OWNER)
+    _, token = await create_user(gql, OWNER)
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     await book(gql, "intro", SLOT)
     # when
@@ -73,10 +57,10 @@ async def test_offline_request_blocks_the_same_time_for_the_next_visitor(
 
 
 async def google_owner_with_team_availability(gql: GraphQLClient, http: httpx.AsyncClient) -> tuple[str, str]:
-    _, token = await gql.create_user(OWNER)
+    _, token = await create_user(gql, OWNER)
     await connect(gql, http, token, "GOOGLE")
     ids = await calendar_ids(gql, token)
-    await save_settings(gql, token, availabilityCalendarIds=[ids["Team events"], ids["Colleague (full details)"]])
+    await save_settings_ok(gql, token, availabilityCalendarIds=[ids["Team events"], ids["Colleague (full details)"]])
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     return token, ids["Colleague (full details)"]
 
@@ -98,7 +82,9 @@ async def test_lost_access_to_an_availability_calendar_blocks_booking(
     assert [(c["id"], c["status"]) for c in settings["inactiveCalendars"]] == [(colleague_id, "INACTIVE")]
     (mail,) = mailbox.to(OWNER)
     assert mail["Subject"]
-    slots = await gql(SLOTS, {"start": SLOT.isoformat(), "end": (SLOT + timedelta(hours=2)).isoformat()})
+    slots = await gql(
+        AVAILABLE_SLOTS, {"slug": "intro", "start": SLOT.isoformat(), "end": (SLOT + timedelta(hours=2)).isoformat()}
+    )
     assert slots["schedulingPage"]["availableSlots"] == []
 
 
@@ -110,7 +96,7 @@ async def test_removing_the_inactive_calendar_lets_bookings_through_again(
     world.google.lose_access(GOOGLE_USER, calendar_named(world.google, "Colleague (full details)"))
     assert (await book(gql, "intro", SLOT))["__typename"] == "CalendarAccessLostError"
     # when
-    removed = await gql(REMOVE_INACTIVE, {"id": colleague_id}, token)
+    removed = await gql(REMOVE_INACTIVE_CALENDAR, {"id": colleague_id}, token)
     result = await book(gql, "intro", SLOT)
     # then
     assert removed["removeInactiveCalendar"]["__typename"] == "CalendarSettingsSuccess"
@@ -127,7 +113,7 @@ async def test_an_active_calendar_cannot_be_removed_as_inactive(
     # given
     token, colleague_id = await google_owner_with_team_availability(gql, http)
     # when
-    removed = await gql(REMOVE_INACTIVE, {"id": colleague_id}, token)
+    removed = await gql(REMOVE_INACTIVE_CALENDAR, {"id": colleague_id}, token)
     # then
     assert removed["removeInactiveCalendar"]["__typename"] == "ValidationError"
     settings = (await gql(SETTINGS, token=token))["me"]["calendarSettings"]

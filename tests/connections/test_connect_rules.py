@@ -7,19 +7,22 @@ import pytest
 
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from tests.utils.connection import (
+    DISCONNECT_CALENDAR,
+    START,
+    authorize,
+    connect_calendar,
+    connect_exchange,
+    oauth_callback,
+)
+from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, GOOGLE_USER, World
-from tests.utils.flows import START, authorize, oauth_callback
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, connect_exchange, counts, me
+from tests.utils.user import create_user, me
 
 CONNECT_SHARED_INBOX = """
 mutation($address: String!) { connectSharedInbox(address: $address) {
   __typename ... on EmailInboxSuccess { inbox { id address shared } } ... on Error { message } } }
-"""
-
-DISCONNECT_CALENDAR = """
-mutation($id: ID!) { disconnectCalendar(connectionId: $id) {
-  __typename ... on DisconnectSuccess { id } ... on Error { message } } }
 """
 
 LEGACY_CREATED_AT = "2023-03-12T23:59:59+00:00"
@@ -28,7 +31,7 @@ NEW_CREATED_AT = "2023-03-13T00:00:00+00:00"
 
 async def test_start_needs_personal_email_access(gql: GraphQLClient, services: Services, world: World) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", personalEmailAccess=False)
+    _, token = await create_user(gql, "ada@example.com", personalEmailAccess=False)
     # when
     data = await gql(START, {"provider": "GOOGLE"}, token)
     # then
@@ -40,7 +43,7 @@ async def test_exchange_connect_needs_personal_email_access(
     gql: GraphQLClient, services: Services, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", personalEmailAccess=False)
+    _, token = await create_user(gql, "ada@example.com", personalEmailAccess=False)
     # when
     result = await connect_exchange(gql, token, settings)
     # then
@@ -53,7 +56,7 @@ async def test_exchange_address_connected_as_shared_inbox_is_refused(
     gql: GraphQLClient, services: Services, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     shared = (await gql(CONNECT_SHARED_INBOX, {"address": EXCHANGE_USER}, token))["connectSharedInbox"]
     assert shared["__typename"] == "EmailInboxSuccess" and shared["inbox"]["shared"] is True
     # when
@@ -70,7 +73,7 @@ async def test_oauth_address_connected_as_shared_inbox_redirects_with_error(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await gql(CONNECT_SHARED_INBOX, {"address": GOOGLE_USER}, token)
     start = (await gql(START, {"provider": "GOOGLE"}, token))["startCalendarConnection"]
     # when
@@ -87,7 +90,7 @@ async def test_second_connection_is_refused_at_start_and_for_exchange(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     first = await connect_calendar(gql, http, token)
     before = await counts(services)
     # when
@@ -107,7 +110,7 @@ async def test_users_from_2023_03_13_on_hold_one_account(
 ) -> None:
     # given
     extra = {"createdAt": created_at} if created_at else {}
-    _, token = await gql.create_user("ada@example.com", **extra)
+    _, token = await create_user(gql, "ada@example.com", **extra)
     await connect_calendar(gql, http, token)
     # when
     result = await connect_exchange(gql, token, settings)
@@ -120,7 +123,7 @@ async def test_legacy_user_holds_two_accounts_but_not_three(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", createdAt=LEGACY_CREATED_AT)
+    _, token = await create_user(gql, "ada@example.com", createdAt=LEGACY_CREATED_AT)
     google = await connect_calendar(gql, http, token, "GOOGLE")
     microsoft = await connect_calendar(gql, http, token, "OFFICE365")
     before = await counts(services)
@@ -139,7 +142,7 @@ async def test_legacy_user_who_removes_one_of_two_falls_under_the_one_account_ru
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", createdAt=LEGACY_CREATED_AT)
+    _, token = await create_user(gql, "ada@example.com", createdAt=LEGACY_CREATED_AT)
     google = await connect_calendar(gql, http, token, "GOOGLE")
     microsoft = await connect_calendar(gql, http, token, "OFFICE365")
     removed = (await gql(DISCONNECT_CALENDAR, {"id": microsoft["id"]}, token))["disconnectCalendar"]
@@ -159,7 +162,7 @@ async def test_legacy_user_who_removed_one_may_replace_the_last_one(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", createdAt=LEGACY_CREATED_AT)
+    _, token = await create_user(gql, "ada@example.com", createdAt=LEGACY_CREATED_AT)
     google = await connect_calendar(gql, http, token, "GOOGLE")
     microsoft = await connect_calendar(gql, http, token, "OFFICE365")
     for connection in (microsoft, google):
@@ -176,7 +179,7 @@ async def test_second_oauth_connect_started_before_the_first_finished_stores_not
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given: two authorization URLs handed out while no account was connected yet
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     google = (await gql(START, {"provider": "GOOGLE"}, token))["startCalendarConnection"]
     microsoft = (await gql(START, {"provider": "OFFICE365"}, token))["startCalendarConnection"]
     await oauth_callback(http, await authorize(google["authorizationUrl"]))

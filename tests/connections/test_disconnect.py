@@ -5,26 +5,18 @@ from __future__ import annotations
 import httpx
 
 from meetgraph.services import Services
+from tests.utils.connection import DISCONNECT_CALENDAR, DISCONNECT_INBOX, connect_calendar
+from tests.utils.db import counts
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, counts, me
-
-DISCONNECT_CALENDAR = """
-mutation($id: ID!) { disconnectCalendar(connectionId: $id) {
-  __typename ... on DisconnectSuccess { id } ... on Error { message } } }
-"""
-
-DISCONNECT_INBOX = """
-mutation($id: ID!) { disconnectEmailInbox(inboxId: $id) {
-  __typename ... on DisconnectSuccess { id } ... on Error { message } } }
-"""
+from tests.utils.user import create_user, me
 
 
 async def test_connecting_a_calendar_connects_its_inbox(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     await connect_calendar(gql, http, token)
     # then
@@ -36,7 +28,7 @@ async def test_disconnecting_the_inbox_keeps_the_calendar(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     (inbox,) = (await me(gql, token))["emailInboxes"]
     # when
@@ -54,7 +46,7 @@ async def test_disconnecting_the_calendar_removes_its_calendars_and_turns_sync_o
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     # when
     result = (await gql(DISCONNECT_CALENDAR, {"id": connection["id"]}, token))["disconnectCalendar"]
@@ -70,9 +62,9 @@ async def test_disconnecting_someone_elses_calendar_is_not_found(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, owner = await gql.create_user("ada@example.com")
+    _, owner = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, owner)
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     before = await counts(services)
     # when
     calendar = (await gql(DISCONNECT_CALENDAR, {"id": connection["id"]}, intruder))["disconnectCalendar"]
@@ -89,7 +81,7 @@ async def test_disconnecting_twice_is_not_found(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     await gql(DISCONNECT_CALENDAR, {"id": connection["id"]}, token)
     # when
@@ -102,7 +94,7 @@ async def test_reconnecting_after_disconnect_works(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     first = await connect_calendar(gql, http, token)
     await gql(DISCONNECT_CALENDAR, {"id": first["id"]}, token)
     # when

@@ -6,9 +6,12 @@ import pytest
 
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from tests.utils.connection import connect_exchange
+from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_exchange, counts, me, save_settings
+from tests.utils.settings import save_settings
+from tests.utils.user import create_user, me
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}
 NO_CAPABILITIES = {
@@ -24,7 +27,7 @@ async def test_exchange_connects_calendar_and_inbox(
     gql: GraphQLClient, services: Services, settings: Settings, world: World, with_ews_url: bool
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     result = await connect_exchange(gql, token, settings if with_ews_url else None)
     # then
@@ -42,7 +45,7 @@ async def test_exchange_connection_has_no_capabilities_and_no_sync(
     gql: GraphQLClient, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await connect_exchange(gql, token, settings)
     # when
     state = await me(gql, token)
@@ -59,7 +62,7 @@ async def test_refused_login_is_a_provider_error_that_mentions_app_passwords(
     gql: GraphQLClient, services: Services, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     result = await connect_exchange(gql, token, settings, password="the-normal-password")
     # then
@@ -74,7 +77,7 @@ async def test_server_older_than_exchange_2010_sp2_is_refused(
 ) -> None:
     # given
     emulator_server[0].new_world(exchange_version="Exchange2010")
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     result = await connect_exchange(gql, token, settings)
     # then
@@ -90,7 +93,7 @@ async def test_invalid_ews_url_is_a_validation_error(
     gql: GraphQLClient, services: Services, world: World, ews_url: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     result = await connect_exchange(gql, token, ewsUrl=ews_url)
     # then
@@ -107,7 +110,7 @@ async def test_missing_or_malformed_credentials_are_validation_errors(
     gql: GraphQLClient, services: Services, settings: Settings, world: World, overrides: dict[str, str], field: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     result = await connect_exchange(gql, token, settings, **overrides)
     # then
@@ -120,7 +123,7 @@ async def test_unreachable_server_is_a_provider_error_and_stores_nothing(
     gql: GraphQLClient, services: Services, settings: Settings, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     world.exchange.faults.fail_next = [500] * 10
     # when
     result = await connect_exchange(gql, token, settings)

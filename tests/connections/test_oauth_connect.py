@@ -5,9 +5,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.utils.connection import DISCONNECT_CALENDAR, MY_CALENDARS, START, authorize, connect_oauth, oauth_callback
 from tests.utils.emulators import GOOGLE_USER, MICROSOFT_USER, World
-from tests.utils.flows import START, authorize, connect_oauth, oauth_callback
 from tests.utils.graphql import GraphQLClient
+from tests.utils.user import create_user
 
 ME = """{ me { calendarConnections { provider email status calendars { name isPrimary selectableForAvailability }
   capabilities { cancelMeetings twoWaySync } }
@@ -19,7 +20,7 @@ async def test_oauth_dance_connects_calendar_and_inbox(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World, provider: str, email: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     outcome = await connect_oauth(gql, http, token, provider)
     # then
@@ -36,7 +37,7 @@ async def test_oauth_dance_connects_calendar_and_inbox(
 
 
 async def test_authorization_url_carries_state_and_pkce(gql: GraphQLClient, world: World) -> None:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     data = await gql(START, {"provider": "GOOGLE"}, token)
     query = parse_qs(urlsplit(data["startCalendarConnection"]["authorizationUrl"]).query)
     assert query["code_challenge_method"] == ["S256"]
@@ -48,17 +49,17 @@ async def test_reused_state_is_refused_and_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     data = await gql(START, {"provider": "GOOGLE"}, token)
     redirect = await authorize(data["startCalendarConnection"]["authorizationUrl"])
     await oauth_callback(http, redirect)
     await gql(
-        "mutation($id: ID!) { disconnectCalendar(connectionId: $id) { __typename } }",
-        {"id": (await gql("{ me { calendarConnections { id } } }", token=token))["me"]["calendarConnections"][0]["id"]},
+        DISCONNECT_CALENDAR,
+        {"id": (await gql(MY_CALENDARS, token=token))["me"]["calendarConnections"][0]["id"]},
         token,
     )
     # when
     outcome = await oauth_callback(http, redirect)
     # then
     assert outcome["error"] == ["invalid_state"]
-    assert (await gql("{ me { calendarConnections { id } } }", token=token))["me"]["calendarConnections"] == []
+    assert (await gql(MY_CALENDARS, token=token))["me"]["calendarConnections"] == []

@@ -11,10 +11,11 @@ from sqlmodel import select
 from db.models import OAuthState
 from meetgraph.services import Services
 from tests.utils.clock import FakeClock
+from tests.utils.connection import START, authorize
+from tests.utils.db import counts
 from tests.utils.emulators import World
-from tests.utils.flows import START, authorize
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import counts, me
+from tests.utils.user import create_user, me
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}
 DASHBOARD = "http://dashboard.test/meetings"
@@ -56,7 +57,7 @@ async def test_user_denying_consent_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, provider: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token, provider), emulator_deny="1")
     # when
     target, outcome = await _callback(http, redirect)
@@ -71,7 +72,7 @@ async def test_forged_state_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, forged: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     # when
     target, outcome = await _callback(http, _with_params(redirect, state=forged))
@@ -84,7 +85,7 @@ async def test_tampered_state_signature_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     state = parse_qs(urlsplit(redirect).query)["state"][0]
     tampered = state[:-2] + ("AA" if not state.endswith("AA") else "BB")
@@ -99,7 +100,7 @@ async def test_state_of_another_provider_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given: a Google redirect delivered to the Office 365 callback
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token, "GOOGLE"))
     parts = urlsplit(redirect)
     # when
@@ -113,7 +114,7 @@ async def test_expired_state_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, clock: FakeClock
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     clock.advance(seconds=services.settings.oauth_state_ttl_seconds + 1)
     # when
@@ -127,7 +128,7 @@ async def test_state_just_inside_its_lifetime_is_accepted(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, clock: FakeClock
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     clock.advance(seconds=services.settings.oauth_state_ttl_seconds - 1)
     # when
@@ -140,7 +141,7 @@ async def test_reused_state_is_refused_even_after_a_failure(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given: the first use failed (consent denied)
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     url = await _authorization_url(gql, token)
     denied = await authorize(url, emulator_deny="1")
     await _callback(http, denied)
@@ -157,7 +158,7 @@ async def test_failed_token_exchange_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, provider: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token, provider))
     code = parse_qs(urlsplit(redirect).query)["code"][0]
     # when
@@ -172,7 +173,7 @@ async def test_callback_without_code_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     parts = urlsplit(redirect)
     state = parse_qs(parts.query)["state"][0]
@@ -187,7 +188,7 @@ async def test_unknown_provider_callback_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     parts = urlsplit(redirect)
     # when
@@ -201,7 +202,7 @@ async def test_failed_account_read_stores_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
 ) -> None:
     # given: the token exchange works, then the calendar API refuses
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     redirect = await authorize(await _authorization_url(gql, token))
     world.google.faults.fail_next = [403, 403, 403, 403]
     # when
@@ -215,7 +216,7 @@ async def test_expired_states_are_pruned_when_a_flow_starts(
     gql: GraphQLClient, services: Services, clock: FakeClock, world: World
 ) -> None:
     # given: an abandoned flow
-    _, token = await gql.create_user("prune@example.com")
+    _, token = await create_user(gql, "prune@example.com")
     await gql(START, {"provider": "GOOGLE"}, token)
     clock.advance(seconds=601)
     # when

@@ -5,24 +5,15 @@ from typing import Any
 
 import httpx
 
-from tests.utils.booking import (
-    book,
-    calendar_ids,
-    calendar_named,
-    connect,
-    create_page,
-    parse,
-    primary_id,
-    save_settings,
-)
+from tests.utils.calendars import calendar_named, primary_id
 from tests.utils.clock import FakeClock
+from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
-from tests.utils.graphql import GraphQLClient
-
-SLOTS = """
-query($slug: String!, $start: DateTime!, $end: DateTime!) { schedulingPage(slug: $slug) {
-  offline availableSlots(start: $start, end: $end) { start end } } }
-"""
+from tests.utils.graphql import GraphQLClient, parse
+from tests.utils.meeting import book
+from tests.utils.page import AVAILABLE_SLOTS, create_page
+from tests.utils.settings import DISABLE_PAGES, save_settings_ok
+from tests.utils.user import create_user
 
 # FakeClock starts Tuesday 2026-12-01 08:00 UTC (09:00 in Berlin, CET = UTC+1).
 WEDNESDAY = datetime(2026, 12, 2, tzinfo=UTC)
@@ -33,7 +24,7 @@ def utc(day: datetime, hour: int, minute: int = 0) -> datetime:
 
 
 async def slot_starts(gql: GraphQLClient, slug: str, start: datetime, end: datetime) -> list[datetime]:
-    data = await gql(SLOTS, {"slug": slug, "start": start.isoformat(), "end": end.isoformat()})
+    data = await gql(AVAILABLE_SLOTS, {"slug": slug, "start": start.isoformat(), "end": end.isoformat()})
     slots: list[dict[str, Any]] = data["schedulingPage"]["availableSlots"]
     return [parse(s["start"]) for s in slots]
 
@@ -45,7 +36,7 @@ def half_hours(first: datetime, last: datetime) -> list[datetime]:
 
 
 async def google_page(gql: GraphQLClient, http: httpx.AsyncClient, **fields: Any) -> str:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await connect(gql, http, token, "GOOGLE")
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin", **fields)
     return token
@@ -68,7 +59,7 @@ async def test_busy_time_of_primary_and_availability_calendars_is_excluded_with_
     # given
     token = await google_page(gql, http, bufferMinutes=15)
     ids = await calendar_ids(gql, token)
-    await save_settings(gql, token, availabilityCalendarIds=[ids["Team events"]])
+    await save_settings_ok(gql, token, availabilityCalendarIds=[ids["Team events"]])
     primary = primary_id(world.google, GOOGLE_USER)
     world.google.add_event(primary, utc(WEDNESDAY, 10), utc(WEDNESDAY, 11))
     world.google.add_event(calendar_named(world.google, "Team events"), utc(WEDNESDAY, 13), utc(WEDNESDAY, 13, 30))
@@ -129,7 +120,7 @@ async def test_night_hours_across_the_dst_change_are_laid_out_in_real_time(
 
 async def test_booked_meetings_block_slots_of_an_offline_page(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     booked = await book(gql, "intro", utc(WEDNESDAY, 9))
     assert booked["__typename"] == "BookMeetingSuccess", booked
@@ -144,7 +135,7 @@ async def test_deactivated_pages_offer_nothing(
 ) -> None:
     # given
     token = await google_page(gql, http)
-    await gql("mutation { disableSchedulingPages { __typename } }", token=token)
+    await gql(DISABLE_PAGES, token=token)
     # when
     starts = await slot_starts(gql, "intro", WEDNESDAY, WEDNESDAY + timedelta(days=1))
     # then

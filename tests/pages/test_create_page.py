@@ -5,9 +5,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.booking import CREATE_PAGE, PAGE_FIELDS, connect, create_page
+from tests.utils.connection import connect
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.page import CREATE_PAGE, PAGE_FIELDS, UPDATE_PAGE, create_page
+from tests.utils.user import create_user
 
 MY_PAGES = f"{{ me {{ schedulingPages {{ {PAGE_FIELDS} }} }} }}"
 
@@ -20,7 +22,7 @@ BERLIN_HOURS = [
 
 async def test_create_page_with_every_field(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     data = await gql(
         CREATE_PAGE,
@@ -52,7 +54,7 @@ async def test_create_page_with_every_field(gql: GraphQLClient) -> None:
 
 async def test_defaults_slug_from_name_and_timezone_from_user(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", timezone="America/New_York")
+    _, token = await create_user(gql, "ada@example.com", timezone="America/New_York")
     # when
     first = await create_page(gql, token, name="Kaffee & Kuchen")
     second = await create_page(gql, token, name="Kaffee & Kuchen")
@@ -65,7 +67,7 @@ async def test_defaults_slug_from_name_and_timezone_from_user(gql: GraphQLClient
 
 async def test_page_without_calendar_is_offline_and_editable(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     page = await create_page(gql, token, slug="offline-page")
     # when
     data = await gql(
@@ -81,21 +83,13 @@ async def test_page_with_connected_calendar_is_online(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await connect(gql, http, token, "GOOGLE")
     # when
     page = await create_page(gql, token)
     # then
     assert page["offline"] is False
 
-
-UPDATE_PAGE = f"""
-mutation($id: ID!, $input: SchedulingPageInput!) {{ updateSchedulingPage(id: $id, input: $input) {{
-  __typename
-  ... on SchedulingPageSuccess {{ page {{ {PAGE_FIELDS} }} }}
-  ... on ValidationError {{ field }}
-  ... on Error {{ message }} }} }}
-"""
 
 INVALID_INPUTS: list[tuple[dict[str, Any], str]] = [
     ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
@@ -126,7 +120,7 @@ async def test_create_refuses_invalid_input_and_writes_nothing(
     gql: GraphQLClient, fields: dict[str, Any], field: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     data = await gql(CREATE_PAGE, {"input": {"name": "Intro", **fields}}, token)
     # then
@@ -141,7 +135,7 @@ async def test_update_refuses_invalid_input_and_keeps_the_page(
     gql: GraphQLClient, fields: dict[str, Any], field: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     page = await create_page(gql, token, slug="intro", timezone="Europe/Berlin", bufferMinutes=5)
     # when
     data = await gql(UPDATE_PAGE, {"id": page["id"], "input": {"name": "Changed", **fields}}, token)
@@ -154,7 +148,7 @@ async def test_update_refuses_invalid_input_and_keeps_the_page(
 
 async def test_update_changes_every_field(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     page = await create_page(gql, token, slug="intro")
     # when
     data = await gql(
@@ -186,8 +180,8 @@ async def test_update_changes_every_field(gql: GraphQLClient) -> None:
 
 async def test_slug_taken_by_another_user_is_refused(gql: GraphQLClient) -> None:
     # given
-    _, ada = await gql.create_user("ada@example.com")
-    _, bob = await gql.create_user("bob@example.com")
+    _, ada = await create_user(gql, "ada@example.com")
+    _, bob = await create_user(gql, "bob@example.com")
     await create_page(gql, ada, slug="intro")
     bobs = await create_page(gql, bob, slug="bobs-intro")
     # when
@@ -201,8 +195,8 @@ async def test_slug_taken_by_another_user_is_refused(gql: GraphQLClient) -> None
 
 async def test_update_of_another_users_page_is_not_found(gql: GraphQLClient) -> None:
     # given
-    _, ada = await gql.create_user("ada@example.com")
-    _, bob = await gql.create_user("bob@example.com")
+    _, ada = await create_user(gql, "ada@example.com")
+    _, bob = await create_user(gql, "bob@example.com")
     page = await create_page(gql, ada, slug="intro")
     # when
     data = await gql(UPDATE_PAGE, {"id": page["id"], "input": {"name": "Mine now"}}, bob)

@@ -2,24 +2,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.utils.booking import create_page
+from tests.utils.domain import CONNECT_DOMAIN
 from tests.utils.graphql import GraphQLClient
+from tests.utils.page import create_page
+from tests.utils.user import create_user
 
 PUBLIC_PAGE = """
 query($slug: String!, $domain: String) { schedulingPage(slug: $slug, domain: $domain) {
   name slug durationMinutes timezone url active offline } }
 """
 
-CONNECT_DOMAIN = """
-mutation($hostname: String!) { connectDomain(hostname: $hostname) {
-  __typename ... on DomainSuccess { domain { id hostname } } ... on Error { message } } }
-"""
-
 
 @pytest.mark.parametrize("domain", [None, "meetgraph.test", "http://meetgraph.test/", "MEETGRAPH.TEST"])
 async def test_page_is_served_on_the_app_host(gql: GraphQLClient, domain: str | None) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await create_page(gql, token, name="Intro", slug="intro", timezone="Europe/Berlin")
     # when
     data = await gql(PUBLIC_PAGE, {"slug": "intro", "domain": domain})
@@ -37,8 +34,8 @@ async def test_page_is_served_on_the_app_host(gql: GraphQLClient, domain: str | 
 
 async def test_page_is_served_on_its_accounts_domain_only(gql: GraphQLClient) -> None:
     # given
-    _, ada = await gql.create_user("ada@example.com")
-    _, other = await gql.create_user("eve@example.com")
+    _, ada = await create_user(gql, "ada@example.com")
+    _, other = await create_user(gql, "eve@example.com")
     await create_page(gql, ada, slug="intro")
     connected = await gql(CONNECT_DOMAIN, {"hostname": "meet.ada.example"}, ada)
     assert connected["connectDomain"]["__typename"] == "DomainSuccess"
@@ -55,7 +52,7 @@ async def test_page_is_served_on_its_accounts_domain_only(gql: GraphQLClient) ->
 
 async def test_unknown_slug_is_null(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await create_page(gql, token, slug="intro")
     # when
     data = await gql(PUBLIC_PAGE, {"slug": "outro"})
@@ -65,7 +62,7 @@ async def test_unknown_slug_is_null(gql: GraphQLClient) -> None:
 
 async def test_public_page_hides_owner_fields(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await create_page(gql, token, slug="intro")
     # when
     body = await gql.raw("{ schedulingPage(slug: \"intro\") { id bufferMinutes } }")

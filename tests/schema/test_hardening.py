@@ -7,6 +7,7 @@ from graphql import get_introspection_query
 from meetgraph.app import create_app
 from meetgraph.services import Services
 from tests.utils.graphql import GraphQLClient
+from tests.utils.user import create_user
 
 
 async def test_over_deep_queries_are_refused(services: Services) -> None:
@@ -15,7 +16,7 @@ async def test_over_deep_queries_are_refused(services: Services) -> None:
     app = create_app(services.settings, services=services, migrate=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         gql = GraphQLClient(http)
-        _, token = await gql.create_user("ada@example.com")
+        _, token = await create_user(gql, "ada@example.com")
         # when
         ok = await gql.raw("{ me { calendarSettings { pagesActive } } }", token=token)
         deep = await gql.raw("{ me { calendarSettings { defaultMeetingLink { id } } } }", token=token)
@@ -30,7 +31,7 @@ async def test_graphiql_introspection_fits_the_limits(gql: GraphQLClient) -> Non
 
 
 async def test_too_many_aliases_are_refused(gql: GraphQLClient) -> None:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     aliases = " ".join(f"a{i}: me {{ id }}" for i in range(40))
     body = await gql.raw(f"{{ {aliases} }}", token=token)
     assert body["errors"] and body.get("data") is None
@@ -44,7 +45,7 @@ async def test_too_many_tokens_are_refused(gql: GraphQLClient) -> None:
 
 async def test_unexpected_errors_are_masked(gql: GraphQLClient, services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
 
     async def broken(*_: object) -> None:
         raise RuntimeError("secret internal detail")

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from db.models import Calendar, CalendarConnection, Meeting, MeetingStatus, SchedulingPage
 from meetgraph.services import Services
 from tests.utils.graphql import GraphQLClient
+from tests.utils.user import create_user
 
 ME = """{ me { id
   calendarConnections { id calendars { id name status } capabilities { cancelMeetings } }
@@ -73,8 +74,8 @@ async def _populate(services: Services, user_id: str, n: int) -> None:
 
 async def test_me_costs_the_same_statements_for_1_and_50_rows(gql: GraphQLClient, services: Services) -> None:
     # given
-    small_id, small_token = await gql.create_user("small@example.com")
-    large_id, large_token = await gql.create_user("large@example.com")
+    small_id, small_token = await create_user(gql, "small@example.com")
+    large_id, large_token = await create_user(gql, "large@example.com")
     await _populate(services, small_id, 1)
     await _populate(services, large_id, 50)
     # when

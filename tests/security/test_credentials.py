@@ -13,10 +13,10 @@ from sqlmodel import select
 from db.models import CalendarConnection
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from tests.utils.connection import START, authorize, connect_exchange
 from tests.utils.emulators import EXCHANGE_USER, World
-from tests.utils.flows import START, authorize
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import ME, connect_exchange
+from tests.utils.user import ME, create_user
 
 SECRET_PASSWORD = "Tr0ub4dor-and-3-horses"
 CONNECTION_FIELDS = {"id", "provider", "email", "status", "calendars", "capabilities"}
@@ -74,7 +74,7 @@ async def test_oauth_tokens_never_reach_responses_or_logs(
 ) -> None:
     # given
     caplog.set_level(logging.DEBUG)
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     start = (await gql(START, {"provider": provider}, token))["startCalendarConnection"]
     redirect = await authorize(start["authorizationUrl"])
     # when
@@ -105,7 +105,7 @@ async def test_exchange_password_never_reaches_responses_logs_or_the_database(
     account = world.exchange.account(EXCHANGE_USER)
     assert account is not None
     account.password = SECRET_PASSWORD
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     result = await connect_exchange(gql, token, settings if with_ews_url else None, password=SECRET_PASSWORD)
     seen = json.dumps(result) + json.dumps(await gql(ME, token=token))
@@ -124,7 +124,7 @@ async def test_refused_exchange_login_does_not_echo_or_log_the_password(
 ) -> None:
     # given
     caplog.set_level(logging.DEBUG)
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     result = await connect_exchange(gql, token, settings, password=SECRET_PASSWORD)
     # then

@@ -10,37 +10,25 @@ import httpx
 import pytest
 
 from meetgraph.services import Services
+from tests.utils.connection import DISCONNECT_CALENDAR, DISCONNECT_INBOX, connect_calendar
+from tests.utils.db import CONNECTED_ROWS, counts
+from tests.utils.domain import SET_ROBOTS, connect_domain
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import (
-    CONNECTED_ROWS,
-    connect_calendar,
-    connect_domain,
-    counts,
-    create_page,
-    me,
-    save_settings,
-)
+from tests.utils.meeting import CANCEL_MEETING, CREATE_CRM_MEETING
+from tests.utils.page import UPDATE_PAGE, create_page
+from tests.utils.settings import REMOVE_INACTIVE_CALENDAR, save_settings
+from tests.utils.user import create_user, me
 
-CREATE_MEETING = """
-mutation($input: CrmMeetingInput!) { createCrmMeeting(input: $input) {
-  __typename ... on MeetingSuccess { meeting { id status } } ... on Error { message } } }
-"""
-
-RESULT = "__typename ... on Error { message }"
-ATTACKS: dict[str, str] = {
-    "disconnectCalendar": f"mutation($id: ID!) {{ disconnectCalendar(connectionId: $id) {{ {RESULT} }} }}",
-    "disconnectEmailInbox": f"mutation($id: ID!) {{ disconnectEmailInbox(inboxId: $id) {{ {RESULT} }} }}",
-    "updateSchedulingPage": (
-        f'mutation($id: ID!) {{ updateSchedulingPage(id: $id, input: {{name: "Mine now", slug: "stolen"}}) '
-        f"{{ {RESULT} }} }}"
-    ),
-    "removeInactiveCalendar": f"mutation($id: ID!) {{ removeInactiveCalendar(calendarId: $id) {{ {RESULT} }} }}",
-    "cancelMeeting": f"mutation($id: ID!) {{ cancelMeeting(id: $id) {{ {RESULT} }} }}",
-    "setDomainRobots": (
-        f"mutation($id: ID!) {{ setDomainRobots(domainId: $id, disallowMeetings: true) {{ {RESULT} }} }}"
-    ),
+ATTACKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "disconnectCalendar": (DISCONNECT_CALENDAR, {}),
+    "disconnectEmailInbox": (DISCONNECT_INBOX, {}),
+    "updateSchedulingPage": (UPDATE_PAGE, {"input": {"name": "Mine now", "slug": "stolen"}}),
+    "removeInactiveCalendar": (REMOVE_INACTIVE_CALENDAR, {}),
+    "cancelMeeting": (CANCEL_MEETING, {}),
+    "setDomainRobots": (SET_ROBOTS, {"disallow": True}),
 }
+"""Each mutation that takes a row's id: its document and its other variables."""
 SETTINGS_ATTACKS: dict[str, Callable[[str], dict[str, Any]]] = {
     "availabilityCalendarIds": lambda key: {"availabilityCalendarIds": [key]},
     "defaultMeetingLinkId": lambda key: {"defaultMeetingLinkId": key},
@@ -52,14 +40,14 @@ MALFORMED_IDS = ["", "not-an-id", "1 OR 1=1", "../../etc/passwd", "0" * 5000, "0
 
 async def _owner_with_everything(gql: GraphQLClient, http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
     """User A with a connection, calendars, inbox, page, meeting and domain; returns A's token and the ids."""
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     calendar = next(c for c in connection["calendars"] if c["name"] == "Team events")
     page = await create_page(gql, token, "Intro call", slug="ada-intro")
     domain = await connect_domain(gql, token, "ada.example.com")
     await save_settings(gql, token, availabilityCalendarIds=[calendar["id"]])
     meeting = await gql(
-        CREATE_MEETING,
+        CREATE_CRM_MEETING,
         {"input": {"contactEmail": "c@example.com", "title": "Hi", "start": "2026-12-02T10:00:00Z",
                    "end": "2026-12-02T10:30:00Z", "fromIntegration": True}},
         token,
@@ -74,6 +62,13 @@ async def _owner_with_everything(gql: GraphQLClient, http: httpx.AsyncClient) ->
         "meeting": meeting["createCrmMeeting"]["meeting"]["id"],
         "domain": domain["id"],
     }
+
+
+async def _attack(gql: GraphQLClient, mutation: str, key: str, token: str) -> dict[str, Any]:
+    """`mutation` on the row with id `key`, as the user of `token`; returns its result."""
+    document, variables = ATTACKS[mutation]
+    result: dict[str, Any] = (await gql(document, {"id": key, **variables}, token))[mutation]
+    return result
 
 
 ATTACK_TARGETS = {
@@ -97,7 +92,7 @@ async def test_me_shows_nothing_of_another_users_rows(
 ) -> None:
     # given
     _, ids = await _owner_with_everything(gql, http)
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     # when
     seen = await me(gql, intruder)
     # then
@@ -115,10 +110,10 @@ async def test_known_ids_of_another_user_cannot_be_changed(
 ) -> None:
     # given
     owner, ids = await _owner_with_everything(gql, http)
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     before, rows = await me(gql, owner), await counts(services, *CONNECTED_ROWS)
     # when
-    result = (await gql(ATTACKS[mutation], {"id": ids[ATTACK_TARGETS[mutation]]}, intruder))[mutation]
+    result = await _attack(gql, mutation, ids[ATTACK_TARGETS[mutation]], intruder)
     # then
     assert result["__typename"] == "NotFoundError", result
     assert await me(gql, owner) == before
@@ -131,7 +126,7 @@ async def test_another_users_ids_cannot_go_into_settings(
 ) -> None:
     # given
     owner, ids = await _owner_with_everything(gql, http)
-    _, intruder = await gql.create_user("eve@example.com")
+    _, intruder = await create_user(gql, "eve@example.com")
     await create_page(gql, intruder, "Eve's page")
     before_owner, before_intruder = await me(gql, owner), await me(gql, intruder)
     # when
@@ -145,10 +140,10 @@ async def test_another_users_ids_cannot_go_into_settings(
 @pytest.mark.parametrize("mutation", sorted(ATTACKS))
 async def test_malformed_ids_are_typed_errors(gql: GraphQLClient, mutation: str) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     for key in MALFORMED_IDS:
         # when
-        result = (await gql(ATTACKS[mutation], {"id": key}, token))[mutation]
+        result = await _attack(gql, mutation, key, token)
         # then
         assert result["__typename"] == "NotFoundError", (key[:40], result)
 
@@ -156,7 +151,7 @@ async def test_malformed_ids_are_typed_errors(gql: GraphQLClient, mutation: str)
 @pytest.mark.parametrize("field", sorted(SETTINGS_ATTACKS))
 async def test_malformed_ids_in_settings_are_validation_errors(gql: GraphQLClient, field: str) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     before = await me(gql, token)
     for key in MALFORMED_IDS:
         # when
@@ -172,13 +167,13 @@ async def test_a_colleague_in_the_same_account_cannot_change_the_owners_rows(
     # given: domains are shared by the account, everything else stays personal
     owner, ids = await _owner_with_everything(gql, http)
     account_id = (await me(gql, owner))["accountId"]
-    _, colleague = await gql.create_user("bob@example.com", accountId=account_id)
+    _, colleague = await create_user(gql, "bob@example.com", accountId=account_id)
     before = await me(gql, owner)
     # when
     results: dict[str, Any] = {}
     for mutation, target in ATTACK_TARGETS.items():
         if target != "domain":
-            results[mutation] = (await gql(ATTACKS[mutation], {"id": ids[target]}, colleague))[mutation]
+            results[mutation] = await _attack(gql, mutation, ids[target], colleague)
     seen = await me(gql, colleague)
     # then
     assert {r["__typename"] for r in results.values()} == {"NotFoundError"}

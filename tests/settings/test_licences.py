@@ -7,16 +7,15 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.utils.connection import connect_calendar
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, create_page, me, save_settings
+from tests.utils.page import create_page
+from tests.utils.settings import save_settings
+from tests.utils.task import CREATE_TASK
+from tests.utils.user import create_user, me
 
 TASK_CALENDAR = "CRM tasks"
-
-CREATE_TASK = """
-mutation($input: TaskInput!) { createTask(input: $input) {
-  __typename ... on TaskSuccess { task { id synced } } ... on Error { message } } }
-"""
 
 TASK_SYNC_SEATS = [
     {"hub": "SALES", "tier": "PROFESSIONAL", "paidSeat": True},
@@ -53,7 +52,7 @@ async def test_task_sync_needs_a_professional_sales_or_service_seat(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World, seat: dict[str, Any]
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **seat)
+    _, token = await create_user(gql, "ada@example.com", **seat)
     await connect_calendar(gql, http, token)
     before = await me(gql, token)
     # when
@@ -69,7 +68,7 @@ async def test_task_sync_creates_the_task_sub_calendar_once(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World, seat: dict[str, Any]
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **seat)
+    _, token = await create_user(gql, "ada@example.com", **seat)
     await connect_calendar(gql, http, token)
     # when
     result = await save_settings(gql, token, taskSync=True)
@@ -86,7 +85,7 @@ async def test_synced_tasks_land_in_the_task_sub_calendar(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **TASK_SYNC_SEATS[0])
+    _, token = await create_user(gql, "ada@example.com", **TASK_SYNC_SEATS[0])
     await connect_calendar(gql, http, token)
     await save_settings(gql, token, taskSync=True)
     # when
@@ -99,7 +98,7 @@ async def test_synced_tasks_land_in_the_task_sub_calendar(
 
 async def test_task_sync_without_a_calendar_is_refused(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **TASK_SYNC_SEATS[0])
+    _, token = await create_user(gql, "ada@example.com", **TASK_SYNC_SEATS[0])
     before = await me(gql, token)
     # when
     result = await save_settings(gql, token, taskSync=True)
@@ -112,7 +111,7 @@ async def test_failed_task_calendar_creation_saves_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **TASK_SYNC_SEATS[0])
+    _, token = await create_user(gql, "ada@example.com", **TASK_SYNC_SEATS[0])
     await connect_calendar(gql, http, token)
     before = await me(gql, token)
     world.google.faults.fail_next = [500] * 10
@@ -129,7 +128,7 @@ async def test_url_prefix_needs_a_starter_sales_or_service_seat(
     gql: GraphQLClient, seat: dict[str, Any]
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **seat)
+    _, token = await create_user(gql, "ada@example.com", **seat)
     before = await me(gql, token)
     # when
     result = await save_settings(gql, token, meetingUrlPrefix="sales")
@@ -141,7 +140,7 @@ async def test_url_prefix_needs_a_starter_sales_or_service_seat(
 @pytest.mark.parametrize("seat", PREFIX_SEATS, ids=_seat_id)
 async def test_url_prefix_applies_to_future_pages_only(gql: GraphQLClient, seat: dict[str, Any]) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **seat)
+    _, token = await create_user(gql, "ada@example.com", **seat)
     existing = await create_page(gql, token, "Intro call")
     # when
     result = await save_settings(gql, token, meetingUrlPrefix="Sales")
@@ -158,7 +157,7 @@ async def test_url_prefix_applies_to_future_pages_only(gql: GraphQLClient, seat:
 
 async def test_explicit_slug_ignores_the_prefix_and_null_clears_it(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **PREFIX_SEATS[0])
+    _, token = await create_user(gql, "ada@example.com", **PREFIX_SEATS[0])
     await save_settings(gql, token, meetingUrlPrefix="sales")
     # when
     explicit = await create_page(gql, token, "Intro call", slug="intro")
@@ -173,7 +172,7 @@ async def test_explicit_slug_ignores_the_prefix_and_null_clears_it(gql: GraphQLC
 @pytest.mark.parametrize("prefix", ["", "a/b", "with space", "-dash", "x" * 101])
 async def test_malformed_prefix_is_a_validation_error(gql: GraphQLClient, prefix: str) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **PREFIX_SEATS[0])
+    _, token = await create_user(gql, "ada@example.com", **PREFIX_SEATS[0])
     before = await me(gql, token)
     # when
     result = await save_settings(gql, token, meetingUrlPrefix=prefix)

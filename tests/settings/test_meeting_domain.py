@@ -7,13 +7,12 @@ import pytest
 
 from db.models import Domain
 from meetgraph.services import Services
+from tests.utils.db import count
+from tests.utils.domain import CONNECT_DOMAIN, SET_ROBOTS, connect_domain
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import CONNECT_DOMAIN, CREATE_PAGE, connect_domain, count, create_page, me, save_settings
-
-SET_ROBOTS = """
-mutation($id: ID!, $disallow: Boolean!) { setDomainRobots(domainId: $id, disallowMeetings: $disallow) {
-  __typename ... on DomainSuccess { domain { id hostname robotsDisallowMeetings } } ... on Error { message } } }
-"""
+from tests.utils.page import CREATE_PAGE, create_page
+from tests.utils.settings import save_settings
+from tests.utils.user import create_user, me
 
 PUBLIC_PAGE = """
 query($slug: String!, $domain: String) { schedulingPage(slug: $slug, domain: $domain) { slug url } }
@@ -24,10 +23,10 @@ ALLOW_ALL = "User-agent: *\nDisallow:\n"
 
 async def test_any_user_of_the_account_may_use_its_domains(gql: GraphQLClient) -> None:
     # given
-    _, admin = await gql.create_user("ada@example.com")
+    _, admin = await create_user(gql, "ada@example.com")
     account_id = (await me(gql, admin))["accountId"]
     domain = await connect_domain(gql, admin, "meet.example.com")
-    _, colleague = await gql.create_user("bob@example.com", accountId=account_id)
+    _, colleague = await create_user(gql, "bob@example.com", accountId=account_id)
     page = await create_page(gql, colleague, "Bob's intro")
     # when
     result = await save_settings(gql, colleague, meetingDomainId=domain["id"])
@@ -40,9 +39,9 @@ async def test_any_user_of_the_account_may_use_its_domains(gql: GraphQLClient) -
 
 async def test_another_accounts_domain_cannot_be_chosen(gql: GraphQLClient) -> None:
     # given
-    _, other = await gql.create_user("eve@example.com")
+    _, other = await create_user(gql, "eve@example.com")
     domain = await connect_domain(gql, other, "eve.example.com")
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     before = await me(gql, token)
     # when
     result = await save_settings(gql, token, meetingDomainId=domain["id"], chatIncludeMeetingLink=False)
@@ -54,7 +53,7 @@ async def test_another_accounts_domain_cannot_be_chosen(gql: GraphQLClient) -> N
 
 async def test_changing_the_domain_updates_every_page_url(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     first = await connect_domain(gql, token, "meet.example.com")
     second = await connect_domain(gql, token, "book.example.org")
     slugs = [(await create_page(gql, token, name))["slug"] for name in ("Intro call", "Product demo")]
@@ -73,11 +72,11 @@ async def test_changing_the_domain_updates_every_page_url(gql: GraphQLClient) ->
 
 async def test_a_page_is_the_same_on_every_domain_of_its_account(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     domain = await connect_domain(gql, token, "meet.example.com")
     await save_settings(gql, token, meetingDomainId=domain["id"])
     page = await create_page(gql, token, "Intro call", slug="intro")
-    _, other = await gql.create_user("eve@example.com")
+    _, other = await create_user(gql, "eve@example.com")
     await connect_domain(gql, other, "eve.example.com")
     # when
     on_domain = (await gql(PUBLIC_PAGE, {"slug": "intro", "domain": "meet.example.com"}))["schedulingPage"]
@@ -91,11 +90,11 @@ async def test_a_page_is_the_same_on_every_domain_of_its_account(gql: GraphQLCli
 
 async def test_slugs_are_unique_across_users_and_domains(gql: GraphQLClient, services: Services) -> None:
     # given
-    _, first = await gql.create_user("ada@example.com")
+    _, first = await create_user(gql, "ada@example.com")
     domain = await connect_domain(gql, first, "meet.example.com")
     await save_settings(gql, first, meetingDomainId=domain["id"])
     await create_page(gql, first, "Intro call", slug="intro")
-    _, second = await gql.create_user("eve@example.com")
+    _, second = await create_user(gql, "eve@example.com")
     # when
     taken = (await gql(CREATE_PAGE, {"input": {"name": "Mine", "slug": "INTRO"}}, second))["createSchedulingPage"]
     # then
@@ -109,9 +108,9 @@ async def test_slugs_are_unique_across_users_and_domains(gql: GraphQLClient, ser
 
 async def test_connecting_a_connected_domain_is_slug_taken(gql: GraphQLClient, services: Services) -> None:
     # given
-    _, first = await gql.create_user("ada@example.com")
+    _, first = await create_user(gql, "ada@example.com")
     await connect_domain(gql, first, "meet.example.com")
-    _, second = await gql.create_user("eve@example.com")
+    _, second = await create_user(gql, "eve@example.com")
     # when
     same_account = (await gql(CONNECT_DOMAIN, {"hostname": "MEET.example.com."}, first))["connectDomain"]
     other_account = (await gql(CONNECT_DOMAIN, {"hostname": "meet.example.com"}, second))["connectDomain"]
@@ -127,7 +126,7 @@ async def test_connecting_a_connected_domain_is_slug_taken(gql: GraphQLClient, s
 )
 async def test_bad_hostname_is_a_validation_error(gql: GraphQLClient, services: Services, hostname: str) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     # when
     result = (await gql(CONNECT_DOMAIN, {"hostname": hostname}, token))["connectDomain"]
     # then
@@ -137,7 +136,7 @@ async def test_bad_hostname_is_a_validation_error(gql: GraphQLClient, services: 
 
 async def test_robots_txt_disallows_meetings_on_domains_that_ask(gql: GraphQLClient, http: httpx.AsyncClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     hidden = await connect_domain(gql, token, "hidden.example.com", robots=True)
     shown = await connect_domain(gql, token, "shown.example.com")
     # when
@@ -154,7 +153,7 @@ async def test_robots_txt_disallows_meetings_on_domains_that_ask(gql: GraphQLCli
 
 async def test_set_domain_robots_switches_robots_txt(gql: GraphQLClient, http: httpx.AsyncClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     domain = await connect_domain(gql, token, "meet.example.com")
     # when
     on = (await gql(SET_ROBOTS, {"id": domain["id"], "disallow": True}, token))["setDomainRobots"]

@@ -6,18 +6,12 @@ from typing import Any
 
 import httpx
 
+from tests.utils.connection import connect_calendar
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, create_page, me, save_settings
-
-SETTINGS_FIELDS = """
-  __typename
-  ... on CalendarSettingsSuccess { settings { pagesActive availabilityCalendars { id } inactiveCalendars { id } } }
-  ... on Error { message } ... on ValidationError { field }
-"""
-DISABLE = f"mutation {{ disableSchedulingPages {{ {SETTINGS_FIELDS} }} }}"
-ENABLE = f"mutation {{ enableSchedulingPages {{ {SETTINGS_FIELDS} }} }}"
-REMOVE_INACTIVE = f"mutation($id: ID!) {{ removeInactiveCalendar(calendarId: $id) {{ {SETTINGS_FIELDS} }} }}"
+from tests.utils.page import create_page
+from tests.utils.settings import DISABLE_PAGES, ENABLE_PAGES, REMOVE_INACTIVE_CALENDAR, save_settings
+from tests.utils.user import create_user, me
 
 SLOTS = """
 query { me { schedulingPages { id active availableSlots(start: "2026-12-02T00:00:00Z", end: "2026-12-05T00:00:00Z") {
@@ -44,13 +38,13 @@ async def _slot_count(gql: GraphQLClient, token: str) -> int:
 
 async def test_disable_and_enable_flip_every_page(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     for name in ("Intro call", "Product demo"):
         await create_page(gql, token, name)
     # when
-    disabled = (await gql(DISABLE, token=token))["disableSchedulingPages"]
+    disabled = (await gql(DISABLE_PAGES, token=token))["disableSchedulingPages"]
     state_off = await me(gql, token)
-    enabled = (await gql(ENABLE, token=token))["enableSchedulingPages"]
+    enabled = (await gql(ENABLE_PAGES, token=token))["enableSchedulingPages"]
     state_on = await me(gql, token)
     # then
     assert disabled["settings"]["pagesActive"] is False
@@ -62,11 +56,11 @@ async def test_disable_and_enable_flip_every_page(gql: GraphQLClient) -> None:
 
 async def test_deactivated_pages_are_kept_and_offer_no_slots(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     page = await create_page(gql, token, "Intro call")
     assert await _slot_count(gql, token) > 0
     # when
-    await gql(DISABLE, token=token)
+    await gql(DISABLE_PAGES, token=token)
     # then
     assert [p["id"] for p in (await me(gql, token))["schedulingPages"]] == [page["id"]]
     assert await _slot_count(gql, token) == 0
@@ -76,7 +70,7 @@ async def test_lost_availability_calendar_turns_inactive_and_can_be_removed(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     shared = _calendar_id(connection, SHARED_CALENDAR)
     await save_settings(gql, token, availabilityCalendarIds=[shared])
@@ -92,7 +86,7 @@ async def test_lost_availability_calendar_turns_inactive_and_can_be_removed(
     (status,) = [c["status"] for c in state["calendarConnections"][0]["calendars"] if c["id"] == shared]
     assert status == "INACTIVE"
     # when: the owner removes it
-    removed = (await gql(REMOVE_INACTIVE, {"id": shared}, token))["removeInactiveCalendar"]
+    removed = (await gql(REMOVE_INACTIVE_CALENDAR, {"id": shared}, token))["removeInactiveCalendar"]
     # then
     assert removed["__typename"] == "CalendarSettingsSuccess"
     assert removed["settings"]["inactiveCalendars"] == [] and removed["settings"]["availabilityCalendars"] == []
@@ -104,7 +98,7 @@ async def test_inactive_calendar_turns_active_when_access_returns(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     shared = _calendar_id(connection, SHARED_CALENDAR)
     await save_settings(gql, token, availabilityCalendarIds=[shared])
@@ -123,13 +117,13 @@ async def test_removing_an_active_calendar_is_refused(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     shared = _calendar_id(connection, SHARED_CALENDAR)
     await save_settings(gql, token, availabilityCalendarIds=[shared])
     before = await me(gql, token)
     # when
-    result = (await gql(REMOVE_INACTIVE, {"id": shared}, token))["removeInactiveCalendar"]
+    result = (await gql(REMOVE_INACTIVE_CALENDAR, {"id": shared}, token))["removeInactiveCalendar"]
     # then
     assert result["__typename"] == "ValidationError" and result["field"] == "calendarId"
     assert await me(gql, token) == before
@@ -139,7 +133,7 @@ async def test_inactive_calendar_cannot_be_chosen_again(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     shared = _calendar_id(connection, SHARED_CALENDAR)
     team = _calendar_id(connection, "Team events")
@@ -159,7 +153,7 @@ async def test_inactive_primary_calendar_cannot_be_removed(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     (primary,) = [c["id"] for c in connection["calendars"] if c["isPrimary"]]
     await create_page(gql, token, "Intro call")
@@ -170,7 +164,7 @@ async def test_inactive_primary_calendar_cannot_be_removed(
     before = await me(gql, token)
     assert before["calendarSettings"]["inactiveCalendars"] == [{"id": primary}]
     # when
-    result = (await gql(REMOVE_INACTIVE, {"id": primary}, token))["removeInactiveCalendar"]
+    result = (await gql(REMOVE_INACTIVE_CALENDAR, {"id": primary}, token))["removeInactiveCalendar"]
     # then
     assert result["__typename"] == "ValidationError" and result["field"] == "calendarId"
     assert await me(gql, token) == before

@@ -7,9 +7,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.utils.connection import connect_calendar
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
-from tests.utils.scenarios import connect_calendar, create_page, me, save_settings
+from tests.utils.page import create_page
+from tests.utils.settings import SAVE_SETTINGS, save_settings
+from tests.utils.user import create_user, me
 
 UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -21,7 +24,7 @@ def _calendar(connection: dict[str, Any], name: str) -> str:
 
 async def test_only_the_fields_sent_change(gql: GraphQLClient, http: httpx.AsyncClient, world: World) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await connect_calendar(gql, http, token)
     before = (await me(gql, token))["calendarSettings"]
     # when
@@ -36,7 +39,7 @@ async def test_a_valid_change_beside_an_invalid_one_is_not_saved(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     before = await me(gql, token)
     assert before["calendarSettings"]["calendarSync"] is True
@@ -67,7 +70,7 @@ async def test_bad_ids_are_validation_errors_and_save_nothing(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World, changes: dict[str, Any], field: str
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await connect_calendar(gql, http, token)
     before = await me(gql, token)
     # when
@@ -81,7 +84,7 @@ async def test_availability_calendars_may_be_own_or_full_detail_shares(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     chosen = {_calendar(connection, "Team events"), _calendar(connection, "Colleague (full details)")}
     # when
@@ -97,7 +100,7 @@ async def test_free_busy_only_share_cannot_be_an_availability_calendar(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     freebusy = [c for c in connection["calendars"] if c["name"] == "Colleague (free/busy only)"]
     assert [c["selectableForAvailability"] for c in freebusy] == [False]
@@ -116,9 +119,9 @@ async def test_another_users_calendar_cannot_be_an_availability_calendar(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, other = await gql.create_user("bob@example.com")
+    _, other = await create_user(gql, "bob@example.com")
     others = await connect_calendar(gql, http, other)
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     await connect_calendar(gql, http, token, "OFFICE365")
     before = await me(gql, token)
     # when
@@ -133,7 +136,7 @@ async def test_an_empty_list_clears_the_availability_calendars(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     await save_settings(gql, token, availabilityCalendarIds=[_calendar(connection, "Team events")])
     # when
@@ -144,7 +147,7 @@ async def test_an_empty_list_clears_the_availability_calendars(
 
 async def test_calendar_sync_needs_a_connected_calendar(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     before = await me(gql, token)
     # when
     result = await save_settings(gql, token, calendarSync=True)
@@ -155,9 +158,9 @@ async def test_calendar_sync_needs_a_connected_calendar(gql: GraphQLClient) -> N
 
 async def test_default_and_chat_links_must_be_own_pages(gql: GraphQLClient) -> None:
     # given
-    _, other = await gql.create_user("bob@example.com")
+    _, other = await create_user(gql, "bob@example.com")
     others_page = await create_page(gql, other, "Bob's page")
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     own_page = await create_page(gql, token, "Intro call")
     before = await me(gql, token)
     # when
@@ -180,7 +183,7 @@ async def test_default_and_chat_links_must_be_own_pages(gql: GraphQLClient) -> N
 
 async def test_chat_meeting_link_needs_a_page(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     before = await me(gql, token)
     # when
     result = await save_settings(gql, token, chatIncludeMeetingLink=True)
@@ -191,7 +194,7 @@ async def test_chat_meeting_link_needs_a_page(gql: GraphQLClient) -> None:
 
 async def test_clearing_the_chat_page_while_it_is_included_is_refused(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     page = await create_page(gql, token, "Intro call")
     await save_settings(gql, token, chatIncludeMeetingLink=True, chatMeetingLinkId=page["id"])
     before = await me(gql, token)
@@ -209,7 +212,7 @@ async def test_clearing_the_chat_page_while_it_is_included_is_refused(gql: Graph
 
 async def test_null_clears_the_default_meeting_link(gql: GraphQLClient) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     page = await create_page(gql, token, "Intro call")
     await save_settings(gql, token, defaultMeetingLinkId=page["id"])
     # when
@@ -221,8 +224,6 @@ async def test_null_clears_the_default_meeting_link(gql: GraphQLClient) -> None:
 
 async def test_settings_need_a_token(gql: GraphQLClient) -> None:
     # when
-    body = await gql.raw(
-        "mutation { saveCalendarSettings(input: {calendarSync: false}) { __typename } }"
-    )
+    body = await gql.raw(SAVE_SETTINGS, {"input": {"calendarSync": False}})
     # then
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -8,9 +8,14 @@ from websockets.exceptions import ConnectionClosed
 
 from meetgraph.settings import Settings
 from tests.subscriptions.conftest import Live, LiveDatabases, authorized, serve, ws_client
-from tests.utils.booking import book, calendar_ids, calendar_named, connect, create_page, save_settings
+from tests.utils.calendars import calendar_named
 from tests.utils.clock import FakeClock
+from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
+from tests.utils.meeting import book
+from tests.utils.page import create_page
+from tests.utils.settings import DISABLE_PAGES, save_settings_ok
+from tests.utils.user import create_user
 
 # FakeClock: Tuesday 2026-12-01 08:00 UTC; Wednesday 09:00 UTC is 10:00 in Berlin.
 SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
@@ -26,7 +31,7 @@ def summary(data: dict[str, Any]) -> tuple[str, str, str, datetime]:
 @pytest.mark.parametrize("payload", [{}, {"authorization": "Bearer not-a-token"}, {"authorization": "Basic abc"}])
 async def test_connection_without_a_valid_token_is_refused(live: Live, payload: dict[str, str]) -> None:
     # given
-    await live.gql.create_user("ada@example.com")
+    await create_user(live.gql, "ada@example.com")
     # when
     async with ws_client(live) as client:
         await client.send({"type": "connection_init", "payload": payload})
@@ -38,8 +43,8 @@ async def test_connection_without_a_valid_token_is_refused(live: Live, payload: 
 
 async def test_every_outcome_reaches_the_owner_in_order_and_no_one_else(live: Live, world: World) -> None:
     # given
-    ada_id, ada = await live.gql.create_user("ada@example.com")
-    bob_id, bob = await live.gql.create_user("bob@example.com")
+    ada_id, ada = await create_user(live.gql, "ada@example.com")
+    bob_id, bob = await create_user(live.gql, "bob@example.com")
     await create_page(live.gql, ada, slug="ada", timezone="Europe/Berlin")
     await create_page(live.gql, bob, slug="bob", timezone="Europe/Berlin")
     async with authorized(live, ada) as ada_ws, authorized(live, bob) as bob_ws:
@@ -51,12 +56,12 @@ async def test_every_outcome_reaches_the_owner_in_order_and_no_one_else(live: Li
         requested = await book(live.gql, "ada", SLOT)  # offline: no calendar yet
         await connect(live.gql, live.http, ada, "GOOGLE")
         ids = await calendar_ids(live.gql, ada)
-        await save_settings(live.gql, ada, availabilityCalendarIds=[ids["Colleague (full details)"]])
+        await save_settings_ok(live.gql, ada, availabilityCalendarIds=[ids["Colleague (full details)"]])
         booked = await book(live.gql, "ada", SLOT + timedelta(hours=1))
         taken = await book(live.gql, "ada", SLOT + timedelta(hours=1), email="dora@example.com")
         world.google.lose_access(GOOGLE_USER, calendar_named(world.google, "Colleague (full details)"))
         blocked = await book(live.gql, "ada", SLOT + timedelta(hours=2))
-        await live.gql("mutation { disableSchedulingPages { __typename } }", token=ada)
+        await live.gql(DISABLE_PAGES, token=ada)
         disabled = await book(live.gql, "ada", SLOT + timedelta(hours=3))
         bobs = await book(live.gql, "bob", SLOT, email="erin@example.com")
         # then
@@ -82,7 +87,7 @@ async def test_every_outcome_reaches_the_owner_in_order_and_no_one_else(live: Li
 
 async def test_more_subscriptions_than_allowed_on_one_connection_are_refused(live: Live) -> None:
     # given
-    ada_id, ada = await live.gql.create_user("ada@example.com")
+    ada_id, ada = await create_user(live.gql, "ada@example.com")
     await create_page(live.gql, ada, slug="ada", timezone="Europe/Berlin")
     async with authorized(live, ada) as client:
         for n in range(5):
@@ -104,7 +109,7 @@ async def test_attempts_cross_servers_through_redis(
     # given: two app instances sharing the database and a Redis broadcast
     shared = settings.model_copy(update={"broadcast_url": redis_url})
     async with serve(shared, databases, clock) as first, serve(shared, databases, clock) as second:
-        ada_id, ada = await first.gql.create_user("ada@example.com")
+        ada_id, ada = await create_user(first.gql, "ada@example.com")
         await create_page(first.gql, ada, slug="ada", timezone="Europe/Berlin")
         async with authorized(second, ada) as client:
             await client.subscribe("a", ATTEMPTS)

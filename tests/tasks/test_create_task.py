@@ -3,14 +3,13 @@ from __future__ import annotations
 import httpx
 
 from meetgraph.services import Services
+from tests.utils.connection import connect_oauth
 from tests.utils.emulators import GOOGLE_USER, World
-from tests.utils.flows import connect_oauth
 from tests.utils.graphql import GraphQLClient
+from tests.utils.settings import save_settings
+from tests.utils.task import CREATE_TASK
+from tests.utils.user import create_user
 
-SAVE = """mutation($input: CalendarSettingsInput!) { saveCalendarSettings(input: $input) {
-  __typename ... on CalendarSettingsSuccess { settings { taskSync } } } }"""
-CREATE_TASK = """mutation($input: TaskInput!) { createTask(input: $input) {
-  __typename ... on TaskSuccess { task { id title synced } } ... on ValidationError { field } } }"""
 LICENSED = {"hub": "SALES", "tier": "PROFESSIONAL", "paidSeat": True}
 
 
@@ -22,10 +21,10 @@ async def test_task_sync_writes_tasks_into_a_sub_calendar(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **LICENSED)
+    _, token = await create_user(gql, "ada@example.com", **LICENSED)
     await connect_oauth(gql, http, token, "GOOGLE")
-    saved = await gql(SAVE, {"input": {"taskSync": True}}, token)
-    assert saved["saveCalendarSettings"]["settings"]["taskSync"] is True
+    saved = await save_settings(gql, token, taskSync=True)
+    assert saved["settings"]["taskSync"] is True
     task_calendar = _calendar_named(world, "CRM tasks")
     assert task_calendar is not None
     assert world.google.role(GOOGLE_USER, task_calendar) is not None
@@ -43,7 +42,7 @@ async def test_tasks_are_not_synced_while_task_sync_is_off(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await gql.create_user("ada@example.com", **LICENSED)
+    _, token = await create_user(gql, "ada@example.com", **LICENSED)
     await connect_oauth(gql, http, token, "GOOGLE")
     # when
     created = await gql(CREATE_TASK, {"input": {"title": "Call back", "due": "2026-12-03T10:00:00Z"}}, token)
@@ -53,7 +52,7 @@ async def test_tasks_are_not_synced_while_task_sync_is_off(
 
 
 async def test_task_needs_a_title_and_an_offset(gql: GraphQLClient, services: Services) -> None:
-    _, token = await gql.create_user("ada@example.com")
+    _, token = await create_user(gql, "ada@example.com")
     for task, field in (({"title": " ", "due": "2026-12-03T10:00:00Z"}, "title"), ({"title": "x", "due": "2026-12-03T10:00:00"}, "due")):
         result = (await gql(CREATE_TASK, {"input": task}, token))["createTask"]
         assert result == {"__typename": "ValidationError", "field": field}

@@ -4,15 +4,8 @@ from sqlmodel import func, select
 
 from db.models import ApiToken, CalendarSettings, User
 from meetgraph.services import Services
-from tests.utils.graphql import ADMIN_TOKEN, CREATE_USER, GraphQLClient
-
-ME = """
-query { me { id email name personalEmailAccess calendarConnections { id } emailInboxes { id }
-  calendarSettings { calendarSync taskSync schedulingPagesEnabled pagesActive meetingUrlPrefix
-    availabilityCalendars { id } inactiveCalendars { id } defaultMeetingLink { id } meetingDomain { id }
-    chatIncludeMeetingLink chatMeetingLink { id } }
-  schedulingPages { id } meetings { id } } }
-"""
+from tests.utils.graphql import GraphQLClient
+from tests.utils.user import ADMIN_TOKEN, CREATE_USER, ME, create_user
 
 
 async def _counts(services: Services) -> tuple[int, int, int]:
@@ -25,7 +18,7 @@ async def _counts(services: Services) -> tuple[int, int, int]:
 
 async def test_admin_creates_a_user_whose_token_reads_me(gql: GraphQLClient) -> None:
     # given
-    user_id, token = await gql.create_user("ada@example.com", "Ada", timezone="Europe/Berlin")
+    user_id, token = await create_user(gql, "ada@example.com", "Ada", timezone="Europe/Berlin")
     # when
     data = await gql(ME, token=token)
     # then
@@ -52,7 +45,7 @@ async def test_second_user_can_join_an_account(gql: GraphQLClient) -> None:
 
 async def test_create_user_needs_the_admin_token(gql: GraphQLClient, services: Services) -> None:
     # given
-    _, token = await gql.create_user("user@example.com")
+    _, token = await create_user(gql, "user@example.com")
     # when
     data = await gql(CREATE_USER, {"input": {"email": "x@example.com", "name": "X"}}, token)
     # then
@@ -83,7 +76,7 @@ async def test_invalid_input_is_a_validation_error_and_writes_nothing(
 
 async def test_duplicate_email_is_refused(gql: GraphQLClient, services: Services) -> None:
     # given
-    await gql.create_user("dup@example.com")
+    await create_user(gql, "dup@example.com")
     # when
     data = await gql(CREATE_USER, {"input": {"email": "DUP@example.com", "name": "Again"}}, ADMIN_TOKEN)
     # then
@@ -94,19 +87,19 @@ async def test_duplicate_email_is_refused(gql: GraphQLClient, services: Services
 
 async def test_me_without_a_token_is_a_clear_graphql_error(gql: GraphQLClient) -> None:
     # when
-    body = await gql.raw("{ me { id } }")
+    body = await gql.raw(ME)
     # then
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_unknown_token_is_anonymous(gql: GraphQLClient) -> None:
-    body = await gql.raw("{ me { id } }", token="mg_forged")
+    body = await gql.raw(ME, token="mg_forged")
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_tokens_are_stored_hashed(gql: GraphQLClient, services: Services) -> None:
     # given
-    _, token = await gql.create_user("hash@example.com")
+    _, token = await create_user(gql, "hash@example.com")
     # then
     async with services.sessionmaker() as session:
         stored = (await session.exec(select(ApiToken.token_hash))).all()

@@ -1,21 +1,11 @@
+"""The GraphQL client the tests post documents with, the way a frontend does, and the DateTime scalar on the wire."""
+
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
-
-ADMIN_TOKEN = "test-admin-token"
-
-CREATE_USER = """
-mutation CreateUser($input: CreateUserInput!) {
-  createUser(input: $input) {
-    __typename
-    ... on CreateUserSuccess { token user { id accountId email } }
-    ... on Error { message }
-    ... on ValidationError { field }
-  }
-}
-"""
 
 
 class GraphQLClient:
@@ -44,9 +34,12 @@ class GraphQLClient:
         data: dict[str, Any] = body["data"]
         return data
 
-    async def create_user(self, email: str, name: str = "Test User", **extra: Any) -> tuple[str, str]:
-        """A new user through createUser; returns (user id, API token)."""
-        data = await self(CREATE_USER, {"input": {"email": email, "name": name, **extra}}, ADMIN_TOKEN)
-        result = data["createUser"]
-        assert result["__typename"] == "CreateUserSuccess", result
-        return result["user"]["id"], result["token"]
+
+def iso(moment: datetime) -> str:
+    """A DateTime variable."""
+    return moment.isoformat()
+
+
+def parse(value: str) -> datetime:
+    """A DateTime the API answered with."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
