@@ -119,7 +119,9 @@ async def scenario(provider: str, base_url: str, workdir: Path) -> dict[str, flo
     await services.start()
     app = create_app(settings, services=services, migrate=False)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://meetgraph.bench", timeout=120) as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://meetgraph.bench", timeout=120
+        ) as http:
             made = await gql(
                 http,
                 "mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { token } } }",
@@ -142,13 +144,18 @@ async def scenario(provider: str, base_url: str, workdir: Path) -> dict[str, flo
                 http,
                 "mutation($i: SchedulingPageInput!) { createSchedulingPage(input: $i) {"
                 " ... on SchedulingPageSuccess { page { id slug } } } }",
-                {"i": {"name": f"Bench {provider}", "timezone": "Europe/Berlin", "weeklyHours": hours, "durationMinutes": 15}},
+                {
+                    "i": {
+                        "name": f"Bench {provider}",
+                        "timezone": "Europe/Berlin",
+                        "weeklyHours": hours,
+                        "durationMinutes": 15,
+                    }
+                },
                 token,
             )
             slug = page["createSchedulingPage"]["page"]["slug"]  # type: ignore[index]
-            query = (
-                "query($s: DateTime!, $e: DateTime!) { me { schedulingPages { availableSlots(start: $s, end: $e) { start } } } }"
-            )
+            query = "query($s: DateTime!, $e: DateTime!) { me { schedulingPages { availableSlots(start: $s, end: $e) { start } } } }"
             window = {"s": NOW.isoformat(), "e": (NOW + timedelta(days=DAYS)).isoformat()}
             await control(base_url, provider, latency_seconds=LATENCY)
             await gql(http, query, window, token)  # warm: token refresh, provider catalogues
@@ -165,15 +172,23 @@ async def scenario(provider: str, base_url: str, workdir: Path) -> dict[str, flo
 
             free = await gql(http, query, window, token)
             target = free["me"]["schedulingPages"][0]["availableSlots"][0]["start"]  # type: ignore[index]
-            book = (
-                "mutation($i: BookMeetingInput!) { bookMeeting(input: $i) { __typename } }"
-            )
+            book = "mutation($i: BookMeetingInput!) { bookMeeting(input: $i) { __typename } }"
             started = time.perf_counter()
             results = await asyncio.gather(
                 *(
                     http.post(
                         "/graphql",
-                        json={"query": book, "variables": {"i": {"slug": slug, "start": target, "contactEmail": f"c{i}@example.org", "contactName": f"C{i}"}}},
+                        json={
+                            "query": book,
+                            "variables": {
+                                "i": {
+                                    "slug": slug,
+                                    "start": target,
+                                    "contactEmail": f"c{i}@example.org",
+                                    "contactName": f"C{i}",
+                                }
+                            },
+                        },
                     )
                     for i in range(BOOKERS)
                 )

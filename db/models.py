@@ -16,10 +16,27 @@ from scheduling.calendars import ConnectionStatus
 from scheduling.licences import Hub, SeatTier
 
 __all__ = [  # the domain's enums are column types here, importable with the tables
-    "Account", "ApiToken", "BookingAttempt", "BookingOutcome", "Calendar", "CalendarConnection",
-    "CalendarSettings", "ConnectionStatus", "Domain", "EmailInbox", "Hub", "Meeting", "MeetingSource",
-    "MeetingStatus", "OAuthState", "SchedulingPage", "SeatTier", "SyncState", "Task",
+    "Account",
+    "ApiToken",
+    "BookingAttempt",
+    "BookingOutcome",
+    "Calendar",
+    "CalendarConnection",
+    "CalendarSettings",
+    "ConnectionStatus",
+    "Domain",
+    "EmailInbox",
+    "Hub",
+    "Meeting",
+    "MeetingSource",
+    "MeetingStatus",
+    "OAuthState",
+    "SchedulingPage",
+    "SeatTier",
+    "SyncState",
+    "Task",
 ]
+
 
 class MeetingSource(str, enum.Enum):
     PAGE = "PAGE"
@@ -112,13 +129,9 @@ class CalendarConnection(SQLModel, table=True):
 
 class Calendar(SQLModel, table=True):
     __tablename__ = "calendars"
-    __table_args__ = (
-        UniqueConstraint("connection_id", "provider_calendar_id", name="uq_calendar_provider_id"),
-    )
+    __table_args__ = (UniqueConstraint("connection_id", "provider_calendar_id", name="uq_calendar_provider_id"),)
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
-    connection_id: uuid.UUID = Field(
-        foreign_key="calendar_connections.id", ondelete="CASCADE", index=True
-    )
+    connection_id: uuid.UUID = Field(foreign_key="calendar_connections.id", ondelete="CASCADE", index=True)
     provider_calendar_id: str = Field(max_length=1024)
     name: str = Field(max_length=500)
     is_primary: bool = False
@@ -132,12 +145,8 @@ class EmailInbox(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("account_id", "address", name="uq_inbox_account_address"),)
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     account_id: uuid.UUID = Field(foreign_key="accounts.id", ondelete="CASCADE", index=True)
-    user_id: uuid.UUID | None = Field(
-        default=None, foreign_key="users.id", ondelete="CASCADE", index=True
-    )
-    connection_id: uuid.UUID | None = Field(
-        default=None, foreign_key="calendar_connections.id", ondelete="SET NULL"
-    )
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE", index=True)
+    connection_id: uuid.UUID | None = Field(default=None, foreign_key="calendar_connections.id", ondelete="SET NULL")
     address: str = Field(max_length=254)
     shared: bool = False
     created_at: datetime = _created()
@@ -153,14 +162,10 @@ class CalendarSettings(SQLModel, table=True):
     default_meeting_link_id: uuid.UUID | None = Field(
         default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL"
     )
-    meeting_domain_id: uuid.UUID | None = Field(
-        default=None, foreign_key="domains.id", ondelete="SET NULL"
-    )
+    meeting_domain_id: uuid.UUID | None = Field(default=None, foreign_key="domains.id", ondelete="SET NULL")
     pages_active: bool = True
     chat_include_meeting_link: bool = False
-    chat_meeting_link_id: uuid.UUID | None = Field(
-        default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL"
-    )
+    chat_meeting_link_id: uuid.UUID | None = Field(default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL")
 
 
 class SchedulingPage(SQLModel, table=True):
@@ -192,12 +197,8 @@ class Meeting(SQLModel, table=True):
     )
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
-    page_id: uuid.UUID | None = Field(
-        default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL"
-    )
-    connection_id: uuid.UUID | None = Field(
-        default=None, foreign_key="calendar_connections.id", ondelete="SET NULL"
-    )
+    page_id: uuid.UUID | None = Field(default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL")
+    connection_id: uuid.UUID | None = Field(default=None, foreign_key="calendar_connections.id", ondelete="SET NULL")
     provider_calendar_id: str | None = Field(default=None, max_length=1024)
     provider_event_id: str | None = Field(default=None, max_length=1024)
     start: datetime = Field(sa_type=UTCDateTime, nullable=False)
@@ -217,9 +218,7 @@ class BookingAttempt(SQLModel, table=True):
     __tablename__ = "booking_attempts"
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
-    page_id: uuid.UUID | None = Field(
-        default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL"
-    )
+    page_id: uuid.UUID | None = Field(default=None, foreign_key="scheduling_pages.id", ondelete="SET NULL")
     page_slug: str = Field(max_length=200)
     contact_email: str = Field(max_length=254)
     start: datetime = Field(sa_type=UTCDateTime, nullable=False)

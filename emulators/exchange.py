@@ -131,10 +131,7 @@ def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion, calls: 
         # from the request's own URL, so the answer stays right when the emulator is mounted under a prefix
         own_url = str(request.url.replace(query=None))
         ews_url = own_url.removesuffix("/autodiscover/autodiscover.svc") + "/EWS/Exchange.asmx"
-        users = [
-            (mailbox.text or "").strip()
-            for mailbox in operation.iter(f"{{{A_NS}}}Mailbox")
-        ]
+        users = [(mailbox.text or "").strip() for mailbox in operation.iter(f"{{{A_NS}}}Mailbox")]
         responses = "".join(autodiscover_user_response(u, state.account(u), ews_url, version) for u in users)
         return Response(autodiscover_response(responses, version), media_type=XML)
 

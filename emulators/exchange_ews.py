@@ -198,7 +198,7 @@ def create_item(ctx: EwsContext, request: ET.Element) -> str:
             invitations_sent=bool(attendees) and invitations != "SendToNone",
         )
         return (
-            f'<m:Items><t:CalendarItem><t:ItemId Id={quoteattr(event.id)}'
+            f"<m:Items><t:CalendarItem><t:ItemId Id={quoteattr(event.id)}"
             f" ChangeKey={quoteattr(change_key(event.id))}/></t:CalendarItem></m:Items>"
         )
 
@@ -226,7 +226,7 @@ def create_folder(ctx: EwsContext, request: ET.Element) -> str:
             raise MessageError("ErrorFolderExists", "A folder with the specified name already exists.")
         calendar = ctx.state.add_calendar(ctx.account.email, name)
         return (
-            f'<m:Folders><t:CalendarFolder><t:FolderId Id={quoteattr(calendar.id)}'
+            f"<m:Folders><t:CalendarFolder><t:FolderId Id={quoteattr(calendar.id)}"
             f" ChangeKey={quoteattr(change_key(calendar.id))}/></t:CalendarFolder></m:Folders>"
         )
 

@@ -201,9 +201,7 @@ class GoogleEmulator:
             return not_found()
         return JSONResponse(calendar_resource(self.state.calendars[calendar_id]))
 
-    def calendar_for(
-        self, request: Request, email: str, roles: frozenset[AccessRole]
-    ) -> EmulatedCalendar | Response:
+    def calendar_for(self, request: Request, email: str, roles: frozenset[AccessRole]) -> EmulatedCalendar | Response:
         """The path's calendar if the account holds one of `roles`, else Google's 404 / 403."""
         calendar_id = self.resolve(email, request.path_params["calendar_id"])
         role = self.state.role(email, calendar_id)
@@ -211,14 +209,10 @@ class GoogleEmulator:
             return not_found()
         if role not in roles:
             level = "writer" if roles == WRITE_ROLES else "reader"
-            return api_error(
-                403, "requiredAccessLevel", f"You need to have {level} access to this calendar."
-            )
+            return api_error(403, "requiredAccessLevel", f"You need to have {level} access to this calendar.")
         return self.state.calendars[calendar_id]
 
-    def event_for(
-        self, request: Request, email: str, roles: frozenset[AccessRole]
-    ) -> EmulatedEvent | Response:
+    def event_for(self, request: Request, email: str, roles: frozenset[AccessRole]) -> EmulatedEvent | Response:
         calendar = self.calendar_for(request, email, roles)
         if isinstance(calendar, Response):
             return calendar

@@ -200,8 +200,7 @@ class _MicrosoftEmulator:
 
     async def list_calendars(self, request: Request, caller: EmulatedAccount) -> Response:
         items = [
-            self._calendar_json(calendar, role, caller)
-            for calendar, role in self.state.visible_calendars(caller.email)
+            self._calendar_json(calendar, role, caller) for calendar, role in self.state.visible_calendars(caller.email)
         ]
         return odata_collection(request, "users('me')/calendars", items, dict)
 
@@ -218,9 +217,7 @@ class _MicrosoftEmulator:
         """GET /users/{id}/calendar: another user's default calendar, when it is shared with the caller."""
         target = self.state.account(request.path_params["user"])
         if target is None:
-            raise GraphError(
-                404, "ErrorInvalidUser", f"The requested user '{request.path_params['user']}' is invalid."
-            )
+            raise GraphError(404, "ErrorInvalidUser", f"The requested user '{request.path_params['user']}' is invalid.")
         calendar = self.state.calendars[target.primary_calendar_id]
         role = self.state.role(caller.email, calendar.id)
         if role is None or role is AccessRole.FREE_BUSY:
@@ -258,19 +255,14 @@ class _MicrosoftEmulator:
                         "emailAddress": {"name": account.name, "address": account.email},
                     }
                 )
-        return odata_collection(
-            request, f"users('me')/calendars('{calendar_id}')/calendarPermissions", items, dict
-        )
+        return odata_collection(request, f"users('me')/calendars('{calendar_id}')/calendarPermissions", items, dict)
 
     async def create_calendar(self, request: Request, caller: EmulatedAccount) -> Response:
         body = lower_keys(await request.json())
         name = str(body.get("name") or "").strip()
         if not name:
             raise GraphError(400, "ErrorInvalidParameter", "The folder name must be specified.")
-        if any(
-            c.name.lower() == name.lower() and c.owner_email == caller.email
-            for c in self.state.calendars.values()
-        ):
+        if any(c.name.lower() == name.lower() and c.owner_email == caller.email for c in self.state.calendars.values()):
             raise GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.")
         calendar = self.state.add_calendar(caller.email, name)
         return JSONResponse(self._calendar_json(calendar, AccessRole.OWNER, caller), status_code=201)
@@ -291,9 +283,7 @@ class _MicrosoftEmulator:
         start = parse_date_time_time_zone(body.get("starttime"))
         end = parse_date_time_time_zone(body.get("endtime"))
         if end <= start:
-            raise GraphError(
-                400, "ErrorInvalidTimeInterval", "The start date must be earlier than the end date."
-            )
+            raise GraphError(400, "ErrorInvalidTimeInterval", "The start date must be earlier than the end date.")
         days = math.ceil((end - start) / timedelta(days=1))
         if days > SCHEDULE_MAX_DAYS:
             raise GraphError(
@@ -304,9 +294,7 @@ class _MicrosoftEmulator:
             )
         interval = int(str(body.get("availabilityviewinterval") or 30))
         if not 5 <= interval <= 1440:
-            raise GraphError(
-                400, "ErrorInvalidParameter", "availabilityViewInterval must be between 5 and 1440."
-            )
+            raise GraphError(400, "ErrorInvalidParameter", "availabilityViewInterval must be between 5 and 1440.")
         value = [self._schedule_information(caller, str(s), start, end, interval) for s in schedules]
         return JSONResponse(
             {

@@ -21,9 +21,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
     """Run `app` until the block ends; yields its base URL (no trailing slash)."""
     port = port or free_port(host)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
-    )
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

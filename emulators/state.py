@@ -130,18 +130,14 @@ class EmulatorState:
         with self.lock:
             account = EmulatedAccount(email=email, name=name or email.split("@")[0], password=password)
             self.accounts[email.lower()] = account
-            primary = self.add_calendar(
-                email, "Calendar", calendar_id=primary_calendar_id or self.new_id("cal")
-            )
+            primary = self.add_calendar(email, "Calendar", calendar_id=primary_calendar_id or self.new_id("cal"))
             account.primary_calendar_id = primary.id
             return account
 
     def account(self, email: str) -> EmulatedAccount | None:
         return self.accounts.get(email.lower())
 
-    def add_calendar(
-        self, owner_email: str, name: str, *, calendar_id: str | None = None
-    ) -> EmulatedCalendar:
+    def add_calendar(self, owner_email: str, name: str, *, calendar_id: str | None = None) -> EmulatedCalendar:
         with self.lock:
             calendar = EmulatedCalendar(
                 id=calendar_id or self.new_id("cal"), name=name, owner_email=owner_email.lower()
@@ -213,11 +209,7 @@ class EmulatorState:
     def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[EmulatedEvent]:
         calendar = self.calendars[calendar_id]
         return sorted(
-            (
-                e
-                for e in calendar.events.values()
-                if e.busy and not e.cancelled and e.start < end and e.end > start
-            ),
+            (e for e in calendar.events.values() if e.busy and not e.cancelled and e.start < end and e.end > start),
             key=lambda e: e.start,
         )
 

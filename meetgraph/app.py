@@ -45,7 +45,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(authorization, str):
             await context.authenticate(authorization)
         if context.user is None:
-            raise ConnectionRejectionError({"message": "send {\"authorization\": \"Bearer <token>\"}"})
+            raise ConnectionRejectionError({"message": 'send {"authorization": "Bearer <token>"}'})
 
 
 def create_app(
@@ -97,5 +97,3 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     return app
-
-

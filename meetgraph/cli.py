@@ -144,9 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--timezone", default="UTC")
-    create.add_argument(
-        "--admin-token", help="create through a running server's API instead of the database"
-    )
+    create.add_argument("--admin-token", help="create through a running server's API instead of the database")
     create.add_argument("--url", help="the running server (default MEETGRAPH_PUBLIC_URL)")
     create.set_defaults(run=_create_user)
 

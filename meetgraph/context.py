@@ -107,7 +107,5 @@ class Context:
             return
         async with self.services.sessionmaker() as session:
             self.user = (
-                await session.exec(
-                    select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token))
-                )
+                await session.exec(select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token)))
             ).first()

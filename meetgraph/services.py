@@ -58,7 +58,9 @@ class Services:
     signer: URLSafeTimedSerializer
     broadcast: Broadcast
     mailer: Mailer
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0)))
+    http: httpx.AsyncClient = field(
+        default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0))
+    )
     """One client for every provider call: connection reuse, and TLS set up once (not per request)."""
     clock: Clock = utcnow
     retry: RetryPolicy = field(default_factory=RetryPolicy)

@@ -63,8 +63,7 @@ class Settings(BaseSettings):
             DEV_SECRET_FILE.write_text(key)
             DEV_SECRET_FILE.chmod(0o600)
         log.warning(
-            "MEETGRAPH_SECRET_KEY is not set: using the development key in %s; "
-            "set a real key in production",
+            "MEETGRAPH_SECRET_KEY is not set: using the development key in %s; set a real key in production",
             DEV_SECRET_FILE,
         )
         return key

@@ -18,9 +18,7 @@ def routes(services: Services) -> list[BaseRoute]:
         return PlainTextResponse(body)
 
     async def oauth_callback(request: Request) -> Response:
-        target = await connect_oauth.finish_oauth(
-            services, request.path_params["provider"], dict(request.query_params)
-        )
+        target = await connect_oauth.finish_oauth(services, request.path_params["provider"], dict(request.query_params))
         return RedirectResponse(target, status_code=303)
 
     async def connect_outcome(request: Request) -> Response:

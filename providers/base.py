@@ -107,9 +107,7 @@ class CalendarProvider(abc.ABC):
     async def list_calendars(self) -> list[ProviderCalendar]: ...
 
     @abc.abstractmethod
-    async def get_busy(
-        self, calendar_ids: Sequence[str], start: datetime, end: datetime
-    ) -> BusyByCalendar:
+    async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
         """Busy time of each calendar; raises CalendarAccessLost naming every unreadable one."""
 
     @abc.abstractmethod

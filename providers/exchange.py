@@ -231,7 +231,6 @@ def _event_zone(name: str) -> EWSTimeZone:
         return UTC
 
 
-
 def _open_account(credentials: ExchangeCredentials) -> Account:
     if not credentials.ews_url:
         raise ValueError("the EWS URL must be resolved before opening the account")
@@ -402,7 +401,9 @@ class _BusyFindItem(FindItem):  # type: ignore[misc]
         )
 
 
-def _calendar_view(account: Account, calendar_id: str, start: datetime, end: datetime) -> Iterator[_ViewItem | Exception]:
+def _calendar_view(
+    account: Account, calendar_id: str, start: datetime, end: datetime
+) -> Iterator[_ViewItem | Exception]:
     """The items of one folder's CalendarView [start, end) (one FindItem request), or the folder's error."""
     service = _BusyFindItem(account=account)
     view = CalendarView(start=_ews_time(start), end=_ews_time(end))
@@ -443,7 +444,9 @@ def _autodiscover(credentials: ExchangeCredentials, autodiscover_url: str | None
             response.raise_errors()
             url = response.ews_url or response.user_settings.get("internal_ews_url")
         else:
-            ad_response, _ = Autodiscovery(email=credentials.email, credentials=credentials.ews_credentials()).discover()
+            ad_response, _ = Autodiscovery(
+                email=credentials.email, credentials=credentials.ews_credentials()
+            ).discover()
             url = ad_response.ews_url
     except (AutoDiscoverError, ErrorNonExistentMailbox) as exc:
         raise ProviderRequestError(
@@ -538,7 +541,9 @@ class ExchangeCalendarProvider(CalendarProvider):
         return await self._run(fetch)
 
     async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
-        jobs = [(cid, w_start, w_end) for cid in calendar_ids for w_start, w_end in time_windows(start, end, MAX_VIEW_SPAN)]
+        jobs = [
+            (cid, w_start, w_end) for cid in calendar_ids for w_start, w_end in time_windows(start, end, MAX_VIEW_SPAN)
+        ]
         results = await asyncio.gather(
             *(self._run(functools.partial(self._view, cid, w_start, w_end)) for cid, w_start, w_end in jobs),
             return_exceptions=True,

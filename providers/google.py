@@ -71,9 +71,6 @@ def parse_rfc3339(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-
-
-
 def google_error(response: httpx.Response) -> tuple[str, set[str]]:
     """The message and reasons of Google's JSON error envelope (best effort for other bodies)."""
     try:
@@ -95,9 +92,7 @@ def event_body(draft: EventDraft) -> dict[str, object]:
         "summary": draft.summary,
         "start": {"dateTime": draft.start.astimezone(zone).isoformat(), "timeZone": draft.timezone},
         "end": {"dateTime": draft.end.astimezone(zone).isoformat(), "timeZone": draft.timezone},
-        "attendees": [
-            {"email": a.email, **({"displayName": a.name} if a.name else {})} for a in draft.attendees
-        ],
+        "attendees": [{"email": a.email, **({"displayName": a.name} if a.name else {})} for a in draft.attendees],
     }
     if draft.description is not None:
         body["description"] = draft.description
@@ -198,9 +193,7 @@ class GoogleCalendarProvider(CalendarProvider):
             access_role=role,
         )
 
-    async def get_busy(
-        self, calendar_ids: Sequence[str], start: datetime, end: datetime
-    ) -> BusyByCalendar:
+    async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
         unique_ids = list(dict.fromkeys(calendar_ids))
         requests = [
             self._free_busy(batch, lower, upper)
@@ -224,14 +217,10 @@ class GoogleCalendarProvider(CalendarProvider):
         if lost:
             raise CalendarAccessLost([cid for cid in unique_ids if cid in lost])
         if transient:
-            raise ProviderUnavailable(
-                f"Google could not compute free/busy for: {', '.join(sorted(transient))}"
-            )
+            raise ProviderUnavailable(f"Google could not compute free/busy for: {', '.join(sorted(transient))}")
         return BusyByCalendar({cid: merge_intervals(found) for cid, found in spans.items()})
 
-    async def _free_busy(
-        self, calendar_ids: Sequence[str], start: datetime, end: datetime
-    ) -> FreeBusyAnswer:
+    async def _free_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> FreeBusyAnswer:
         """One freeBusy query: busy spans, ids whose access is lost, ids that failed transiently."""
         body = await self._json(
             "POST",
@@ -259,9 +248,7 @@ class GoogleCalendarProvider(CalendarProvider):
             elif reasons & TRANSIENT_REASONS:
                 transient.add(calendar_id)
             elif reasons:
-                raise ProviderRequestError(
-                    f"Google refused free/busy for {calendar_id}: {', '.join(sorted(reasons))}"
-                )
+                raise ProviderRequestError(f"Google refused free/busy for {calendar_id}: {', '.join(sorted(reasons))}")
             busy[calendar_id] = [
                 BusyInterval(parse_rfc3339(str(span["start"])), parse_rfc3339(str(span["end"])))
                 for span in entry.get("busy") or []

@@ -58,8 +58,9 @@ LOST_ACCESS_STATUSES = frozenset({403, 404})
 PREFER_UTC = {"Prefer": 'outlook.timezone="UTC"'}
 
 
-
-def microsoft_oauth_config(*, client_id: str, client_secret: str, authorize_url: str, token_url: str) -> OAuthClientConfig:
+def microsoft_oauth_config(
+    *, client_id: str, client_secret: str, authorize_url: str, token_url: str
+) -> OAuthClientConfig:
     """Delegated access (with a refresh token) to the user's and shared calendars, with PKCE."""
     return OAuthClientConfig(
         client_id=client_id,
@@ -110,9 +111,6 @@ def parse_graph_datetime(value: Mapping[str, object]) -> datetime:
             zone = UTC
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(UTC)
-
-
-
 
 
 def graph_error_message(response: httpx.Response) -> str:
@@ -213,9 +211,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
     # account and calendars -------------------------------------------------
     async def account_email(self) -> str:
         if self._email is None:
-            me = await self._json(
-                "GET", f"{self.graph_url}/me", params={"$select": "mail,userPrincipalName"}
-            )
+            me = await self._json("GET", f"{self.graph_url}/me", params={"$select": "mail,userPrincipalName"})
             self._email = str(me.get("mail") or me.get("userPrincipalName") or "")
         return self._email
 
@@ -226,11 +222,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
             params={"$select": "id,name,isDefaultCalendar,canEdit,canShare,owner", "$top": "50"},
         )
         foreign_owners = sorted(
-            {
-                self._owner_address(item)
-                for item in raw
-                if self._owner_address(item) and self._owner_address(item) != me
-            }
+            {self._owner_address(item) for item in raw if self._owner_address(item) and self._owner_address(item) != me}
         )
         defaults = dict(
             zip(
@@ -301,9 +293,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
         entries = list(catalog.values())
         roles = await asyncio.gather(*(self._role(entry) for entry in entries))
         return [
-            ProviderCalendar(
-                id=entry.id, name=entry.name, is_primary=entry.is_default, access_role=role
-            )
+            ProviderCalendar(id=entry.id, name=entry.name, is_primary=entry.is_default, access_role=role)
             for entry, role in zip(entries, roles)
         ]
 
@@ -318,9 +308,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
         )
 
     # busy time -------------------------------------------------------------
-    async def get_busy(
-        self, calendar_ids: Sequence[str], start: datetime, end: datetime
-    ) -> BusyByCalendar:
+    async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("get_busy needs timezone-aware datetimes")
         wanted = list(dict.fromkeys(calendar_ids))
@@ -441,9 +429,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
             for event in body.get("value") or []:
                 if event.get("isCancelled") or event.get("showAs") in NOT_BUSY_STATUSES:
                     continue
-                spans.append(
-                    BusyInterval(parse_graph_datetime(event["start"]), parse_graph_datetime(event["end"]))
-                )
+                spans.append(BusyInterval(parse_graph_datetime(event["start"]), parse_graph_datetime(event["end"])))
             link = body.get("@odata.nextLink")
             next_url = str(link) if link else None
             next_params = None
@@ -483,9 +469,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
         )
 
     async def delete_event(self, calendar_id: str, event_id: str) -> None:
-        response = await self._request(
-            "DELETE", f"{self.graph_url}/me/events/{quote(event_id, safe='')}"
-        )
+        response = await self._request("DELETE", f"{self.graph_url}/me/events/{quote(event_id, safe='')}")
         if response.status_code == 404:
             return
         self._raise_for_status(response)

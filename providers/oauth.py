@@ -100,9 +100,7 @@ def _client(config: OAuthClientConfig, redirect_uri: str | None = None) -> Async
     )
 
 
-def authorization_url(
-    config: OAuthClientConfig, *, redirect_uri: str, state: str, code_verifier: str | None
-) -> str:
+def authorization_url(config: OAuthClientConfig, *, redirect_uri: str, state: str, code_verifier: str | None) -> str:
     client = _client(config, redirect_uri)
     url, _ = client.create_authorization_url(
         config.authorize_url,
@@ -204,24 +202,16 @@ class TokenManager:
             raise ProviderAuthError("the connection has no refresh token; reconnect the calendar")
         async with _client(self.config) as client:
             try:
-                body = await client.refresh_token(
-                    self.config.token_url, refresh_token=current.refresh_token
-                )
+                body = await client.refresh_token(self.config.token_url, refresh_token=current.refresh_token)
             except OAuthError as exc:
                 if exc.error == "invalid_grant":
                     await self.store.mark_inactive()
-                    raise ProviderAuthError(
-                        "calendar access was revoked; reconnect the calendar"
-                    ) from exc
+                    raise ProviderAuthError("calendar access was revoked; reconnect the calendar") from exc
                 raise ProviderAuthError(f"token refresh refused: {exc.error}") from exc
             except Exception as exc:
-                raise ProviderUnavailable(
-                    f"token endpoint unreachable: {type(exc).__name__}"
-                ) from exc
+                raise ProviderUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
         self.token = OAuthToken.from_response(body, self.clock(), current.refresh_token)
         await self.store.save(self.token)
-
-
 
 
 class MemoryTokenStore:

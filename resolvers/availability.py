@@ -112,7 +112,12 @@ async def owner_busy(services: Services, owner_id: uuid.UUID, start: datetime, e
         busy.intervals.extend(intervals)
         busy.lost.extend(lost)
     lost_ids = {c.id for c in busy.lost}
-    back = [c.id for _, calendars in groups for c in calendars if c.status is ConnectionStatus.INACTIVE and c.id not in lost_ids]
+    back = [
+        c.id
+        for _, calendars in groups
+        for c in calendars
+        if c.status is ConnectionStatus.INACTIVE and c.id not in lost_ids
+    ]
     newly_lost = [c.id for c in busy.lost if c.status is ConnectionStatus.ACTIVE]
     await _set_status(services, newly_lost, ConnectionStatus.INACTIVE)
     await _set_status(services, back, ConnectionStatus.ACTIVE)

@@ -163,5 +163,3 @@ async def _take_slot(services: Services, meeting: Meeting, buffer: timedelta) ->
             await session.rollback()
             return False
     return True
-
-

@@ -29,7 +29,6 @@ def draft_for(meeting: Meeting) -> EventDraft:
     )
 
 
-
 async def write_once(services: Services, meeting_id: uuid.UUID) -> bool:
     """One attempt to write a PENDING meeting; True when it is in the calendar (or nothing is left to do).
 
@@ -37,7 +36,9 @@ async def write_once(services: Services, meeting_id: uuid.UUID) -> bool:
     """
     async with services.sessionmaker() as session:
         meeting = await session.get(Meeting, meeting_id)
-        connection = await session.get(CalendarConnection, meeting.connection_id) if meeting and meeting.connection_id else None
+        connection = (
+            await session.get(CalendarConnection, meeting.connection_id) if meeting and meeting.connection_id else None
+        )
     if meeting is None or meeting.sync_state is not SyncState.PENDING:
         return True
     if connection is None or meeting.provider_calendar_id is None:

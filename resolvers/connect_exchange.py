@@ -50,9 +50,7 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
         raise ProviderFailure(exc.message) from exc
     except ProviderError as exc:
         raise ProviderFailure(f"Exchange server: {exc.message}") from exc
-    verified = Verified(
-        kind=ProviderKind.EXCHANGE, email=email, credentials=resolved.to_dict(), calendars=calendars
-    )
+    verified = Verified(kind=ProviderKind.EXCHANGE, email=email, credentials=resolved.to_dict(), calendars=calendars)
     async with ctx.db() as session:
         connection = await store_connection(session, ctx.services, user.id, verified)
         await session.commit()

@@ -117,9 +117,7 @@ async def finish_oauth(services: Services, kind_slug: str, params: dict[str, str
     return dashboard_url(services, provider=kind.value, connected=str(connection.id))
 
 
-async def _connect_oauth(
-    services: Services, kind: ProviderKind, claimed: OAuthState, code: str
-) -> CalendarConnection:
+async def _connect_oauth(services: Services, kind: ProviderKind, claimed: OAuthState, code: str) -> CalendarConnection:
     try:
         token = await exchange_code(
             oauth_config(kind, services.settings),

@@ -43,9 +43,7 @@ async def free_slot(session: AsyncSession, user: User) -> int:
 
 async def inbox_at(session: AsyncSession, account_id: uuid.UUID, address: str) -> EmailInbox | None:
     return (
-        await session.exec(
-            select(EmailInbox).where(EmailInbox.account_id == account_id, EmailInbox.address == address)
-        )
+        await session.exec(select(EmailInbox).where(EmailInbox.account_id == account_id, EmailInbox.address == address))
     ).first()
 
 

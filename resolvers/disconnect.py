@@ -20,9 +20,7 @@ async def disconnect_calendar(ctx: Context, connection_id: str) -> uuid.UUID:
         connection = await session.get(CalendarConnection, key)
         if connection is None or connection.user_id != user.id:
             raise NotFound("calendar connection not found")
-        held = (
-            await session.exec(select(CalendarConnection.id).where(CalendarConnection.user_id == user.id))
-        ).all()
+        held = (await session.exec(select(CalendarConnection.id).where(CalendarConnection.user_id == user.id))).all()
         owner = await session.get(User, user.id)
         assert owner is not None
         if connection_rules.forfeits_legacy_dual(len(held)):

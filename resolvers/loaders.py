@@ -63,9 +63,7 @@ class _ListByKeyLoader(DataLoader[uuid.UUID, list[M]], Generic[M]):
         async with self.db() as session:
             rows = (
                 await session.exec(
-                    select(self.model)
-                    .where(col(column).in_(keys))
-                    .order_by(getattr(self.model, self.order))
+                    select(self.model).where(col(column).in_(keys)).order_by(getattr(self.model, self.order))
                 )
             ).all()
         grouped: dict[Any, list[Any]] = defaultdict(list)

@@ -15,9 +15,7 @@ def _when(start: datetime, user: User) -> str:
     return start.astimezone(ZoneInfo(user.timezone)).strftime(f"%A %d %B %Y, %H:%M ({user.timezone})")
 
 
-def _mail_owner(
-    services: Services, owner_id: uuid.UUID, subject: str, body: Callable[[User], str], name: str
-) -> None:
+def _mail_owner(services: Services, owner_id: uuid.UUID, subject: str, body: Callable[[User], str], name: str) -> None:
     """Mail the owner in the background; `body` gets the owner to phrase times in their zone."""
 
     async def send() -> None:

@@ -63,9 +63,7 @@ async def _facts(
 
 async def _connections(session: AsyncSession, owner: User) -> list[CalendarConnection]:
     rows = await session.exec(
-        select(CalendarConnection)
-        .where(CalendarConnection.user_id == owner.id)
-        .order_by(col(CalendarConnection.slot))
+        select(CalendarConnection).where(CalendarConnection.user_id == owner.id).order_by(col(CalendarConnection.slot))
     )
     return list(rows.all())
 

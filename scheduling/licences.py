@@ -39,11 +39,7 @@ URL_PREFIX_MESSAGE = "A meeting URL prefix needs a paid Sales Hub or Service Hub
 
 def has_task_sync(seat: Seat) -> bool:
     """Task sync: a paid Sales Hub or Service Hub seat, Professional or Enterprise."""
-    return (
-        seat.paid_seat
-        and seat.hub in SALES_OR_SERVICE
-        and seat.tier in (SeatTier.PROFESSIONAL, SeatTier.ENTERPRISE)
-    )
+    return seat.paid_seat and seat.hub in SALES_OR_SERVICE and seat.tier in (SeatTier.PROFESSIONAL, SeatTier.ENTERPRISE)
 
 
 def has_url_prefix(seat: Seat) -> bool:

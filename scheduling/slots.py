@@ -165,9 +165,7 @@ class SlotRules:
     buffer: timedelta = timedelta(0)
     minimum_notice: timedelta = timedelta(0)
     step: timedelta | None = None
-    _hours_by_weekday: tuple[tuple[WeeklyHours, ...], ...] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
+    _hours_by_weekday: tuple[tuple[WeeklyHours, ...], ...] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.timezone, tzinfo):
@@ -319,9 +317,7 @@ def compute_slots(
     return _compute(rules, window_start, window_end, _Blocked(busy, rules.buffer), now)
 
 
-def is_slot_offered(
-    rules: SlotRules, start: datetime, *, busy: Iterable[BusyInterval], now: datetime
-) -> bool:
+def is_slot_offered(rules: SlotRules, start: datetime, *, busy: Iterable[BusyInterval], now: datetime) -> bool:
     """Whether compute_slots offers a slot starting exactly at `start` (the booking-time re-check)."""
     start = _require_aware(start, "start")
     now = _require_aware(now, "now")
@@ -329,9 +325,7 @@ def is_slot_offered(
     return any(slot.start == start for slot in slots)
 
 
-def busy_window_for(
-    rules: SlotRules, window_start: datetime, window_end: datetime
-) -> tuple[datetime, datetime]:
+def busy_window_for(rules: SlotRules, window_start: datetime, window_end: datetime) -> tuple[datetime, datetime]:
     """The UTC span of busy time to fetch from providers to decide the slots of this window."""
     window_start = _require_aware(window_start, "window_start")
     window_end = _require_aware(window_end, "window_end")

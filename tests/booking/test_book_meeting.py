@@ -85,9 +85,7 @@ async def test_busy_time_in_an_availability_calendar_makes_the_slot_unavailable(
     assert live_events(world.google, primary_id(world.google, GOOGLE_USER)) == []
 
 
-async def test_a_booked_slot_cannot_be_booked_again(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
-) -> None:
+async def test_a_booked_slot_cannot_be_booked_again(gql: GraphQLClient, http: httpx.AsyncClient, world: World) -> None:
     # given
     token = await owner_with_page(gql, http)
     first = await book(gql, "intro", SLOT)
@@ -106,9 +104,7 @@ async def test_concurrent_bookings_of_one_slot_book_it_once(
     # given
     token = await owner_with_page(gql, http)
     # when
-    results = await asyncio.gather(
-        *(book(gql, "intro", SLOT, email=f"visitor{i}@example.com") for i in range(10))
-    )
+    results = await asyncio.gather(*(book(gql, "intro", SLOT, email=f"visitor{i}@example.com") for i in range(10)))
     # then
     kinds = sorted(r["__typename"] for r in results)
     assert kinds == ["BookMeetingSuccess"] + ["SlotUnavailableError"] * 9
@@ -119,9 +115,7 @@ async def test_concurrent_bookings_of_one_slot_book_it_once(
     assert event.attendees == [winner["contactEmail"]]
 
 
-async def test_deactivated_pages_refuse_bookings(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
-) -> None:
+async def test_deactivated_pages_refuse_bookings(gql: GraphQLClient, http: httpx.AsyncClient, world: World) -> None:
     # given
     token = await owner_with_page(gql, http)
     await gql(DISABLE_PAGES, token=token)

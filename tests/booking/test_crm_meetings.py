@@ -133,9 +133,7 @@ async def test_cancel_removes_the_event(
     assert [m["status"] for m in await my_meetings(gql, token)] == ["CANCELLED"]
 
 
-async def test_a_cancelled_slot_can_be_booked_again(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
-) -> None:
+async def test_a_cancelled_slot_can_be_booked_again(gql: GraphQLClient, http: httpx.AsyncClient, world: World) -> None:
     # given
     token = await owner(gql, http, "GOOGLE")
     await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
@@ -165,9 +163,7 @@ async def test_meetings_in_an_exchange_calendar_cannot_be_cancelled(
     assert len(live_events(world.exchange, primary_id(world.exchange, ACCOUNTS["EXCHANGE"]))) == 1
 
 
-async def test_another_users_meeting_is_not_found(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
-) -> None:
+async def test_another_users_meeting_is_not_found(gql: GraphQLClient, http: httpx.AsyncClient, world: World) -> None:
     # given
     token = await owner(gql, http, "GOOGLE")
     meeting = (await crm_meeting(gql, token))["meeting"]

@@ -24,9 +24,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def test_migrate_then_create_user_prints_a_working_token(
-    database: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_migrate_then_create_user_prints_a_working_token(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     # given
     assert main(["migrate"]) == 0
     # when
@@ -64,7 +62,9 @@ def test_export_schema_prints_the_committed_schema(capsys: pytest.CaptureFixture
 async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path) -> None:
     # given: a database file in a directory that does not exist
     settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}", secret_key="k", _env_file=None  # type: ignore[call-arg]
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}",
+        secret_key="k",
+        _env_file=None,  # type: ignore[call-arg]
     )
     services = Services.create(settings)
     app = create_app(settings, services=services, migrate=False)

@@ -105,7 +105,11 @@ async def test_second_connection_is_refused_at_start_and_for_exchange(
 
 @pytest.mark.parametrize("created_at", [NEW_CREATED_AT, None])
 async def test_users_from_2023_03_13_on_hold_one_account(
-    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, settings: Settings, world: World,
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    services: Services,
+    settings: Settings,
+    world: World,
     created_at: str | None,
 ) -> None:
     # given

@@ -77,9 +77,7 @@ async def test_disconnecting_someone_elses_calendar_is_not_found(
     assert await counts(services) == before
 
 
-async def test_disconnecting_twice_is_not_found(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
-) -> None:
+async def test_disconnecting_twice_is_not_found(gql: GraphQLClient, http: httpx.AsyncClient, world: World) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
@@ -90,9 +88,7 @@ async def test_disconnecting_twice_is_not_found(
     assert again["__typename"] == "NotFoundError"
 
 
-async def test_reconnecting_after_disconnect_works(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
-) -> None:
+async def test_reconnecting_after_disconnect_works(gql: GraphQLClient, http: httpx.AsyncClient, world: World) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
     first = await connect_calendar(gql, http, token)

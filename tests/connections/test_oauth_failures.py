@@ -225,4 +225,3 @@ async def test_expired_states_are_pruned_when_a_flow_starts(
     async with services.sessionmaker() as session:
         states = (await session.exec(select(OAuthState))).all()
     assert len(states) == 1 and states[0].expires_at > clock()
-

@@ -38,9 +38,9 @@ def test_a_newcomer_connects_google_and_exchange_without_any_account(tmp_path: P
         _env_file=None,  # type: ignore[call-arg]
     )
     with serve_in_thread(create_app(settings, emulators=True), port=port) as base:
-        first = _post(
-            base, CREATE_USER, ADMIN, {"input": {"email": "ada@example.com", "name": "Ada"}}
-        )["createUser"]["token"]  # type: ignore[index]
+        first = _post(base, CREATE_USER, ADMIN, {"input": {"email": "ada@example.com", "name": "Ada"}})["createUser"][
+            "token"
+        ]  # type: ignore[index]
         # when: Google through the browser dance, all on this server
         started = _post(base, START, first, {"provider": "GOOGLE"})["startCalendarConnection"]
         url = started["authorizationUrl"]  # type: ignore[index]
@@ -50,9 +50,9 @@ def test_a_newcomer_connects_google_and_exchange_without_any_account(tmp_path: P
         assert _post(base, ME, first)["me"] == {"calendarConnections": [{"provider": "GOOGLE", "email": DEMO_GOOGLE}]}
 
         # when: Exchange by autodiscover, for a second user
-        second = _post(
-            base, CREATE_USER, ADMIN, {"input": {"email": "bob@example.com", "name": "Bob"}}
-        )["createUser"]["token"]  # type: ignore[index]
+        second = _post(base, CREATE_USER, ADMIN, {"input": {"email": "bob@example.com", "name": "Bob"}})["createUser"][
+            "token"
+        ]  # type: ignore[index]
         connected = _post(base, EXCHANGE, second)["connectExchangeCalendar"]
         # then
         assert connected == {"__typename": "ConnectCalendarSuccess", "connection": {"email": DEMO_EXCHANGE}}

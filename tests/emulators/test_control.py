@@ -17,7 +17,8 @@ async def test_faults_can_be_read_and_injected() -> None:
     async with _client() as http:
         # when
         set_ = await http.post(
-            "/_emulators/google/_control/faults", json={"latency_seconds": 0.25, "fail_next": [429, 503], "revoked": True}
+            "/_emulators/google/_control/faults",
+            json={"latency_seconds": 0.25, "fail_next": [429, 503], "revoked": True},
         )
         # then
         assert set_.json()["fail_next"] == [429, 503] and set_.json()["revoked"] is True
@@ -30,7 +31,9 @@ async def test_faults_can_be_read_and_injected() -> None:
 async def test_access_can_be_lost_and_busy_time_added() -> None:
     async with _client() as http:
         # given
-        (account,) = [a for a in (await http.get("/_emulators/google/_control/accounts")).json() if a["email"] == DEMO_GOOGLE]
+        (account,) = [
+            a for a in (await http.get("/_emulators/google/_control/accounts")).json() if a["email"] == DEMO_GOOGLE
+        ]
         shared = next(c["id"] for c in account["calendars"] if c["role"] == "reader")
         # when
         lost = await http.post("/_emulators/google/_control/access", json={"email": DEMO_GOOGLE, "calendar_id": shared})
@@ -40,10 +43,13 @@ async def test_access_can_be_lost_and_busy_time_added() -> None:
         )
         # then
         assert lost.json()["lost"] is True and added.status_code == 201
-        (after,) = [a for a in (await http.get("/_emulators/google/_control/accounts")).json() if a["email"] == DEMO_GOOGLE]
+        (after,) = [
+            a for a in (await http.get("/_emulators/google/_control/accounts")).json() if a["email"] == DEMO_GOOGLE
+        ]
         assert next(c for c in after["calendars"] if c["id"] == shared)["lost"] is True
         naive = await http.post(
-            "/_emulators/google/_control/events", json={"calendar_id": shared, "start": "2026-12-07T09:00", "end": "2026-12-07T10:00"}
+            "/_emulators/google/_control/events",
+            json={"calendar_id": shared, "start": "2026-12-07T09:00", "end": "2026-12-07T10:00"},
         )
         assert naive.status_code == 400
 

@@ -64,7 +64,9 @@ async def test_busy_time_of_primary_and_availability_calendars_is_excluded_with_
     world.google.add_event(primary, utc(WEDNESDAY, 10), utc(WEDNESDAY, 11))
     world.google.add_event(calendar_named(world.google, "Team events"), utc(WEDNESDAY, 13), utc(WEDNESDAY, 13, 30))
     # not an availability calendar: does not block
-    world.google.add_event(calendar_named(world.google, "Colleague (full details)"), utc(WEDNESDAY, 14), utc(WEDNESDAY, 15))
+    world.google.add_event(
+        calendar_named(world.google, "Colleague (full details)"), utc(WEDNESDAY, 14), utc(WEDNESDAY, 15)
+    )
     # a free (transparent) event does not block either
     world.google.add_event(primary, utc(WEDNESDAY, 8), utc(WEDNESDAY, 9), busy=False)
     # when
@@ -130,9 +132,7 @@ async def test_booked_meetings_block_slots_of_an_offline_page(gql: GraphQLClient
     assert utc(WEDNESDAY, 9) not in starts and utc(WEDNESDAY, 8, 30) in starts and utc(WEDNESDAY, 9, 30) in starts
 
 
-async def test_deactivated_pages_offer_nothing(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
-) -> None:
+async def test_deactivated_pages_offer_nothing(gql: GraphQLClient, http: httpx.AsyncClient, world: World) -> None:
     # given
     token = await google_page(gql, http)
     await gql(DISABLE_PAGES, token=token)

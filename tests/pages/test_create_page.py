@@ -71,7 +71,9 @@ async def test_page_without_calendar_is_offline_and_editable(gql: GraphQLClient)
     page = await create_page(gql, token, slug="offline-page")
     # when
     data = await gql(
-        UPDATE_PAGE, {"id": page["id"], "input": {"name": "Renamed", "slug": "offline-page", "durationMinutes": 15}}, token
+        UPDATE_PAGE,
+        {"id": page["id"], "input": {"name": "Renamed", "slug": "offline-page", "durationMinutes": 15}},
+        token,
     )
     # then
     updated = data["updateSchedulingPage"]["page"]

@@ -65,6 +65,6 @@ async def test_public_page_hides_owner_fields(gql: GraphQLClient) -> None:
     _, token = await create_user(gql, "ada@example.com")
     await create_page(gql, token, slug="intro")
     # when
-    body = await gql.raw("{ schedulingPage(slug: \"intro\") { id bufferMinutes } }")
+    body = await gql.raw('{ schedulingPage(slug: "intro") { id bufferMinutes } }')
     # then
     assert body.get("errors")

@@ -101,9 +101,7 @@ async def google_world(redirect_uris: Collection[str] | None = None) -> AsyncIte
     """The Google emulator, seeded with the demo account, served over real HTTP."""
     state = EmulatorState("g")
     state.seed_demo(ACCOUNT, "Owner Example")
-    app = create_google_emulator(
-        state, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=redirect_uris
-    )
+    app = create_google_emulator(state, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=redirect_uris)
     with serve_in_thread(app) as base_url:
         yield GoogleWorld(base_url, emulator_settings(base_url), state, app.state.calls)
 

@@ -41,9 +41,7 @@ def calendar_named(state: EmulatorState, owner: str, name: str) -> str:
 
 
 def emulator_settings(base_url: str) -> Settings:
-    return Settings(microsoft_client_id=CLIENT_ID, microsoft_client_secret=CLIENT_SECRET).with_emulators(
-        base_url
-    )
+    return Settings(microsoft_client_id=CLIENT_ID, microsoft_client_secret=CLIENT_SECRET).with_emulators(base_url)
 
 
 @asynccontextmanager
@@ -69,9 +67,7 @@ async def make_world(
         tokens = TokenManager(
             oauth_config(ProviderKind.OFFICE365, settings), store, token, lock=RefreshLocks().get(ACCOUNT)
         )
-        provider = MicrosoftCalendarProvider(
-            tokens, graph_url=settings.microsoft_graph_url, retry=policy
-        )
+        provider = MicrosoftCalendarProvider(tokens, graph_url=settings.microsoft_graph_url, retry=policy)
         colleague = f"colleague@{ACCOUNT.split('@', 1)[1]}"
         harness = Harness(
             name="microsoft",

@@ -84,9 +84,7 @@ async def test_connect_without_url_autodiscovers_the_ews_url() -> None:
         # given
         credentials = ExchangeCredentials(OWNER, server.account.password)
         # when
-        provider, saved = await connect_exchange(
-            credentials, autodiscover_url=server.autodiscover_url, retry=policy()
-        )
+        provider, saved = await connect_exchange(credentials, autodiscover_url=server.autodiscover_url, retry=policy())
         # then
         assert saved.ews_url == server.ews_url
         assert saved.password == credentials.password
@@ -238,16 +236,14 @@ async def test_emulator_challenges_for_basic_auth_and_faults_unknown_operations(
 async def test_lost_shared_calendar_answers_access_denied() -> None:
     with exchange_server() as server:
         # given
-        shared = next(
-            cid for cid in server.account.access if server.state.calendars[cid].owner_email != OWNER
-        )
+        shared = next(cid for cid in server.account.access if server.state.calendars[cid].owner_email != OWNER)
         server.state.lose_access(OWNER, shared)
         body = (
             '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
             'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
             'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header>'
             '<t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body>'
-            '<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>'
+            "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
             f'<m:FolderIds><t:FolderId Id="{shared}"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>'
         )
         async with httpx.AsyncClient() as client:

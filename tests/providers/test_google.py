@@ -55,7 +55,10 @@ async def api_call(world: GoogleWorld, method: str, path: str, **kwargs: object)
     access, _, _ = world.state.oauth.issue_tokens(ACCOUNT)
     async with httpx.AsyncClient(base_url=world.settings.google_api_url) as client:
         return await client.request(
-            method, path, headers={"Authorization": f"Bearer {access}"}, **kwargs  # type: ignore[arg-type]
+            method,
+            path,
+            headers={"Authorization": f"Bearer {access}"},
+            **kwargs,  # type: ignore[arg-type]
         )
 
 
@@ -70,9 +73,7 @@ async def test_calendar_list_is_read_page_by_page(world: GoogleWorld, provider: 
     assert len(calendars) == 304
     assert len({c.id for c in calendars}) == 304
     assert world.calls["calendarList.list"] == 2
-    assert [c for c in calendars if c.is_primary] == [
-        next(c for c in calendars if c.id == primary_id(world))
-    ]
+    assert [c for c in calendars if c.is_primary] == [next(c for c in calendars if c.id == primary_id(world))]
 
 
 async def test_emulator_calendar_list_honours_max_results_and_page_token(world: GoogleWorld) -> None:
@@ -93,9 +94,7 @@ async def test_emulator_calendar_list_honours_max_results_and_page_token(world: 
     assert roles == {"owner", "reader", "freeBusyReader"}
 
 
-async def test_lost_calendar_is_left_out_of_the_list(
-    world: GoogleWorld, provider: GoogleCalendarProvider
-) -> None:
+async def test_lost_calendar_is_left_out_of_the_list(world: GoogleWorld, provider: GoogleCalendarProvider) -> None:
     # given
     lost = next(cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is EmulatorRole.READER)
     world.state.lose_access(ACCOUNT, lost)
@@ -158,9 +157,7 @@ async def test_free_busy_names_every_lost_calendar_across_chunks(
 
 async def test_free_busy_only_share_can_be_queried(world: GoogleWorld, provider: GoogleCalendarProvider) -> None:
     # given
-    share = next(
-        cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is EmulatorRole.FREE_BUSY
-    )
+    share = next(cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is EmulatorRole.FREE_BUSY)
     world.state.add_event(share, T0, T0 + timedelta(hours=2), "Private")
     # when
     busy = await provider.get_busy([share], T0, T0 + timedelta(days=1))
@@ -181,9 +178,7 @@ async def test_emulator_free_busy_wire_format(world: GoogleWorld) -> None:
     answer = (await api_call(world, "POST", "/freeBusy", json=body)).json()
     # then
     assert answer["kind"] == "calendar#freeBusy"
-    assert answer["calendars"][calendar] == {
-        "busy": [{"start": "2026-12-07T09:00:00Z", "end": "2026-12-07T10:00:00Z"}]
-    }
+    assert answer["calendars"][calendar] == {"busy": [{"start": "2026-12-07T09:00:00Z", "end": "2026-12-07T10:00:00Z"}]}
     assert answer["calendars"]["missing@group.calendar.google.com"] == {
         "errors": [{"domain": "global", "reason": "notFound"}],
         "busy": [],
@@ -276,18 +271,14 @@ async def test_update_of_a_missing_event_is_a_request_error(
 ) -> None:
     # when / then
     with pytest.raises(ProviderRequestError):
-        await provider.update_event(
-            primary_id(world), "nosuchevent", EventDraft("Call", T0, T0 + timedelta(hours=1))
-        )
+        await provider.update_event(primary_id(world), "nosuchevent", EventDraft("Call", T0, T0 + timedelta(hours=1)))
 
 
 async def test_free_busy_share_cannot_take_events(
     world: GoogleWorld, provider: GoogleCalendarProvider, sleeps: RecordedSleeps
 ) -> None:
     # given
-    share = next(
-        cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is EmulatorRole.FREE_BUSY
-    )
+    share = next(cid for cid, role in world.state.accounts[ACCOUNT].access.items() if role is EmulatorRole.FREE_BUSY)
     # when / then
     with pytest.raises(ProviderRequestError, match="writer access"):
         await provider.create_event(share, EventDraft("Call", T0, T0 + timedelta(minutes=30)))

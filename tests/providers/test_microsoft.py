@@ -100,9 +100,7 @@ async def test_authorization_code_with_pkce_connects_the_account(world: Microsof
 async def test_a_wrong_code_verifier_is_refused(world: MicrosoftWorld) -> None:
     # given
     config = oauth_config(ProviderKind.OFFICE365, world.settings)
-    url = authorization_url(
-        config, redirect_uri=REDIRECT_URI, state="st-2", code_verifier=new_code_verifier()
-    )
+    url = authorization_url(config, redirect_uri=REDIRECT_URI, state="st-2", code_verifier=new_code_verifier())
     query = authorize_redirect(world, url)
     # when / then
     with pytest.raises(ProviderAuthError):
@@ -119,9 +117,7 @@ async def test_a_wrong_code_verifier_is_refused(world: MicrosoftWorld) -> None:
 async def test_a_refused_consent_redirects_with_access_denied(world: MicrosoftWorld, extra: str) -> None:
     # given
     config = oauth_config(ProviderKind.OFFICE365, world.settings)
-    url = authorization_url(
-        config, redirect_uri=REDIRECT_URI, state="st-3", code_verifier=new_code_verifier()
-    )
+    url = authorization_url(config, redirect_uri=REDIRECT_URI, state="st-3", code_verifier=new_code_verifier())
     # when
     query = authorize_redirect(world, url + extra)
     # then
@@ -158,18 +154,14 @@ async def test_shares_map_to_access_roles(world: MicrosoftWorld, state: Emulator
 
 
 # busy time -----------------------------------------------------------------------
-async def test_get_schedule_is_chunked_by_twenty_mailboxes(
-    world: MicrosoftWorld, state: EmulatorState
-) -> None:
+async def test_get_schedule_is_chunked_by_twenty_mailboxes(world: MicrosoftWorld, state: EmulatorState) -> None:
     # given
     shared = share_colleagues(state, 45)
     for n, calendar_id in enumerate(shared):
         state.add_event(calendar_id, T0 + timedelta(hours=n), T0 + timedelta(hours=n, minutes=30))
     state.add_event(world.harness.primary_id, T0, T0 + timedelta(hours=2))
     # when
-    busy = await world.harness.provider.get_busy(
-        [world.harness.primary_id, *shared], T0, T0 + timedelta(days=3)
-    )
+    busy = await world.harness.provider.get_busy([world.harness.primary_id, *shared], T0, T0 + timedelta(days=3))
     # then
     assert world.calls["getSchedule"] == 3
     assert world.calls["calendarView"] == 0
@@ -177,9 +169,7 @@ async def test_get_schedule_is_chunked_by_twenty_mailboxes(
         assert [(i.start, i.end) for i in busy.intervals[calendar_id]] == [
             (T0 + timedelta(hours=n), T0 + timedelta(hours=n, minutes=30))
         ]
-    assert [(i.start, i.end) for i in busy.intervals[world.harness.primary_id]] == [
-        (T0, T0 + timedelta(hours=2))
-    ]
+    assert [(i.start, i.end) for i in busy.intervals[world.harness.primary_id]] == [(T0, T0 + timedelta(hours=2))]
 
 
 async def test_a_long_window_is_split_below_62_days(world: MicrosoftWorld, state: EmulatorState) -> None:
@@ -213,15 +203,11 @@ async def test_free_time_is_not_busy(world: MicrosoftWorld, state: EmulatorState
     # when
     busy = await world.harness.provider.get_busy([primary, second], T0, T0 + timedelta(days=1))
     # then
-    assert [(i.start, i.end) for i in busy.intervals[primary]] == [
-        (T0 + timedelta(hours=2), T0 + timedelta(hours=3))
-    ]
+    assert [(i.start, i.end) for i in busy.intervals[primary]] == [(T0 + timedelta(hours=2), T0 + timedelta(hours=3))]
     assert busy.intervals[second] == []
 
 
-async def test_access_lost_after_listing_is_named_per_calendar(
-    world: MicrosoftWorld, state: EmulatorState
-) -> None:
+async def test_access_lost_after_listing_is_named_per_calendar(world: MicrosoftWorld, state: EmulatorState) -> None:
     # given
     (shared,) = share_colleagues(state, 1)
     await world.harness.provider.list_calendars()
@@ -371,9 +357,7 @@ async def test_an_expired_token_is_refreshed_once(world: MicrosoftWorld, state: 
     assert not world.store.inactive
 
 
-async def test_revoked_refresh_marks_the_connection_inactive(
-    world: MicrosoftWorld, state: EmulatorState
-) -> None:
+async def test_revoked_refresh_marks_the_connection_inactive(world: MicrosoftWorld, state: EmulatorState) -> None:
     # given
     state.faults.revoked = True
     # when / then

@@ -71,17 +71,13 @@ def callback_params(response: httpx.Response) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
 
 
-async def test_authorization_code_with_pkce_connects_the_account(
-    world: GoogleWorld, policy: RetryPolicy
-) -> None:
+async def test_authorization_code_with_pkce_connects_the_account(world: GoogleWorld, policy: RetryPolicy) -> None:
     # given
     config = oauth_config(ProviderKind.GOOGLE, world.settings)
     verifier = new_code_verifier()
     # when
     params = callback_params(await authorize(world, code_verifier=verifier))
-    token = await exchange_code(
-        config, code=params["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier, now=T0
-    )
+    token = await exchange_code(config, code=params["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier, now=T0)
     # then
     assert params["state"] == "opaque-state"
     assert "https://www.googleapis.com/auth/calendar" in params["scope"].split()
@@ -130,9 +126,7 @@ async def test_a_code_is_redeemed_only_once(world: GoogleWorld) -> None:
     await exchange_code(config, code=params["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier, now=T0)
     # when / then
     with pytest.raises(ProviderAuthError, match="invalid_grant"):
-        await exchange_code(
-            config, code=params["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier, now=T0
-        )
+        await exchange_code(config, code=params["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier, now=T0)
 
 
 async def test_cancel_on_the_consent_screen_redirects_with_access_denied(world: GoogleWorld) -> None:
@@ -178,9 +172,7 @@ async def test_wrong_client_secret_is_invalid_client(world: GoogleWorld) -> None
     assert response.json()["error"] == "invalid_client"
 
 
-async def test_expired_token_is_refreshed_once_for_concurrent_calls(
-    world: GoogleWorld, policy: RetryPolicy
-) -> None:
+async def test_expired_token_is_refreshed_once_for_concurrent_calls(world: GoogleWorld, policy: RetryPolicy) -> None:
     # given: ten requests of one connection, each with its own provider, sharing store and lock
     clock = FakeClock()
     access, refresh, lifetime = world.state.oauth.issue_tokens(ACCOUNT)
@@ -188,9 +180,7 @@ async def test_expired_token_is_refreshed_once_for_concurrent_calls(
     store = MemoryTokenStore(stale)
     locks = RefreshLocks()
     clock.advance(timedelta(seconds=lifetime + 1))
-    providers = [
-        connect(world, policy, token=stale, store=store, locks=locks, clock=clock)[0] for _ in range(10)
-    ]
+    providers = [connect(world, policy, token=stale, store=store, locks=locks, clock=clock)[0] for _ in range(10)]
     try:
         # when
         results = await asyncio.gather(*(p.list_calendars() for p in providers))
@@ -205,9 +195,7 @@ async def test_expired_token_is_refreshed_once_for_concurrent_calls(
     assert store.token.expires_at == clock() + timedelta(seconds=lifetime)
 
 
-async def test_token_rejected_early_is_refreshed_and_the_call_retried(
-    world: GoogleWorld, policy: RetryPolicy
-) -> None:
+async def test_token_rejected_early_is_refreshed_and_the_call_retried(world: GoogleWorld, policy: RetryPolicy) -> None:
     # given: the token looks valid to us but Google already expired it
     async with provider_for(world, policy, clock=FakeClock()) as (provider, store):
         world.state.oauth.expire_access_tokens()
@@ -219,9 +207,7 @@ async def test_token_rejected_early_is_refreshed_and_the_call_retried(
     assert world.calls["calendarList.list"] == 2
 
 
-async def test_invalid_grant_on_refresh_marks_the_connection_inactive(
-    world: GoogleWorld, policy: RetryPolicy
-) -> None:
+async def test_invalid_grant_on_refresh_marks_the_connection_inactive(world: GoogleWorld, policy: RetryPolicy) -> None:
     # given
     clock = FakeClock()
     async with provider_for(world, policy, clock=clock) as (provider, store):

@@ -135,9 +135,7 @@ def test_weekends_are_empty_with_default_hours() -> None:
     page = rules()
 
     # when
-    slots = compute_slots(
-        page, window_start=utc(2026, 6, 19, 22), window_end=utc(2026, 6, 21, 22), busy=[], now=NOW
-    )
+    slots = compute_slots(page, window_start=utc(2026, 6, 19, 22), window_end=utc(2026, 6, 21, 22), busy=[], now=NOW)
 
     # then: 2026-06-20/21 is a weekend in Berlin; the window starts at Saturday 00:00 local
     assert slots == []
@@ -195,9 +193,7 @@ def test_minimum_notice_hides_slots_starting_too_soon() -> None:
     now = utc(2026, 6, 15, 7, 10)
 
     # when
-    slots = compute_slots(
-        page, window_start=utc(2026, 6, 15), window_end=utc(2026, 6, 16), busy=[], now=now
-    )
+    slots = compute_slots(page, window_start=utc(2026, 6, 15), window_end=utc(2026, 6, 16), busy=[], now=now)
 
     # then: the first start on the 30-minute grid at or after 11:10 local is 11:30 local
     assert slots[0].start == utc(2026, 6, 15, 9, 30)
@@ -210,9 +206,7 @@ def test_slot_exactly_at_now_plus_notice_is_offered() -> None:
     now = utc(2026, 6, 15, 8)
 
     # when
-    slots = compute_slots(
-        page, window_start=utc(2026, 6, 15), window_end=utc(2026, 6, 16), busy=[], now=now
-    )
+    slots = compute_slots(page, window_start=utc(2026, 6, 15), window_end=utc(2026, 6, 16), busy=[], now=now)
 
     # then
     assert slots[0].start == utc(2026, 6, 15, 9)
@@ -223,9 +217,7 @@ def test_window_clips_slots_without_shifting_the_grid() -> None:
     page = rules()
 
     # when
-    slots = compute_slots(
-        page, window_start=utc(2026, 6, 15, 8, 10), window_end=utc(2026, 6, 15, 10), busy=[], now=NOW
-    )
+    slots = compute_slots(page, window_start=utc(2026, 6, 15, 8, 10), window_end=utc(2026, 6, 15, 10), busy=[], now=NOW)
 
     # then: 10:30 is the first grid start inside; 11:30-12:00 ends exactly at the window end
     assert starts(slots) == [utc(2026, 6, 15, 8, 30), utc(2026, 6, 15, 9), utc(2026, 6, 15, 9, 30)]
@@ -263,9 +255,7 @@ def test_hours_until_midnight_and_from_midnight_do_not_join_across_days() -> Non
     page = rules(hours=hours, duration=timedelta(minutes=90), step=HALF_HOUR)
 
     # when
-    slots = compute_slots(
-        page, window_start=utc(2026, 6, 21, 12), window_end=utc(2026, 6, 22, 12), busy=[], now=NOW
-    )
+    slots = compute_slots(page, window_start=utc(2026, 6, 21, 12), window_end=utc(2026, 6, 22, 12), busy=[], now=NOW)
 
     # then: no slot straddles midnight
     assert local_starts(slots, BERLIN) == ["22:00+0200", "22:30+0200", "00:00+0200", "00:30+0200"]
@@ -345,9 +335,7 @@ def test_busy_outside_the_busy_window_never_changes_slots() -> None:
     ]
 
     # when
-    with_outside = compute_slots(
-        page, window_start=window_start, window_end=window_end, busy=outside, now=NOW
-    )
+    with_outside = compute_slots(page, window_start=window_start, window_end=window_end, busy=outside, now=NOW)
     without = compute_slots(page, window_start=window_start, window_end=window_end, busy=[], now=NOW)
 
     # then
@@ -367,9 +355,7 @@ def test_many_busy_events_over_two_weeks_match_a_naive_check() -> None:
 
     # when
     slots = compute_slots(page, window_start=window_start, window_end=window_end, busy=busy, now=NOW)
-    candidates = compute_slots(
-        free_page, window_start=window_start, window_end=window_end, busy=[], now=NOW
-    )
+    candidates = compute_slots(free_page, window_start=window_start, window_end=window_end, busy=[], now=NOW)
 
     # then
     expected = [

@@ -112,9 +112,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         duration=timedelta(minutes=draw(st.sampled_from([5, 15, 20, 30, 45, 60, 90]))),
         buffer=timedelta(minutes=draw(st.sampled_from([0, 0, 5, 10, 15, 30]))),
         minimum_notice=timedelta(minutes=draw(st.sampled_from([0, 0, 60, 240, 1440]))),
-        step=draw(st.sampled_from([None, None, 5, 10, 15, 30]).map(
-            lambda minutes: None if minutes is None else timedelta(minutes=minutes)
-        )),
+        step=draw(
+            st.sampled_from([None, None, 5, 10, 15, 30]).map(
+                lambda minutes: None if minutes is None else timedelta(minutes=minutes)
+            )
+        ),
     )
     focus_midnight = datetime.combine(focus_day - timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     window_start = focus_midnight + timedelta(minutes=draw(st.integers(-24 * 60, 24 * 60)))
@@ -155,9 +157,7 @@ def reference_spans(scenario: Scenario) -> list[tuple[datetime, datetime]]:
         for hours in rules.weekly_hours:
             if hours.weekday == day.isoweekday():
                 local_start, local_end = hours.local_bounds(day)
-                spans.append(
-                    (reference_local_to_utc(local_start, zone), reference_local_to_utc(local_end, zone))
-                )
+                spans.append((reference_local_to_utc(local_start, zone), reference_local_to_utc(local_end, zone)))
         day += timedelta(days=1)
     return spans
 

@@ -43,7 +43,9 @@ async def test_too_many_tokens_are_refused(gql: GraphQLClient) -> None:
     assert body["errors"] and body.get("data") is None
 
 
-async def test_unexpected_errors_are_masked(gql: GraphQLClient, services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unexpected_errors_are_masked(
+    gql: GraphQLClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
 

@@ -78,7 +78,7 @@ async def test_oauth_tokens_never_reach_responses_or_logs(
     start = (await gql(START, {"provider": provider}, token))["startCalendarConnection"]
     redirect = await authorize(start["authorizationUrl"])
     # when
-    callback = await http.get(redirect[redirect.index("/oauth/callback"):])
+    callback = await http.get(redirect[redirect.index("/oauth/callback") :])
     seen = json.dumps(await gql(ME, token=token))
     # then
     issued = _secrets_of(world)

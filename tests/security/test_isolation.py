@@ -48,8 +48,15 @@ async def _owner_with_everything(gql: GraphQLClient, http: httpx.AsyncClient) ->
     await save_settings(gql, token, availabilityCalendarIds=[calendar["id"]])
     meeting = await gql(
         CREATE_CRM_MEETING,
-        {"input": {"contactEmail": "c@example.com", "title": "Hi", "start": "2026-12-02T10:00:00Z",
-                   "end": "2026-12-02T10:30:00Z", "fromIntegration": True}},
+        {
+            "input": {
+                "contactEmail": "c@example.com",
+                "title": "Hi",
+                "start": "2026-12-02T10:00:00Z",
+                "end": "2026-12-02T10:30:00Z",
+                "fromIntegration": True,
+            }
+        },
         token,
     )
     assert meeting["createCrmMeeting"]["__typename"] == "MeetingSuccess", meeting

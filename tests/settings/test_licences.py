@@ -89,7 +89,7 @@ async def test_synced_tasks_land_in_the_task_sub_calendar(
     await connect_calendar(gql, http, token)
     await save_settings(gql, token, taskSync=True)
     # when
-    result = (await gql(CREATE_TASK, {"input": {"title": "Call back", "due": "2026-12-02T10:00:00Z"}}, token))
+    result = await gql(CREATE_TASK, {"input": {"title": "Call back", "due": "2026-12-02T10:00:00Z"}}, token)
     # then
     assert result["createTask"]["task"]["synced"] is True
     (calendar_id,) = _task_calendars(world)
@@ -124,9 +124,7 @@ async def test_failed_task_calendar_creation_saves_nothing(
 
 
 @pytest.mark.parametrize("seat", NO_PREFIX_SEATS, ids=_seat_id)
-async def test_url_prefix_needs_a_starter_sales_or_service_seat(
-    gql: GraphQLClient, seat: dict[str, Any]
-) -> None:
+async def test_url_prefix_needs_a_starter_sales_or_service_seat(gql: GraphQLClient, seat: dict[str, Any]) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com", **seat)
     before = await me(gql, token)

@@ -53,7 +53,10 @@ async def test_tasks_are_not_synced_while_task_sync_is_off(
 
 async def test_task_needs_a_title_and_an_offset(gql: GraphQLClient, services: Services) -> None:
     _, token = await create_user(gql, "ada@example.com")
-    for task, field in (({"title": " ", "due": "2026-12-03T10:00:00Z"}, "title"), ({"title": "x", "due": "2026-12-03T10:00:00"}, "due")):
+    for task, field in (
+        ({"title": " ", "due": "2026-12-03T10:00:00Z"}, "title"),
+        ({"title": "x", "due": "2026-12-03T10:00:00"}, "due"),
+    ):
         result = (await gql(CREATE_TASK, {"input": task}, token))["createTask"]
         assert result == {"__typename": "ValidationError", "field": field}
     assert (await gql("{ me { tasks { id } } }", token=token))["me"]["tasks"] == []

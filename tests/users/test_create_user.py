@@ -53,9 +53,7 @@ async def test_create_user_needs_the_admin_token(gql: GraphQLClient, services: S
     assert await _counts(services) == (1, 1, 1)
 
 
-async def test_invalid_input_is_a_validation_error_and_writes_nothing(
-    gql: GraphQLClient, services: Services
-) -> None:
+async def test_invalid_input_is_a_validation_error_and_writes_nothing(gql: GraphQLClient, services: Services) -> None:
     cases = [
         ({"email": "not-an-email", "name": "X"}, "email"),
         ({"email": "x@example.com", "name": "  "}, "name"),

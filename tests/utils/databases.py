@@ -26,14 +26,12 @@ def postgres_url() -> str | None:
 def asyncpg_url(url: str) -> str:
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            return "postgresql+asyncpg://" + url[len(prefix) :]
     return url
 
 
 def pg_engine(url: str) -> AsyncEngine:
-    return make_engine(
-        asyncpg_url(url), connect_args={"server_settings": {"search_path": PG_SCHEMA}}
-    )
+    return make_engine(asyncpg_url(url), connect_args={"server_settings": {"search_path": PG_SCHEMA}})
 
 
 class TemplateDatabases:
