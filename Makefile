@@ -26,7 +26,9 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 schema: install
 	$(BIN)/meetgraph export-schema > schema.graphql
