@@ -19,7 +19,7 @@ from resolvers.pages import page_state, slot_rules
 from resolvers.public_pages import find_page
 from scheduling import booking_rules, slots, validation
 from scheduling.booking_rules import LIVE_STATUSES, BookingOutcome, Refusal
-from scheduling.errors import InvalidInput, NotFound, ProviderFailure
+from scheduling.errors import InvalidInput, NotFound, ProviderFailure, UserError
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Attempt:
     contact_email: str
     start: datetime
 
-    async def refuse(self, refusal: Refusal) -> Exception:
+    async def refuse(self, refusal: Refusal) -> UserError:
         """Record the refused attempt; returns the typed error to raise."""
         await self.record(refusal.outcome, refusal.record)
         return refusal.error

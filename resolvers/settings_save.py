@@ -3,6 +3,7 @@ create the task calendar if it is due, then write everything at once (or nothing
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,15 +39,15 @@ async def _facts(
     changes: Mapping[str, Any],
 ) -> settings_rules.SettingsFacts:
     """Load only what the given changes are checked against."""
-    calendars: dict[Any, settings_rules.CalendarChoice] = {}
+    calendars: dict[uuid.UUID, settings_rules.CalendarChoice] = {}
     if changes.get("availability_calendar_ids") is not None:
         calendars = {c.id: _choice(c) for c in (await session.exec(calendars_of(owner.id))).all()}
-    own_pages: list[Any] = []
+    own_pages: list[uuid.UUID] = []
     if changes.get("default_meeting_link_id") is not None or changes.get("chat_meeting_link_id") is not None:
         own_pages = list(
             (await session.exec(select(SchedulingPage.id).where(SchedulingPage.user_id == owner.id))).all()
         )
-    domains: list[Any] = []
+    domains: list[uuid.UUID] = []
     if changes.get("meeting_domain_id") is not None:
         domains = list((await session.exec(select(Domain.id).where(Domain.account_id == owner.account_id))).all())
     return settings_rules.SettingsFacts(

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from scheduling import slots
-from scheduling.errors import AccessLost, PagesDisabled, SlotUnavailable
+from scheduling.errors import AccessLost, PagesDisabled, SlotUnavailable, UserError
 
 
 class MeetingStatus(str, enum.Enum):
@@ -82,7 +82,7 @@ class Refusal:
 
     outcome: BookingOutcome
     record: str
-    error: Exception
+    error: UserError
 
 
 def pages_disabled() -> Refusal:
