@@ -17,7 +17,7 @@ from providers.base import ProviderCalendar
 from resolvers.settings import load_settings
 from scheduling import connection_rules
 from scheduling.calendars import ProviderKind
-from scheduling.errors import ConnectionLimit, NotFound
+from scheduling.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -30,15 +30,18 @@ class Verified:
     calendars: Sequence[ProviderCalendar]
 
 
+def _may_hold_two(user: User) -> bool:
+    return connection_rules.may_hold_two_connections(
+        created_at=user.created_at, legacy_dual_forfeited=user.legacy_dual_forfeited
+    )
+
+
 async def free_slot(session: AsyncSession, user: User) -> int:
     """The connection slot a new connection of `user` takes; ConnectionLimit when none is left."""
     taken = set(
         (await session.exec(select(CalendarConnection.slot).where(CalendarConnection.user_id == user.id))).all()
     )
-    may_hold_two = connection_rules.may_hold_two_connections(
-        created_at=user.created_at, legacy_dual_forfeited=user.legacy_dual_forfeited
-    )
-    return connection_rules.free_slot(taken, may_hold_two=may_hold_two)
+    return connection_rules.free_slot(taken, may_hold_two=_may_hold_two(user))
 
 
 async def inbox_at(session: AsyncSession, account_id: uuid.UUID, address: str) -> EmailInbox | None:
@@ -80,7 +83,7 @@ async def store_connection(
         await session.flush()
     except IntegrityError:  # a concurrent connect took the slot
         await session.rollback()
-        raise ConnectionLimit("Only one calendar account can be connected.") from None
+        raise connection_rules.connection_limit(may_hold_two=_may_hold_two(user)) from None
     for calendar in verified.calendars:
         session.add(
             Calendar(

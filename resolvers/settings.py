@@ -48,9 +48,13 @@ async def account_domains(ctx: Context) -> list[Domain]:
         return list(rows.all())
 
 
-async def main_connection(session: AsyncSession, user_id: uuid.UUID) -> CalendarConnection | None:
-    """The connection CRM meetings, tasks and bookings are written to: the user's first (slot 1)."""
-    rows = await session.exec(
+def connections_of(user_id: uuid.UUID) -> SelectOfScalar[CalendarConnection]:
+    """The user's connections in slot order: the first is where CRM meetings, tasks and bookings go."""
+    return (
         select(CalendarConnection).where(CalendarConnection.user_id == user_id).order_by(col(CalendarConnection.slot))
     )
-    return rows.first()
+
+
+async def main_connection(session: AsyncSession, user_id: uuid.UUID) -> CalendarConnection | None:
+    """The connection CRM meetings, tasks and bookings are written to: the user's first (slot 1)."""
+    return (await session.exec(connections_of(user_id))).first()

@@ -15,7 +15,7 @@ from meetgraph.context import Context
 from meetgraph.providers import provider_for
 from providers.base import ProviderError
 from resolvers.ids import parse_id
-from resolvers.settings import calendars_of, load_settings
+from resolvers.settings import calendars_of, connections_of, load_settings
 from scheduling import settings_rules
 from scheduling.calendars import ProviderKind
 from scheduling.errors import NotFound, ProviderFailure
@@ -31,6 +31,18 @@ def _choice(calendar: Calendar) -> settings_rules.CalendarChoice:
     )
 
 
+def _referenced(*values: object) -> list[uuid.UUID]:
+    """The well-formed ids among the given inputs (validation names the malformed ones)."""
+    found = []
+    for value in values:
+        for item in value if isinstance(value, list) else [value]:
+            try:
+                found.append(uuid.UUID(str(item)))
+            except ValueError:
+                continue
+    return found
+
+
 async def _facts(
     session: AsyncSession,
     owner: User,
@@ -38,18 +50,34 @@ async def _facts(
     connections: list[CalendarConnection],
     changes: Mapping[str, Any],
 ) -> settings_rules.SettingsFacts:
-    """Load only what the given changes are checked against."""
+    """Load only the rows the given changes refer to."""
     calendars: dict[uuid.UUID, settings_rules.CalendarChoice] = {}
     if changes.get("availability_calendar_ids") is not None:
-        calendars = {c.id: _choice(c) for c in (await session.exec(calendars_of(owner.id))).all()}
+        keys = _referenced(changes["availability_calendar_ids"])
+        rows = await session.exec(calendars_of(owner.id).where(col(Calendar.id).in_(keys)))
+        calendars = {c.id: _choice(c) for c in rows.all()}
     own_pages: list[uuid.UUID] = []
-    if changes.get("default_meeting_link_id") is not None or changes.get("chat_meeting_link_id") is not None:
+    page_keys = _referenced(changes.get("default_meeting_link_id"), changes.get("chat_meeting_link_id"))
+    if page_keys:
         own_pages = list(
-            (await session.exec(select(SchedulingPage.id).where(SchedulingPage.user_id == owner.id))).all()
+            (
+                await session.exec(
+                    select(SchedulingPage.id).where(
+                        SchedulingPage.user_id == owner.id, col(SchedulingPage.id).in_(page_keys)
+                    )
+                )
+            ).all()
         )
     domains: list[uuid.UUID] = []
-    if changes.get("meeting_domain_id") is not None:
-        domains = list((await session.exec(select(Domain.id).where(Domain.account_id == owner.account_id))).all())
+    domain_keys = _referenced(changes.get("meeting_domain_id"))
+    if domain_keys:
+        domains = list(
+            (
+                await session.exec(
+                    select(Domain.id).where(Domain.account_id == owner.account_id, col(Domain.id).in_(domain_keys))
+                )
+            ).all()
+        )
     return settings_rules.SettingsFacts(
         seat=owner,
         connection_kinds=[ProviderKind(c.provider) for c in connections],
@@ -60,13 +88,6 @@ async def _facts(
         own_page_ids=frozenset(own_pages),
         account_domain_ids=frozenset(domains),
     )
-
-
-async def _connections(session: AsyncSession, owner: User) -> list[CalendarConnection]:
-    rows = await session.exec(
-        select(CalendarConnection).where(CalendarConnection.user_id == owner.id).order_by(col(CalendarConnection.slot))
-    )
-    return list(rows.all())
 
 
 async def _create_task_calendar(ctx: Context, connection: CalendarConnection) -> None:
@@ -86,7 +107,7 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
         owner = await session.get(User, user.id)
         assert owner is not None
         settings = await load_settings(session, user.id)
-        connections = await _connections(session, owner)
+        connections = list((await session.exec(connections_of(owner.id))).all())
         update = settings_rules.validate(changes, await _facts(session, owner, settings, connections, changes))
         if update.create_task_calendar:
             await _create_task_calendar(ctx, connections[0])

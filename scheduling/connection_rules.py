@@ -46,7 +46,12 @@ def free_slot(taken: Collection[int], *, may_hold_two: bool) -> int:
     for slot in allowed:
         if slot not in taken and len(taken) < len(allowed):
             return slot
-    raise ConnectionLimit(LEGACY_TWO_MESSAGE if may_hold_two else ONE_ACCOUNT_MESSAGE)
+    raise connection_limit(may_hold_two=may_hold_two)
+
+
+def connection_limit(*, may_hold_two: bool) -> ConnectionLimit:
+    """The error for a connect beyond the user's limit (also when a concurrent connect took the slot)."""
+    return ConnectionLimit(LEGACY_TWO_MESSAGE if may_hold_two else ONE_ACCOUNT_MESSAGE)
 
 
 def forfeits_legacy_dual(held: int) -> bool:

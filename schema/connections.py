@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -147,11 +147,11 @@ EmailInboxResult = Annotated[
 ]
 
 
-def _disconnected(key: Any) -> DisconnectSuccess:
+def _disconnected(key: uuid.UUID) -> DisconnectSuccess:
     return DisconnectSuccess(id=strawberry.ID(str(key)))
 
 
-def _connected(model: Any) -> ConnectCalendarSuccess:
+def _connected(model: models.CalendarConnection) -> ConnectCalendarSuccess:
     return ConnectCalendarSuccess(connection=CalendarConnection.from_model(model))
 
 

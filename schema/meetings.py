@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -65,7 +65,7 @@ MeetingResult = Annotated[
 ]
 
 
-def _meeting_success(model: Any) -> MeetingSuccess:
+def _meeting_success(model: models.Meeting) -> MeetingSuccess:
     return MeetingSuccess(meeting=Meeting.from_model(model))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -133,7 +133,7 @@ def _page_input(input: SchedulingPageInput) -> PageInput:
     )
 
 
-def _page_success(model: Any) -> SchedulingPageSuccess:
+def _page_success(model: models.SchedulingPage) -> SchedulingPageSuccess:
     return SchedulingPageSuccess(page=SchedulingPage.from_model(model))
 
 

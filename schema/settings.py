@@ -102,7 +102,7 @@ def _settings_changes(input: CalendarSettingsInput) -> dict[str, Any]:
     return {name: value for name, value in vars(input).items() if value is not strawberry.UNSET}
 
 
-def _settings_success(model: Any) -> CalendarSettingsSuccess:
+def _settings_success(model: models.CalendarSettings) -> CalendarSettingsSuccess:
     return CalendarSettingsSuccess(settings=CalendarSettings.from_model(model))
 
 
