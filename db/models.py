@@ -19,6 +19,7 @@ __all__ = [  # the domain's enums are column types here, importable with the tab
     "Account",
     "ApiToken",
     "BookingAttempt",
+    "BookingKey",
     "BookingOutcome",
     "Calendar",
     "CalendarConnection",
@@ -27,6 +28,8 @@ __all__ = [  # the domain's enums are column types here, importable with the tab
     "Domain",
     "EmailInbox",
     "Hub",
+    "Job",
+    "JobState",
     "Meeting",
     "MeetingSource",
     "MeetingStatus",
@@ -52,6 +55,16 @@ class SyncState(str, enum.Enum):
     SYNCED = "SYNCED"
     FAILED = "FAILED"
     """The provider refused for good; the meeting is kept and shown as not in the calendar."""
+
+
+class JobState(str, enum.Enum):
+    PENDING = "PENDING"
+    """Waiting for `run_at` (new, or retried after a failure)."""
+    RUNNING = "RUNNING"
+    """Claimed by a worker until `locked_until`; a worker that dies leaves it to be claimed again then."""
+    DONE = "DONE"
+    FAILED = "FAILED"
+    """Failed for good (a permanent error, or the retry budget spent); kept for operators."""
 
 
 def _id() -> uuid.UUID:
@@ -247,3 +260,37 @@ class OAuthState(SQLModel, table=True):
     code_verifier: str = Field(max_length=200, repr=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Job(SQLModel, table=True):
+    """A side effect of a committed change, written in the change's own transaction (see meetgraph/jobs.py)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_run_at", "state", "run_at"),)
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    kind: str = Field(max_length=64)
+    key: str | None = Field(default=None, max_length=200, unique=True)
+    """At most one job per key (e.g. one calendar write per meeting): enqueuing it again is a no-op."""
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: JobState = _enum(JobState, JobState.PENDING)
+    attempts: int = 0
+    max_attempts: int = 5
+    run_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    locked_by: str | None = Field(default=None, max_length=100)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _created()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BookingKey(SQLModel, table=True):
+    """bookMeeting's idempotencyKey: the first request's fingerprint and result, answered again for 24 hours."""
+
+    __tablename__ = "booking_keys"
+    key_hash: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(max_length=64)
+    meeting_id: uuid.UUID | None = Field(default=None, foreign_key="meetings.id", ondelete="CASCADE")
+    error_type: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, max_length=500)
+    error_field: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)

@@ -19,7 +19,7 @@ from db.migrate import upgrade
 from meetgraph.context import Context
 from meetgraph.services import Services
 from meetgraph.settings import Settings
-from resolvers import calendar_writes
+from resolvers.job_kinds import KINDS
 from schema import build_schema
 
 log = logging.getLogger("meetgraph")
@@ -63,6 +63,7 @@ def create_app(
         settings = settings.with_emulators(settings.public_url.rstrip("/"))
         emulator_routes = emulator_mounts()
     services = services or Services.create(settings)
+    services.jobs.register(KINDS)
     graphql_app = GraphQLApp(services)
 
     async def healthz(request: Request) -> Response:
@@ -79,7 +80,8 @@ def create_app(
         if migrate:
             await upgrade(services.engine)
         await services.start()
-        await calendar_writes.resume_pending(services)
+        if services.settings.run_workers:
+            services.jobs.start()  # jobs left by a crash or restart are claimed again once their lease ends
         try:
             yield
         finally:

@@ -1,4 +1,4 @@
-"""`meetgraph` command line: serve, migrate, create-user, emulate, export-schema."""
+"""`meetgraph` command line: serve, worker, jobs, migrate, create-user, emulate, export-schema."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import httpx
 import uvicorn
@@ -24,6 +25,71 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings, emulators=args.emulators)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="websockets-sansio")
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Run job workers only (scale-out: any number beside `serve` processes with MEETGRAPH_RUN_WORKERS=false)."""
+    import signal
+
+    from meetgraph.services import Services
+    from resolvers.job_kinds import KINDS
+
+    async def run() -> None:
+        services = Services.create(Settings())
+        services.jobs.register(KINDS)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await services.start()
+        services.jobs.start()
+        logging.getLogger("meetgraph").info("worker %s running", services.jobs.name)
+        try:
+            await stop.wait()
+        finally:
+            await services.stop()  # running jobs finish (bounded by shutdown_grace_seconds), the rest go back
+
+    asyncio.run(run())
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    """List jobs for operators (pending and failed by default, with their last error), or retry failed ones."""
+    from db.engine import make_engine, make_sessionmaker
+    from db.models import JobState
+    from meetgraph import jobs
+
+    async def run() -> int:
+        engine = make_engine(Settings().database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                if args.retry:
+                    retried = await jobs.retry_failed(session, args.retry, datetime.now(UTC))
+                    await session.commit()
+                    print(f"{retried} job(s) queued again")
+                    return 0 if retried else 1
+                counts = await jobs.counts(session)
+                states = (
+                    [JobState(s.upper()) for s in args.state]
+                    if args.state
+                    else [JobState.PENDING, JobState.RUNNING, JobState.FAILED]
+                )
+                rows = await jobs.listing(session, states, limit=args.limit)
+        finally:
+            await engine.dispose()
+        if args.json:
+            print(json.dumps({"counts": counts, "jobs": [jobs.describe(job) for job in rows]}, indent=2))
+            return 0
+        print("  ".join(f"{state.lower()}={counts.get(state, 0)}" for state in JobState.__members__))
+        for job in rows:
+            line = f"{job.id}  {job.state.value:<8} {job.kind:<30} attempts={job.attempts}/{job.max_attempts}"
+            line += f"  run_at={job.run_at.isoformat()}"
+            print(line)
+            if job.last_error:
+                print(f"    last error: {job.last_error.splitlines()[-1][:300]}")
+        return 0
+
+    return asyncio.run(run())
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -136,6 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--emulators", action="store_true", help="mount and use the provider emulators")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run job workers only (beside serve, for scale-out)")
+    worker.set_defaults(run=_worker)
+
+    jobs = commands.add_parser("jobs", help="list pending and failed jobs with their last error")
+    jobs.add_argument("--state", action="append", choices=["pending", "running", "done", "failed"])
+    jobs.add_argument("--limit", type=int, default=100)
+    jobs.add_argument("--json", action="store_true")
+    jobs.add_argument("--retry", nargs="+", metavar="JOB_ID", help="queue failed jobs again (or 'all-failed')")
+    jobs.set_defaults(run=_jobs)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(run=_migrate)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 from broadcaster import Broadcast
@@ -25,6 +25,7 @@ from providers.http import RetryPolicy
 from providers.oauth import RefreshLocks
 
 if TYPE_CHECKING:
+    from meetgraph.jobs import JobQueue
     from providers.exchange import ExchangeAccounts
 
 log = logging.getLogger("meetgraph")
@@ -65,10 +66,16 @@ class Services:
     clock: Clock = utcnow
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     refresh_locks: RefreshLocks = field(default_factory=RefreshLocks)
-    background: set[asyncio.Task[None]] = field(default_factory=set)
     events: Events = field(default_factory=Events)
     exchange_accounts: ExchangeAccounts = field(default_factory=_exchange_accounts)
     """Opened Exchange accounts (server version, auth type, sessions) reused across requests."""
+    jobs: JobQueue = field(init=False)
+    """The durable job queue (meetgraph/jobs.py); its kinds are registered by the wiring (meetgraph.app)."""
+
+    def __post_init__(self) -> None:
+        from meetgraph.jobs import JobQueue
+
+        self.jobs = JobQueue(self)
 
     @classmethod
     def create(
@@ -94,29 +101,15 @@ class Services:
             retry=retry or RetryPolicy(),
         )
 
-    def spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
-        """Run work after the response (mails, provider write retries); errors are logged."""
-
-        async def guarded() -> None:
-            try:
-                await job
-            except Exception:
-                log.exception("background job %s failed", name)
-
-        task = asyncio.create_task(guarded(), name=name)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-
     async def drain(self) -> None:
-        """Wait for background work (shutdown, and tests that check its effects)."""
-        while self.background:
-            await asyncio.gather(*list(self.background), return_exceptions=True)
+        """Run every pending job to its end (tests that check effects, `meetgraph jobs run`)."""
+        await self.jobs.drain()
 
     async def start(self) -> None:
         await self.broadcast.connect()
 
     async def stop(self) -> None:
-        await self.drain()
+        await self.jobs.stop()
         await self.broadcast.disconnect()
         await self.http.aclose()
         await asyncio.to_thread(self.exchange_accounts.close)

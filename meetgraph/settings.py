@@ -44,6 +44,23 @@ class Settings(BaseSettings):
     """Where to autodiscover when a connection gives no EWS URL; None uses exchangelib's DNS-based autodiscover."""
 
     oauth_state_ttl_seconds: int = 600
+
+    run_workers: bool = True
+    """`serve` runs the job workers in-process; false for web-only processes beside `meetgraph worker`."""
+    job_concurrency: int = 4
+    """Jobs one process runs at once."""
+    job_poll_seconds: float = 1.0
+    """How often an idle worker looks for jobs enqueued by other processes (its own wake it at once)."""
+    job_lease_seconds: float = 30.0
+    """A claimed job is someone else's to retry when its worker has not extended the claim for this long."""
+    job_timeout_seconds: float = 120.0
+    job_backoff_seconds: float = 2.0
+    """First retry delay; doubled per attempt (with jitter) up to job_backoff_max_seconds."""
+    job_backoff_max_seconds: float = 300.0
+    mail_max_attempts: int = 12
+    """With the default backoff, mails are retried for about 40 minutes of SMTP outage."""
+    shutdown_grace_seconds: float = 20.0
+    """On SIGTERM, running jobs get this long to finish; the rest go back to the queue."""
     max_query_depth: int = 12
     max_query_tokens: int = 2000
     max_aliases: int = 30

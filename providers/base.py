@@ -41,6 +41,7 @@ class EventDraft:
     attendees: Sequence[Attendee] = ()
     description: str | None = None
     timezone: str = "UTC"
+    key: str | None = None
 
 
 class ProviderError(Exception):

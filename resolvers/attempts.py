@@ -1,4 +1,5 @@
-"""Booking attempts: stored, then published to the owner's channel for the bookingAttempts subscription."""
+"""Booking attempts: stored with the booking (or refusal) they record, then published to the owner's channel for
+the bookingAttempts subscription by a durable job."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from datetime import datetime
 
 from graphql import GraphQLError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import BookingAttempt, BookingOutcome
+from meetgraph import jobs
 from meetgraph.context import Context
 from meetgraph.services import Services
 
@@ -57,7 +60,13 @@ def _decode(raw: str) -> BookingAttempt:
     )
 
 
+PUBLISH = "attempt.publish"
+PUBLISH_ATTEMPTS = 150
+"""With retries at most 2 s apart, an attempt is published if the broadcast backend is back within ~5 minutes."""
+
+
 async def record(
+    session: AsyncSession,
     services: Services,
     *,
     user_id: uuid.UUID,
@@ -67,8 +76,8 @@ async def record(
     start: datetime,
     outcome: BookingOutcome,
     message: str | None = None,
-) -> BookingAttempt:
-    """Store the attempt in its own transaction (it must survive a rolled-back booking) and publish it."""
+) -> uuid.UUID | None:
+    """Store the attempt in the session's transaction, with the job that publishes it; returns the job's id."""
     attempt = BookingAttempt(
         user_id=user_id,
         page_id=page_id,
@@ -79,11 +88,21 @@ async def record(
         message=message[:500] if message else None,
         occurred_at=services.clock(),
     )
+    session.add(attempt)
+    return await jobs.enqueue(
+        session, PUBLISH, {"attempt_id": str(attempt.id)}, now=services.clock(), max_attempts=PUBLISH_ATTEMPTS
+    )
+
+
+async def publish(services: Services, payload: dict[str, str]) -> None:
+    """The job: send the stored attempt to the owner's channel (a repeat after a crash is harmless)."""
     async with services.sessionmaker() as session:
-        session.add(attempt)
-        await session.commit()
-    await services.broadcast.publish(channel=channel_for(user_id), message=_encode(attempt))
-    return attempt
+        attempt = await session.get(BookingAttempt, uuid.UUID(payload["attempt_id"]))
+    if attempt is not None:
+        await services.broadcast.publish(channel=channel_for(attempt.user_id), message=_encode(attempt))
+
+
+KINDS = {PUBLISH: jobs.JobKind(PUBLISH, publish, max_backoff=2.0)}
 
 
 async def recent(ctx: Context, user_id: uuid.UUID, last: int) -> list[BookingAttempt]:

@@ -1,22 +1,43 @@
-"""Writing meetings into calendars: tried at once, retried with backoff, marked FAILED and mailed if it never works."""
+"""Writing to calendars, as durable jobs enqueued with the change that causes them.
+
+Every write is idempotent, because a job runs at least once: events carry the meeting's (or task's) id as
+their key, so a create that reached the provider before a crash or timeout is found again, not repeated;
+deletes of an event that is gone succeed; the task calendar is found by name before one is created.
+"""
 
 from __future__ import annotations
 
-import logging
 import uuid
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from db.models import CalendarConnection, Meeting, SyncState
+from db.engine import begin_write
+from db.models import CalendarConnection, CalendarSettings, Job, JobState, Meeting, MeetingStatus, SyncState, Task
+from meetgraph import jobs
 from meetgraph.providers import provider_for
 from meetgraph.services import Services
-from providers.base import Attendee, EventDraft, ProviderAuthError, ProviderError, ProviderRequestError
+from providers.base import (
+    Attendee,
+    EventDraft,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRequestError,
+)
 from resolvers import notify
+from resolvers.settings import main_connection
+from scheduling import meeting_rules, settings_rules
 
-log = logging.getLogger("meetgraph.sync")
-
+WRITE_MEETING = "calendar.write_meeting"
+DELETE_MEETING = "calendar.delete_meeting"
+WRITE_TASK = "calendar.write_task"
+CREATE_TASK_CALENDAR = "calendar.create_task_calendar"
 MAX_ATTEMPTS = 5
+WAIT_FOR_WRITE = 2.0
+"""A delete waits this long for the meeting's create (still running or retrying) before it looks again."""
 
 
 def draft_for(meeting: Meeting) -> EventDraft:
@@ -26,84 +47,184 @@ def draft_for(meeting: Meeting) -> EventDraft:
         end=meeting.end,
         attendees=[Attendee(meeting.contact_email, meeting.contact_name or None)],
         description="Booked with meetgraph.",
+        key=str(meeting.id),
     )
 
 
-async def write_once(services: Services, meeting_id: uuid.UUID) -> bool:
-    """One attempt to write a PENDING meeting; True when it is in the calendar (or nothing is left to do).
+def _job_error(exc: ProviderError) -> Exception:
+    """A provider failure as the job sees it: refused for good, or worth another try (after Retry-After)."""
+    if isinstance(exc, (ProviderRequestError, ProviderAuthError)):
+        return jobs.Permanent(exc.message)
+    delay = exc.retry_after if isinstance(exc, ProviderRateLimited) else None
+    return jobs.Retry(exc.message, delay=delay)
 
-    No transaction is held while the provider is called.
-    """
+
+async def _load(services: Services, model: Any, key: uuid.UUID) -> tuple[Any, CalendarConnection | None]:
     async with services.sessionmaker() as session:
-        meeting = await session.get(Meeting, meeting_id)
-        connection = (
-            await session.get(CalendarConnection, meeting.connection_id) if meeting and meeting.connection_id else None
-        )
+        row = await session.get(model, key)
+        connection_id = getattr(row, "connection_id", None) if row is not None else None
+        if row is not None and model is Task:  # tasks go to the main connection's task calendar
+            return row, await main_connection(session, row.user_id)
+        connection = await session.get(CalendarConnection, connection_id) if connection_id else None
+    return row, connection
+
+
+async def _update(services: Services, model: Any, key: uuid.UUID, *conditions: Any, **values: Any) -> int:
+    async with services.sessionmaker() as session:
+        await begin_write(session)
+        result = await session.execute(update(model).where(model.id == key, *conditions).values(**values))
+        await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _enqueue(
+    session: AsyncSession, services: Services, kind: str, field: str, row_id: uuid.UUID
+) -> uuid.UUID | None:
+    """One job of each kind per row (the key): enqueuing it again is a no-op."""
+    return await jobs.enqueue(
+        session, kind, {field: str(row_id)}, now=services.clock(), key=f"{kind}:{row_id}", max_attempts=MAX_ATTEMPTS
+    )
+
+
+# -- meetings --------------------------------------------------------------------------------------------
+
+
+async def enqueue_write(session: AsyncSession, services: Services, meeting: Meeting) -> uuid.UUID | None:
+    return await _enqueue(session, services, WRITE_MEETING, "meeting_id", meeting.id)
+
+
+async def write_meeting(services: Services, payload: dict[str, Any]) -> None:
+    meeting_id = uuid.UUID(payload["meeting_id"])
+    meeting, connection = await _load(services, Meeting, meeting_id)
     if meeting is None or meeting.sync_state is not SyncState.PENDING:
-        return True
+        return
+    if meeting.status is MeetingStatus.CANCELLED:  # cancelled before it was written: nothing to write
+        pending = col(Meeting.sync_state) == SyncState.PENDING
+        await _update(services, Meeting, meeting_id, pending, sync_state=SyncState.NOT_SYNCED)
+        return
     if connection is None or meeting.provider_calendar_id is None:
-        await _store(services, meeting_id, state=SyncState.FAILED, error="the calendar was disconnected")
-        return True
+        raise jobs.Permanent("the calendar was disconnected")
     try:
         async with provider_for(connection, services) as provider:
             event_id = await provider.create_event(meeting.provider_calendar_id, draft_for(meeting))
     except ProviderError as exc:
-        attempts = meeting.sync_attempts + 1
-        permanent = isinstance(exc, (ProviderRequestError, ProviderAuthError))
-        failed = permanent or attempts >= MAX_ATTEMPTS
-        await _store(
-            services,
-            meeting_id,
-            state=SyncState.FAILED if failed else SyncState.PENDING,
-            error=exc.message[:500],
-            attempts=attempts,
+        await _update(
+            services, Meeting, meeting_id, sync_attempts=col(Meeting.sync_attempts) + 1, sync_error=exc.message[:500]
         )
-        log.warning("writing meeting %s failed (attempt %s): %s", meeting_id, attempts, exc.message)
-        if failed:
-            notify.sync_failed(services, meeting.user_id, meeting.start, meeting.contact_email, exc.message)
-        return failed
-    await _store(services, meeting_id, state=SyncState.SYNCED, event_id=event_id)
-    return True
+        raise _job_error(exc) from exc
+    # stored whatever happened meanwhile: a cancel that came first waits for this id to delete the event
+    await _update(
+        services, Meeting, meeting_id, sync_state=SyncState.SYNCED, provider_event_id=event_id, sync_error=None
+    )
 
 
-async def _store(
-    services: Services,
-    meeting_id: uuid.UUID,
-    *,
-    state: SyncState,
-    error: str | None = None,
-    attempts: int | None = None,
-    event_id: str | None = None,
-) -> None:
-    values: dict[str, object] = {"sync_state": state, "sync_error": error}
-    if attempts is not None:
-        values["sync_attempts"] = attempts
-    if event_id is not None:
-        values["provider_event_id"] = event_id
+async def write_failed(session: AsyncSession, services: Services, payload: dict[str, Any], error: str) -> None:
+    """The write's retry budget is spent or it was refused: the meeting stays booked, the owner is told."""
+    meeting = await session.get(Meeting, uuid.UUID(payload["meeting_id"]))
+    if meeting is None or meeting.sync_state is not SyncState.PENDING:
+        return
+    meeting.sync_state = SyncState.FAILED
+    meeting.sync_error = error[:500]
+    session.add(meeting)
+    await notify.sync_failed(session, services, meeting.user_id, meeting.start, meeting.contact_email, error)
+
+
+async def enqueue_delete(session: AsyncSession, services: Services, meeting: Meeting) -> uuid.UUID | None:
+    return await _enqueue(session, services, DELETE_MEETING, "meeting_id", meeting.id)
+
+
+async def _write_unfinished(services: Services, meeting_id: uuid.UUID) -> bool:
     async with services.sessionmaker() as session:
-        await session.exec(  # type: ignore[call-overload]
-            update(Meeting)
-            .where(col(Meeting.id) == meeting_id, col(Meeting.sync_state) == SyncState.PENDING)
-            .values(**values)
-        )
-        await session.commit()
+        state = (await session.exec(select(Job.state).where(Job.key == f"{WRITE_MEETING}:{meeting_id}"))).first()
+    return state in (JobState.PENDING, JobState.RUNNING)
 
 
-def retry_later(services: Services, meeting_id: uuid.UUID) -> None:
-    """Keep trying in the background with the retry policy's backoff until written or FAILED."""
+async def delete_meeting(services: Services, payload: dict[str, Any]) -> None:
+    """Remove a cancelled meeting's event (the provider tells the contact); waits for a create in flight."""
+    meeting_id = uuid.UUID(payload["meeting_id"])
+    meeting, connection = await _load(services, Meeting, meeting_id)
+    if meeting is None or connection is None or meeting.provider_calendar_id is None:
+        return
+    if meeting.provider_event_id is None:
+        if await _write_unfinished(services, meeting_id):
+            raise jobs.Retry("the meeting is still being written to the calendar", delay=WAIT_FOR_WRITE)
+        return
+    try:
+        async with provider_for(connection, services) as provider:
+            await provider.delete_event(meeting.provider_calendar_id, meeting.provider_event_id)
+    except ProviderError as exc:
+        raise _job_error(exc) from exc
 
-    async def run() -> None:
-        attempt = 1
-        while not await write_once(services, meeting_id):
-            attempt += 1
-            await services.retry.sleep(services.retry.backoff(attempt))
 
-    services.spawn(run(), f"sync-meeting-{meeting_id}")
+# -- tasks -----------------------------------------------------------------------------------------------
 
 
-async def resume_pending(services: Services) -> None:
-    """At startup: meetings left PENDING by a crash or restart are retried."""
+async def enqueue_task_write(session: AsyncSession, services: Services, task: Task) -> uuid.UUID | None:
+    return await _enqueue(session, services, WRITE_TASK, "task_id", task.id)
+
+
+async def write_task(services: Services, payload: dict[str, Any]) -> None:
+    task_id = uuid.UUID(payload["task_id"])
+    task, connection = await _load(services, Task, task_id)
+    if task is None or task.sync_state is not SyncState.PENDING:
+        return
+    if connection is None:
+        raise jobs.Permanent("the calendar was disconnected")
+    if connection.task_calendar_id is None:
+        raise jobs.Retry("the task calendar is not created yet")
+    draft = EventDraft(
+        summary=f"Task: {task.title}",
+        start=task.due,
+        end=task.due + meeting_rules.TASK_EVENT_LENGTH,
+        description="CRM task",
+        key=str(task.id),
+    )
+    try:
+        async with provider_for(connection, services) as provider:
+            event_id = await provider.create_event(connection.task_calendar_id, draft)
+    except ProviderError as exc:
+        raise _job_error(exc) from exc
+    await _update(services, Task, task_id, sync_state=SyncState.SYNCED, provider_event_id=event_id)
+
+
+async def task_write_failed(session: AsyncSession, services: Services, payload: dict[str, Any], error: str) -> None:
+    task = await session.get(Task, uuid.UUID(payload["task_id"]))
+    if task is not None and task.sync_state is SyncState.PENDING:
+        task.sync_state = SyncState.FAILED
+        session.add(task)
+
+
+async def enqueue_task_calendar(
+    session: AsyncSession, services: Services, connection: CalendarConnection
+) -> uuid.UUID | None:
+    return await _enqueue(session, services, CREATE_TASK_CALENDAR, "connection_id", connection.id)
+
+
+async def create_task_calendar(services: Services, payload: dict[str, Any]) -> None:
+    """The tasks sub-calendar, created once when task sync is first turned on (found again if it exists)."""
+    connection_id = uuid.UUID(payload["connection_id"])
     async with services.sessionmaker() as session:
-        pending = (await session.exec(select(Meeting.id).where(col(Meeting.sync_state) == SyncState.PENDING))).all()
-    for meeting_id in pending:
-        retry_later(services, meeting_id)
+        connection = await session.get(CalendarConnection, connection_id)
+        settings = await session.get(CalendarSettings, connection.user_id) if connection else None
+    if connection is None or connection.task_calendar_id is not None or settings is None or not settings.task_sync:
+        return
+    try:
+        async with provider_for(connection, services) as provider:
+            created = await provider.create_calendar(settings_rules.TASK_CALENDAR_NAME)
+    except ProviderError as exc:
+        raise _job_error(exc) from exc
+    await _update(
+        services,
+        CalendarConnection,
+        connection_id,
+        col(CalendarConnection.task_calendar_id).is_(None),
+        task_calendar_id=created.id,
+    )
+
+
+KINDS = {
+    WRITE_MEETING: jobs.JobKind(WRITE_MEETING, write_meeting, on_failed=write_failed),
+    DELETE_MEETING: jobs.JobKind(DELETE_MEETING, delete_meeting),
+    WRITE_TASK: jobs.JobKind(WRITE_TASK, write_task, on_failed=task_write_failed),
+    CREATE_TASK_CALENDAR: jobs.JobKind(CREATE_TASK_CALENDAR, create_task_calendar),
+}

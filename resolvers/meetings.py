@@ -19,14 +19,12 @@ from db.models import (
     SyncState,
 )
 from meetgraph.context import Context
-from meetgraph.providers import provider_for
-from providers.base import ProviderError
 from resolvers import calendar_writes
 from resolvers.ids import parse_id
 from resolvers.settings import main_connection
 from scheduling import meeting_rules, validation
 from scheduling.calendars import ProviderKind
-from scheduling.errors import InvalidInput, NotFound, ProviderFailure
+from scheduling.errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,16 @@ async def create_crm_meeting(ctx: Context, data: CrmMeeting) -> Meeting:
             created_at=ctx.now(),
         )
         session.add(meeting)
+        write_job = None
         try:
+            await session.flush()
+            if syncs:
+                write_job = await calendar_writes.enqueue_write(session, ctx.services, meeting)
             await session.commit()
         except IntegrityError:
             await session.rollback()
             raise InvalidInput("you already have a meeting starting at that time", field="start") from None
-    if syncs and not await calendar_writes.write_once(ctx.services, meeting.id):
-        calendar_writes.retry_later(ctx.services, meeting.id)
+    await ctx.services.jobs.run_now(write_job)
     async with ctx.db() as session:
         # populate_existing: the session still holds the PENDING object it inserted, not the written state
         return await session.get(Meeting, meeting.id, populate_existing=True) or meeting
@@ -97,7 +98,9 @@ async def _primary_calendar(session: AsyncSession, connection: CalendarConnectio
 
 
 async def cancel_meeting(ctx: Context, meeting_id: str) -> Meeting:
-    """Cancel: the calendar event is removed first (contact notified); Exchange calendars can't cancel."""
+    """Cancel; the calendar event is then removed by a job (the provider tells the contact).
+
+    Exchange calendars can't cancel (no two-way sync)."""
     user = ctx.require_user()
     key = parse_id(meeting_id, "meeting")
     async with ctx.db() as session:
@@ -105,19 +108,13 @@ async def cancel_meeting(ctx: Context, meeting_id: str) -> Meeting:
         if meeting is None or meeting.user_id != user.id:
             raise NotFound("meeting not found")
         connection = await session.get(CalendarConnection, meeting.connection_id) if meeting.connection_id else None
-    meeting_rules.check_cancellable(meeting.status, ProviderKind(connection.provider) if connection else None)
-    if connection is not None and meeting.provider_event_id and meeting.provider_calendar_id:
-        try:
-            async with provider_for(connection, ctx.services) as provider:
-                await provider.delete_event(meeting.provider_calendar_id, meeting.provider_event_id)
-        except ProviderError as exc:
-            raise ProviderFailure(f"The calendar refused the cancellation: {exc.message}") from exc
-    async with ctx.db() as session:
-        stored = await session.get(Meeting, key)
-        assert stored is not None
-        stored.status = MeetingStatus.CANCELLED
-        if stored.sync_state is SyncState.PENDING:
-            stored.sync_state = SyncState.NOT_SYNCED
-        session.add(stored)
+        meeting_rules.check_cancellable(meeting.status, ProviderKind(connection.provider) if connection else None)
+        meeting.status = MeetingStatus.CANCELLED
+        session.add(meeting)
+        delete_job = None
+        if meeting.provider_calendar_id is not None and connection is not None:
+            delete_job = await calendar_writes.enqueue_delete(session, ctx.services, meeting)
         await session.commit()
-    return stored
+    ctx.services.jobs.kick()
+    await ctx.services.jobs.run_now(delete_job)
+    return meeting

@@ -1,5 +1,5 @@
 """Saving calendar settings: load what the rules need, validate the whole input (scheduling.settings_rules),
-create the task calendar if it is due, then write everything at once (or nothing)."""
+then write everything at once (or nothing), with the job that creates the task calendar when it is due."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import Calendar, CalendarConnection, CalendarSettings, Domain, SchedulingPage, User
 from meetgraph.context import Context
-from meetgraph.providers import provider_for
-from providers.base import ProviderError
+from resolvers import calendar_writes
 from resolvers.ids import parse_id
 from resolvers.settings import calendars_of, connections_of, load_settings
 from scheduling import settings_rules
 from scheduling.calendars import ProviderKind
-from scheduling.errors import NotFound, ProviderFailure
+from scheduling.errors import NotFound
 
 
 def _choice(calendar: Calendar) -> settings_rules.CalendarChoice:
@@ -90,16 +89,6 @@ async def _facts(
     )
 
 
-async def _create_task_calendar(ctx: Context, connection: CalendarConnection) -> None:
-    """The one outside effect: the tasks sub-calendar, created once when task sync is first turned on."""
-    try:
-        async with provider_for(connection, ctx.services) as provider:
-            created = await provider.create_calendar(settings_rules.TASK_CALENDAR_NAME)
-    except ProviderError as exc:
-        raise ProviderFailure(f"Creating the task calendar failed: {exc.message}") from exc
-    connection.task_calendar_id = created.id
-
-
 async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
     """Apply the given fields (absent = unchanged, None = cleared where a field may be empty)."""
     user = ctx.require_user()
@@ -109,9 +98,9 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
         settings = await load_settings(session, user.id)
         connections = list((await session.exec(connections_of(owner.id))).all())
         update = settings_rules.validate(changes, await _facts(session, owner, settings, connections, changes))
-        if update.create_task_calendar:
-            await _create_task_calendar(ctx, connections[0])
-            session.add(connections[0])
+        calendar_job = None
+        if update.create_task_calendar:  # the one outside effect: a job, run after the commit
+            calendar_job = await calendar_writes.enqueue_task_calendar(session, ctx.services, connections[0])
         for name, value in update.values.items():
             setattr(settings, name, value)
         session.add(settings)
@@ -120,6 +109,7 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
                 calendar.is_availability = calendar.id in update.availability_calendar_ids
                 session.add(calendar)
         await session.commit()
+    await ctx.services.jobs.run_now(calendar_job)
     return settings
 
 

@@ -51,6 +51,6 @@ def check_cancellable(status: MeetingStatus, kind: ProviderKind | None) -> None:
         raise Unsupported("Meetings in an Exchange-linked calendar cannot be cancelled from here.")
 
 
-def task_calendar(*, task_sync: bool, task_calendar_id: str | None) -> str | None:
-    """The sub-calendar a new task is written to, or None when tasks are not synced."""
-    return task_calendar_id if task_sync and task_calendar_id else None
+def task_syncs(*, task_sync: bool, connected: bool) -> bool:
+    """A new task is written to the tasks sub-calendar (created when task sync was turned on)."""
+    return task_sync and connected

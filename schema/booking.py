@@ -55,6 +55,13 @@ class BookMeetingInput:
     start: datetime
     contact_email: str
     contact_name: str
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Sent again with the same key (within 24 hours), the first booking's result is answered; "
+            "nothing is booked twice."
+        ),
+    )
 
 
 @strawberry.type
@@ -84,6 +91,7 @@ class BookingMutation:
             start=input.start,
             contact_email=input.contact_email,
             contact_name=input.contact_name,
+            idempotency_key=input.idempotency_key,
         )
         return await outcome(
             info.context,

@@ -8,10 +8,12 @@ import httpx
 import pytest
 
 from emulators.state import EmulatorState
+from meetgraph.jobs import JobQueue
 from meetgraph.services import Services
 from providers.http import RetryPolicy
-from resolvers import calendar_writes
+from resolvers.job_kinds import KINDS
 from tests.utils.calendars import live_events, primary_id
+from tests.utils.clock import FakeClock
 from tests.utils.connection import connect
 from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
@@ -125,22 +127,20 @@ async def test_pending_writes_are_resumed_by_a_restarted_app(
     http: httpx.AsyncClient,
     world: World,
     services: Services,
+    clock: FakeClock,
     outage: EventInsertOutage,
-    held: HeldRetries,
 ) -> None:
-    # given: a booking whose write is still pending
+    # given: a booking whose write failed once and waits for its retry
     token = await google_page(gql, http)
     await book(gql, "intro", SLOT)
-    # when: the background retry is lost (a crash) and the app starts again. The retry is stopped
-    # before the outage ends: a retry cancelled after the provider took the event would be the
-    # crash-between-write-and-record case (a duplicate), which this test is not about.
-    for task in list(services.background):
-        task.cancel()
-    await asyncio.gather(*services.background, return_exceptions=True)
+    (stored,) = await my_meetings(gql, token)
+    assert stored["syncState"] == "PENDING"
+    # when: that process is gone and another one's worker (a new queue, its own name) runs after the backoff
     outage.active = False
-    services.retry = RetryPolicy(attempts=1, total_seconds=30, sleep=HeldRetries().__call__)
-    await calendar_writes.resume_pending(services)
-    await services.drain()
+    restarted = JobQueue(services)
+    restarted.register(KINDS)
+    clock.advance(minutes=10)
+    await restarted.drain()
     # then
     (stored,) = await my_meetings(gql, token)
     assert stored["syncState"] == "SYNCED" and primary_events(world.google) == 1

@@ -10,7 +10,7 @@ import pytest
 from scheduling.booking_rules import MeetingStatus
 from scheduling.calendars import ProviderKind
 from scheduling.errors import InvalidInput, Unsupported
-from scheduling.meeting_rules import check_cancellable, crm_meeting_syncs, meeting_span, task_calendar
+from scheduling.meeting_rules import check_cancellable, crm_meeting_syncs, meeting_span, task_syncs
 
 START = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -159,16 +159,8 @@ def test_live_meetings_in_google_office365_or_no_calendar_can_be_cancelled(
 
 
 @pytest.mark.parametrize(
-    ("task_sync", "task_calendar_id", "expected"),
-    [
-        (True, "tasks-calendar", "tasks-calendar"),
-        (False, "tasks-calendar", None),
-        (True, None, None),
-        (True, "", None),
-        (False, None, None),
-    ],
+    ("task_sync", "connected", "expected"),
+    [(True, True, True), (False, True, False), (True, False, False), (False, False, False)],
 )
-def test_tasks_go_to_the_task_calendar_only_with_task_sync_on(
-    task_sync: bool, task_calendar_id: str | None, expected: str | None
-) -> None:
-    assert task_calendar(task_sync=task_sync, task_calendar_id=task_calendar_id) == expected
+def test_tasks_go_to_the_task_calendar_only_with_task_sync_on(task_sync: bool, connected: bool, expected: bool) -> None:
+    assert task_syncs(task_sync=task_sync, connected=connected) is expected

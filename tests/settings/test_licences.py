@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from meetgraph.services import Services
 from tests.utils.connection import connect_calendar
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
@@ -107,20 +108,26 @@ async def test_task_sync_without_a_calendar_is_refused(gql: GraphQLClient) -> No
     assert await me(gql, token) == before
 
 
-async def test_failed_task_calendar_creation_saves_nothing(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
+async def test_a_failed_task_calendar_creation_is_retried_until_the_calendar_exists(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com", **TASK_SYNC_SEATS[0])
     await connect_calendar(gql, http, token)
-    before = await me(gql, token)
     world.google.faults.fail_next = [500] * 10
-    # when
+    # when: the provider fails while the settings are saved
     result = await save_settings(gql, token, taskSync=True, calendarSync=False)
-    # then
+    # then: the settings stand, the calendar is not there yet, and a task waits for it
+    assert result["__typename"] == "CalendarSettingsSuccess"
+    assert _task_calendars(world) == []
+    task = await gql(CREATE_TASK, {"input": {"title": "Call back", "due": "2026-12-03T09:00:00Z"}}, token)
+    assert task["createTask"]["task"]["synced"] is False
     world.google.faults.fail_next = []
-    assert result["__typename"] == "ProviderError"
-    assert await me(gql, token) == before
+    # when the provider is back
+    await services.drain()
+    # then: one task calendar, with the task in it
+    (calendar_id,) = _task_calendars(world)
+    assert [e.summary for e in world.google.calendars[calendar_id].events.values()] == ["Task: Call back"]
 
 
 @pytest.mark.parametrize("seat", NO_PREFIX_SEATS, ids=_seat_id)
