@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -24,20 +25,32 @@ from db.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+V = TypeVar("V")
 
 SessionScope = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 """The request's `Context.db`: one transaction on the request's session."""
 
 
-class _ByKeyLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
-    """One row per key (the model's primary key, or a unique column)."""
+class _RequestLoader(DataLoader[uuid.UUID, V], Generic[V]):
+    """A loader on the request's session whose shared futures survive a cancelled caller.
 
-    model: ClassVar[type[SQLModel]]
-    column: ClassVar[str] = "id"
+    Every caller of one key awaits the same future; graphql-core cancels a failed field's siblings,
+    and a cancelled task cancels the future it awaits: shielded, the other callers still get the rows.
+    """
 
     def __init__(self, db: SessionScope) -> None:
         super().__init__()
         self.db = db
+
+    def load(self, key: uuid.UUID) -> asyncio.Future[V]:
+        return asyncio.shield(super().load(key))
+
+
+class _ByKeyLoader(_RequestLoader[M | None], Generic[M]):
+    """One row per key (the model's primary key, or a unique column)."""
+
+    model: ClassVar[type[SQLModel]]
+    column: ClassVar[str] = "id"
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[M | None]:
         column = getattr(self.model, self.column)
@@ -47,16 +60,12 @@ class _ByKeyLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
         return [found.get(key) for key in keys]
 
 
-class _ListByKeyLoader(DataLoader[uuid.UUID, list[M]], Generic[M]):
+class _ListByKeyLoader(_RequestLoader[list[M]], Generic[M]):
     """All rows whose `column` equals the key, in `order` order."""
 
     model: ClassVar[type[SQLModel]]
     column: ClassVar[str]
     order: ClassVar[str] = "id"
-
-    def __init__(self, db: SessionScope) -> None:
-        super().__init__()
-        self.db = db
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[M]]:
         column = getattr(self.model, self.column)
@@ -121,12 +130,8 @@ class TasksByUserLoader(_ListByKeyLoader[Task]):
     order = "due"
 
 
-class CalendarsByUserLoader(DataLoader[uuid.UUID, list[Calendar]]):
+class CalendarsByUserLoader(_RequestLoader[list[Calendar]]):
     """Every calendar of every connection of a user."""
-
-    def __init__(self, db: SessionScope) -> None:
-        super().__init__()
-        self.db = db
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[list[Calendar]]:
         async with self.db() as session:

@@ -10,15 +10,17 @@ from collections.abc import AsyncIterator
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 from meetgraph.settings import Settings
 from schema.booking import BookingMutation, BookingSubscription
@@ -29,6 +31,8 @@ from schema.pages import PagesMutation, PagesQuery
 from schema.settings import SettingsMutation
 from schema.tasks import TasksMutation
 from schema.users import UsersMutation, UsersQuery
+
+DOCUMENT_CACHE_SIZE = 512
 
 
 @strawberry.type
@@ -56,7 +60,7 @@ class Subscription(BookingSubscription):
 
 
 class CloseSession(SchemaExtension):
-    """Each operation's database session is closed when the operation ends."""
+    """Each operation's database session is closed when the operation ends (Context.close never raises)."""
 
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         yield
@@ -73,19 +77,25 @@ def should_mask(error: GraphQLError) -> bool:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    # Strawberry builds every extension anew per operation from these classes and factories: an
+    # extension instance keeps its operation's execution context, so a shared one masks the wrong result.
+    # The rule classes hold no request state and are built once, so ValidationCache keys repeat.
+    limits: list[type[ASTValidationRule]] = [
+        depth_rule(settings.max_query_depth, None),
+        aliases_rule(settings.max_aliases),
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # strawberry documents passing extension instances; its annotation lists classes and factories
         extensions=[
-            QueryDepthLimiter(max_depth=settings.max_query_depth),  # type: ignore[list-item]
-            MaxTokensLimiter(max_token_count=settings.max_query_tokens),  # type: ignore[list-item]
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),  # type: ignore[list-item]
-            MaskErrors(should_mask_error=should_mask),  # type: ignore[list-item]
-            # frontends send the same documents again and again: parse and validate each once
-            ParserCache(maxsize=512),  # type: ignore[list-item]
-            ValidationCache(maxsize=512),  # type: ignore[list-item]
+            lambda: AddValidationRules(limits),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: MaskErrors(should_mask_error=should_mask),
+            # frontends send the same documents again and again: parse and validate each once; the LRU
+            # caches live in strawberry's modules, shared by every request (keyed by maxsize)
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             CloseSession,
         ],
     )

@@ -19,6 +19,7 @@ from tests.utils.clock import FakeClock
 from tests.utils.databases import POSTGRES_ENV, TemplateDatabases, pg_engine, postgres_url
 from tests.utils.emulators import EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.live import Live, LiveDatabases, serve
 from tests.utils.user import ADMIN_TOKEN
 
 
@@ -110,6 +111,19 @@ async def http(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://meetgraph.test") as client:
         yield client
+
+
+@pytest.fixture
+async def databases(backend: str, template_databases: TemplateDatabases, tmp_path: Path) -> LiveDatabases:
+    made = LiveDatabases(backend, template_databases, tmp_path)
+    await made.prepare()
+    return made
+
+
+@pytest.fixture
+async def live(settings: Settings, databases: LiveDatabases, clock: FakeClock) -> AsyncIterator[Live]:
+    async with serve(settings, databases, clock) as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from meetgraph.settings import Settings
-from tests.subscriptions.conftest import Live, LiveDatabases, authorized, serve, ws_client
+from tests.subscriptions.conftest import authorized, ws_client
 from tests.utils.calendars import calendar_named
 from tests.utils.clock import FakeClock
 from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import GOOGLE_USER, World
+from tests.utils.live import Live, LiveDatabases, serve
 from tests.utils.meeting import book
 from tests.utils.page import create_page
 from tests.utils.settings import DISABLE_PAGES, save_settings_ok
