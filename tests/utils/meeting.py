@@ -46,12 +46,13 @@ async def book(
     email: str = CONTACT_EMAIL,
     name: str = CONTACT_NAME,
     domain: str | None = None,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """bookMeeting as an anonymous visitor; returns the result union."""
-    data = await gql(
-        BOOK,
-        {"input": {"slug": slug, "start": iso(start), "contactEmail": email, "contactName": name, "domain": domain}},
-    )
+    fields = {"slug": slug, "start": iso(start), "contactEmail": email, "contactName": name, "domain": domain}
+    if key is not None:
+        fields["idempotencyKey"] = key
+    data = await gql(BOOK, {"input": fields})
     result: dict[str, Any] = data["bookMeeting"]
     return result
 
