@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.providers.harness import RecordedSleeps
 from tests.utils.clock import FakeClock
 from tests.utils.databases import TemplateDatabases, pg_engine, postgres_url
 from tests.utils.graphql import GraphQLClient
+from tests.utils.redis_server import RedisServer, redis_server_or_skip
 
 REDIS_ENV = "MEETGRAPH_TEST_REDIS_URL"
 PROTOCOL = "graphql-transport-ws"
@@ -125,6 +127,17 @@ def redis_url() -> str:
     if not url:
         pytest.skip(f"the Redis broadcast test needs {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")
     return url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, free to stop and start; killed at the end."""
+    server = redis_server_or_skip()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(signal.SIGKILL)
 
 
 class GraphQLWebSocket:
