@@ -141,6 +141,33 @@ async def test_redis_holds_one_subscription_per_channel_and_drops_it_with_the_la
     await eventually(lambda: subscribers_at_redis(own_redis.url, "a"), 0, "UNSUBSCRIBE once the last one left")
 
 
+async def test_redis_subscriptions_come_and_go_while_messages_flow_without_losing_any(
+    own_redis: RedisServer,
+) -> None:
+    # given: a subscriber of "a" that must get all of a steady stream in order
+    on_redis = RedisBroadcast(own_redis.url, queue_limit=1000)
+    await on_redis.connect()
+    try:
+        async with on_redis.subscribe(channel="a") as steady:
+
+            async def churn() -> None:
+                for n in range(20):
+                    async with on_redis.subscribe(channel=f"other-{n % 3}") as other:
+                        await on_redis.publish(channel=f"other-{n % 3}", message="x")
+                        assert (await next_event(other)).message == "x"
+
+            async def stream() -> None:
+                for n in range(300):
+                    await on_redis.publish(channel="a", message=str(n))
+
+            # when: channels are subscribed and unsubscribed while "a" is being read
+            await asyncio.wait_for(asyncio.gather(churn(), stream()), TIMEOUT)
+            # then
+            assert [(await next_event(steady)).message for _ in range(300)] == [str(n) for n in range(300)]
+    finally:
+        await on_redis.disconnect()
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL])
 async def test_redis_subscribers_resume_after_redis_restarts(
     on_redis: RedisBroadcast, own_redis: RedisServer, stop_signal: signal.Signals
