@@ -1,28 +1,25 @@
-"""The Starlette application: /graphql (HTTP + graphql-transport-ws), /healthz, OAuth callbacks, robots.txt."""
+"""The Starlette application: /graphql (HTTP + graphql-transport-ws), /healthz, /readyz, OAuth callbacks, robots.txt."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from db.migrate import upgrade
+from meetgraph import health
 from meetgraph.context import Context
 from meetgraph.services import Services
 from meetgraph.settings import Settings
 from resolvers.job_kinds import KINDS
 from schema import build_schema
-
-log = logging.getLogger("meetgraph")
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -66,15 +63,6 @@ def create_app(
     services.jobs.register(KINDS)
     graphql_app = GraphQLApp(services)
 
-    async def healthz(request: Request) -> Response:
-        try:
-            async with services.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: database unreachable")
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate:
@@ -92,7 +80,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_app),
-        Route("/healthz", healthz),
+        *health.routes(services),
         *web.routes(services),
         *emulator_routes,
     ]

@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import httpx
-from broadcaster import Broadcast
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import make_engine, make_sessionmaker
 from meetgraph import log_redaction
-from meetgraph.broadcast import make_broadcast
+from meetgraph.broadcast import Broadcast, make_broadcast
 from meetgraph.crypto import CredentialCipher
 from meetgraph.mail import Mailer
 from meetgraph.settings import Settings

@@ -123,7 +123,5 @@ async def stream(services: Services, user_id: uuid.UUID) -> AsyncIterator[Bookin
     """Every attempt on the user's pages from now on; the subscription ends cleanly on disconnect."""
     async with services.broadcast.subscribe(channel=channel_for(user_id)) as subscriber:
         services.events.subscribed(user_id)
-        async for event in subscriber:  # type: ignore[union-attr]
-            if event is None:
-                return
+        async for event in subscriber:
             yield _decode(event.message)

@@ -59,7 +59,7 @@ def test_export_schema_prints_the_committed_schema(capsys: pytest.CaptureFixture
     assert capsys.readouterr().out == (ROOT / "schema.graphql").read_text()
 
 
-async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path) -> None:
+async def test_not_ready_but_alive_when_the_database_does_not_answer(tmp_path: Path) -> None:
     # given: a database file in a directory that does not exist
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}",
@@ -70,7 +70,10 @@ async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path) -
     app = create_app(settings, services=services, migrate=False)
     # when
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-        response = await http.get("/healthz")
+        ready = await http.get("/readyz")
+        alive = await http.get("/healthz")
     await services.engine.dispose()
-    # then
-    assert response.status_code == 503
+    # then: readiness names the database; liveness does not depend on it
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "checks": {"database": "unavailable", "broadcast": "ok"}}
+    assert alive.status_code == 200

@@ -72,6 +72,9 @@ async def test_graphiql_is_served(http: httpx.AsyncClient) -> None:
     assert response.status_code == 200 and "graphiql" in response.text.lower()
 
 
-async def test_health_answers_when_the_database_does(http: httpx.AsyncClient) -> None:
-    response = await http.get("/healthz")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+async def test_alive_and_ready_when_the_database_and_broadcast_answer(http: httpx.AsyncClient) -> None:
+    alive = await http.get("/healthz")
+    assert alive.status_code == 200 and alive.json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "checks": {"database": "ok", "broadcast": "ok"}}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.utils.live import SAFETY_TIMEOUT, Live
+from tests.utils.redis_server import RedisServer, redis_server_or_skip
 
 REDIS_ENV = "MEETGRAPH_TEST_REDIS_URL"
 PROTOCOL = "graphql-transport-ws"
@@ -70,3 +72,14 @@ async def authorized(live: Live, token: str) -> AsyncIterator[GraphQLWebSocket]:
         ack = await client.init({"authorization": f"Bearer {token}"})
         assert ack["type"] == "connection_ack", ack
         yield client
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, free to stop and start; killed at the end."""
+    server = redis_server_or_skip()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(signal.SIGKILL)

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from meetgraph.settings import Settings
 from tests.subscriptions.conftest import authorized, ws_client
+from tests.utils.attempts import ATTEMPTS, SLOT, summary
 from tests.utils.calendars import calendar_named
 from tests.utils.clock import FakeClock
 from tests.utils.connection import calendar_ids, connect
@@ -17,16 +17,6 @@ from tests.utils.meeting import book
 from tests.utils.page import create_page
 from tests.utils.settings import DISABLE_PAGES, save_settings_ok
 from tests.utils.user import create_user
-
-# FakeClock: Tuesday 2026-12-01 08:00 UTC; Wednesday 09:00 UTC is 10:00 in Berlin.
-SLOT = datetime(2026, 12, 2, 9, tzinfo=UTC)
-
-ATTEMPTS = "subscription { bookingAttempts { outcome pageSlug contactEmail start occurredAt } }"
-
-
-def summary(data: dict[str, Any]) -> tuple[str, str, str, datetime]:
-    attempt = data["bookingAttempts"]
-    return attempt["outcome"], attempt["pageSlug"], attempt["contactEmail"], datetime.fromisoformat(attempt["start"])
 
 
 @pytest.mark.parametrize("payload", [{}, {"authorization": "Bearer not-a-token"}, {"authorization": "Basic abc"}])
