@@ -23,7 +23,15 @@ def _serve(args: argparse.Namespace) -> int:
     if args.emulators and settings.public_url == Settings.model_fields["public_url"].default:
         settings = settings.model_copy(update={"public_url": f"http://{args.host}:{args.port}"})
     app = create_app(settings, emulators=args.emulators)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="websockets-sansio")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws="websockets-sansio",
+        # SIGTERM: stop accepting, let in-flight requests finish (bounded), then the lifespan stops the jobs
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
     return 0
 
 
