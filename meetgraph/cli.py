@@ -39,12 +39,14 @@ def _worker(args: argparse.Namespace) -> int:
     """Run job workers only (scale-out: any number beside `serve` processes with MEETGRAPH_RUN_WORKERS=false)."""
     import signal
 
+    from db.migrate import upgrade
     from meetgraph.services import Services
     from resolvers.job_kinds import KINDS
 
     async def run() -> None:
         services = Services.create(Settings())
         services.jobs.register(KINDS)
+        await upgrade(services.engine)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -211,7 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
 
-    worker = commands.add_parser("worker", help="run job workers only (beside serve, for scale-out)")
+    worker = commands.add_parser(
+        "worker", help="run job workers only (beside serve, for scale-out; applies migrations first)"
+    )
     worker.set_defaults(run=_worker)
 
     jobs = commands.add_parser("jobs", help="list pending and failed jobs with their last error")
