@@ -170,11 +170,11 @@ def find_item(ctx: EwsContext, request: ET.Element) -> str:
     view = request.find(f"{M}CalendarView")
     properties = item_shape(request)
     restriction = request.find(f"{M}Restriction")
-    if view is not None and restriction is not None:
-        raise MessageError("ErrorInvalidRestriction", "Restrictions can't be used with a CalendarView.")
     matches = restriction_matcher(restriction)
 
     def answer(elem: ET.Element) -> str:
+        if view is not None and restriction is not None:
+            raise MessageError("ErrorInvalidRestriction", "Restrictions can't be used with a CalendarView.")
         folder = ctx.resolve(elem)
         if folder.calendar is None:
             events: list[EmulatedEvent] = []
