@@ -14,7 +14,6 @@ import pytest
 from emulators.state import LOST_ANSWER_MODES
 from providers.base import EventDraft, ProviderUnavailable
 from tests.providers.harness import Harness
-from tests.providers.test_contract import harness  # noqa: F401  (the fixture: one run per provider)
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 KEY = "6f1c2f0e-8a8e-4b6a-9a3e-2d1f5c7b9e10"
@@ -26,7 +25,7 @@ def keyed_draft(key: str | None = KEY) -> EventDraft:
     return EventDraft(summary="Intro call", start=T0, end=T0 + timedelta(minutes=30), key=key)
 
 
-async def test_creating_with_the_same_key_twice_returns_the_same_event(harness: Harness) -> None:  # noqa: F811
+async def test_creating_with_the_same_key_twice_returns_the_same_event(harness: Harness) -> None:
     # given
     first = await harness.provider.create_event(harness.primary_id, keyed_draft())
     # when
@@ -36,7 +35,7 @@ async def test_creating_with_the_same_key_twice_returns_the_same_event(harness: 
     assert [e.id for e in harness.live_events(harness.primary_id)] == [first]
 
 
-async def test_different_keys_create_different_events(harness: Harness) -> None:  # noqa: F811
+async def test_different_keys_create_different_events(harness: Harness) -> None:
     # when
     first = await harness.provider.create_event(harness.primary_id, keyed_draft())
     second = await harness.provider.create_event(
@@ -49,7 +48,7 @@ async def test_different_keys_create_different_events(harness: Harness) -> None:
 
 @pytest.mark.parametrize("mode", LOST_ANSWER_MODES)
 async def test_a_stored_create_whose_answer_was_lost_is_not_duplicated_by_the_retry(
-    harness: Harness,  # noqa: F811
+    harness: Harness,
     mode: str,
 ) -> None:
     # given
@@ -65,7 +64,7 @@ async def test_a_stored_create_whose_answer_was_lost_is_not_duplicated_by_the_re
 
 
 async def test_a_job_retried_after_the_provider_accepted_and_every_retry_failed_finds_the_event(
-    harness: Harness,  # noqa: F811
+    harness: Harness,
 ) -> None:
     # given: the create is stored but answered 503, and the provider stays down until the retries run out
     harness.state.faults.lose_next_create = "503"
@@ -81,7 +80,7 @@ async def test_a_job_retried_after_the_provider_accepted_and_every_retry_failed_
 
 @pytest.mark.parametrize("mode", ["503", "disconnect"])
 async def test_a_create_without_a_key_is_not_sent_again_once_it_may_have_arrived(
-    harness: Harness,  # noqa: F811
+    harness: Harness,
     mode: str,
 ) -> None:
     # given
@@ -93,7 +92,7 @@ async def test_a_create_without_a_key_is_not_sent_again_once_it_may_have_arrived
     assert harness.sleeps.calls == []
 
 
-async def test_throttled_creates_without_a_key_are_still_retried(harness: Harness) -> None:  # noqa: F811
+async def test_throttled_creates_without_a_key_are_still_retried(harness: Harness) -> None:
     # given
     harness.state.faults.fail_next = [429]
     # when
@@ -103,7 +102,7 @@ async def test_throttled_creates_without_a_key_are_still_retried(harness: Harnes
     assert len(harness.sleeps.calls) == 1
 
 
-async def test_concurrent_creates_with_one_key_create_one_event(harness: Harness) -> None:  # noqa: F811
+async def test_concurrent_creates_with_one_key_create_one_event(harness: Harness) -> None:
     # when
     ids = await asyncio.gather(*(harness.provider.create_event(harness.primary_id, keyed_draft()) for _ in range(5)))
     # then
@@ -111,7 +110,7 @@ async def test_concurrent_creates_with_one_key_create_one_event(harness: Harness
     assert len(harness.live_events(harness.primary_id)) == 1
 
 
-async def test_deleting_twice_or_an_unknown_event_is_silent(harness: Harness) -> None:  # noqa: F811
+async def test_deleting_twice_or_an_unknown_event_is_silent(harness: Harness) -> None:
     if not harness.provider.capabilities.cancel_meetings:
         pytest.skip(f"{harness.name} meetings cannot be cancelled (declared in its capabilities)")
     # given
@@ -124,7 +123,7 @@ async def test_deleting_twice_or_an_unknown_event_is_silent(harness: Harness) ->
     assert harness.live_events(harness.primary_id) == []
 
 
-async def test_a_create_retried_after_the_event_was_deleted_creates_nothing_new(harness: Harness) -> None:  # noqa: F811
+async def test_a_create_retried_after_the_event_was_deleted_creates_nothing_new(harness: Harness) -> None:
     if not harness.provider.capabilities.cancel_meetings:
         pytest.skip(f"{harness.name} meetings cannot be cancelled (declared in its capabilities)")
     if harness.name == "microsoft":
@@ -139,7 +138,7 @@ async def test_a_create_retried_after_the_event_was_deleted_creates_nothing_new(
     assert harness.live_events(harness.primary_id) == []
 
 
-async def test_updating_twice_leaves_the_same_event(harness: Harness) -> None:  # noqa: F811
+async def test_updating_twice_leaves_the_same_event(harness: Harness) -> None:
     if not harness.provider.capabilities.reschedule_meetings:
         pytest.skip(f"{harness.name} meetings cannot be rescheduled (declared in its capabilities)")
     # given
@@ -153,7 +152,7 @@ async def test_updating_twice_leaves_the_same_event(harness: Harness) -> None:  
     assert (event.summary, event.start, event.end) == ("Moved", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
 
 
-async def test_creating_a_calendar_again_returns_the_first_one(harness: Harness) -> None:  # noqa: F811
+async def test_creating_a_calendar_again_returns_the_first_one(harness: Harness) -> None:
     # given
     first = await harness.provider.create_calendar("CRM tasks")
     # when
