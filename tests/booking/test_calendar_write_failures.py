@@ -12,7 +12,7 @@ from meetgraph.jobs import JobQueue
 from meetgraph.services import Services
 from providers.http import RetryPolicy
 from resolvers.job_kinds import KINDS
-from tests.utils.calendars import live_events, primary_id
+from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
 from tests.utils.clock import FakeClock
 from tests.utils.connection import connect
 from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
@@ -144,3 +144,24 @@ async def test_pending_writes_are_resumed_by_a_restarted_app(
     # then
     (stored,) = await my_meetings(gql, token)
     assert stored["syncState"] == "SYNCED" and primary_events(world.google) == 1
+
+
+@pytest.mark.parametrize("provider", ["GOOGLE", "OFFICE365", "EXCHANGE"])
+@pytest.mark.parametrize("lost", ["503", "disconnect"])
+async def test_a_write_whose_answer_was_lost_is_retried_into_one_event(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services, provider: str, lost: str
+) -> None:
+    # given: the provider stores the event but its answer never arrives
+    _, token = await create_user(gql, OWNER)
+    await connect(gql, http, token, provider)
+    await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
+    state = state_of(world, provider)
+    state.faults.lose_next_create = lost
+    # when: booked, and the write job retried
+    result = await book(gql, "intro", SLOT)
+    await services.drain()
+    # then: one event, the meeting synced to it
+    assert result["__typename"] == "BookMeetingSuccess"
+    (stored,) = await my_meetings(gql, token)
+    assert stored["syncState"] == "SYNCED"
+    assert len(live_events(state, primary_id(state, ACCOUNTS[provider]))) == 1
