@@ -1,4 +1,5 @@
-"""make bench: availability against slow providers, and concurrent bookings of one slot.
+"""make bench: availability against slow providers, and concurrent bookings of one slot; then
+bench/booking.py (booking latency before and after durable jobs, jobs per second).
 
 1. availableSlots over 14 days for a page checking 3 calendars x 1,000 busy events each, with every
    emulator call delayed by 100 ms. Reported as (request latency) / (emulator latency): fetching the
@@ -270,4 +271,7 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    from bench import booking
+
+    failed_availability = asyncio.run(main())
+    raise SystemExit(asyncio.run(booking.main()) or failed_availability)

@@ -25,6 +25,8 @@ DAYS = 14
 NOW = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)  # a Sunday night: the window starts Monday
 KEPT_FREE = (NOW + timedelta(days=2, hours=10), NOW + timedelta(days=2, hours=11))
 ACCOUNTS = {"GOOGLE": "bench@gmail.test", "OFFICE365": "bench@outlook.test", "EXCHANGE": "bench@exchange.test"}
+BOOKING_ACCOUNT = "booker@gmail.test"
+"""A Google account with an empty calendar: every slot of its page can be booked (bench/booking.py)."""
 
 
 def seed(state: EmulatorState, email: str, rng: random.Random) -> None:
@@ -50,6 +52,7 @@ def app() -> Starlette:
     states = {kind: EmulatorState(prefix) for kind, prefix in (("GOOGLE", "g"), ("OFFICE365", "m"), ("EXCHANGE", "x"))}
     for kind, state in states.items():
         seed(state, ACCOUNTS[kind], rng)
+    states["GOOGLE"].add_account(BOOKING_ACCOUNT, "Booker")  # after the seeded one: still the default login
     return Starlette(
         routes=[
             Mount("/_emulators/google", app=with_control(create_google_emulator(states["GOOGLE"]), states["GOOGLE"])),

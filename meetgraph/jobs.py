@@ -238,8 +238,9 @@ class JobQueue:
     async def execute(self, job: Job) -> None:
         """Run one claimed job to DONE, a retry, or FAILED; never raises (but for cancellation)."""
         kind = self.kinds[job.kind]
+        deadline = asyncio.timeout(self.settings.job_timeout_seconds)
         try:
-            async with asyncio.timeout(self.settings.job_timeout_seconds):
+            async with deadline:
                 await kind.run(self.services, job.payload)
         except asyncio.CancelledError:
             await asyncio.shield(self.release(job))
@@ -248,12 +249,13 @@ class JobQueue:
             await self._fail(job, exc.message, permanent=True, delay=None)
         except Retry as exc:
             await self._fail(job, exc.message, permanent=False, delay=exc.delay)
-        except TimeoutError:
-            await self._fail(job, f"timed out after {self.settings.job_timeout_seconds}s", permanent=False, delay=None)
         except Exception as exc:
-            log.exception("job %s %s raised", job.kind, job.id)
-            detail = "".join(traceback.format_exception_only(exc)).strip()
-            await self._fail(job, detail, permanent=False, delay=None)
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                error = f"timed out after {self.settings.job_timeout_seconds}s"
+            else:  # the handler's own timeouts (SMTP, HTTP) are TimeoutErrors too: keep what they say
+                log.exception("job %s %s raised", job.kind, job.id)
+                error = "".join(traceback.format_exception_only(exc)).strip()
+            await self._fail(job, error, permanent=False, delay=None)
         else:
             await self._finish(job, state=JobState.DONE, finished_at=self.services.clock(), last_error=None)
 

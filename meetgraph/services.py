@@ -95,7 +95,7 @@ class Services:
             cipher=CredentialCipher(secret),
             signer=URLSafeTimedSerializer(secret, salt="meetgraph-oauth-state"),
             broadcast=make_broadcast(settings.broadcast_url),
-            mailer=Mailer(settings.smtp_url, settings.email_from),
+            mailer=Mailer(settings.smtp_url, settings.email_from, timeout=settings.smtp_timeout_seconds),
             clock=clock,
             retry=retry or RetryPolicy(),
         )

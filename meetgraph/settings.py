@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     """Where the OAuth callback sends the browser; the server's own /oauth/done page when unset."""
     smtp_url: str | None = None
     email_from: str = "meetgraph <no-reply@meetgraph.local>"
+    smtp_timeout_seconds: float = 60.0
+    """How long the mailer waits for each SMTP reply; a mail whose reply is later is retried (and may then
+    arrive twice, with the same Message-ID, if the server had taken it)."""
     broadcast_url: str = "memory://"
 
     google_client_id: str = "meetgraph-dev-google"
