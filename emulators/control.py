@@ -2,6 +2,8 @@
 
 Mounted at `<emulator>/_control` by `meetgraph emulate` and `meetgraph serve --emulators`, e.g.
 `curl -X POST .../_emulators/google/_control/faults -d '{"latency_seconds": 0.1, "fail_next": [429]}'`.
+`{"lose_next_create": "timeout" | "disconnect" | "503"}` makes the next event create succeed on the server and lose
+its answer; `GET .../_control/events?calendar_id=...` counts a calendar's live (not cancelled) events.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from emulators.state import EmulatorState
+from emulators.state import LOST_ANSWER_MODES, EmulatorState
 
-FAULT_FIELDS = {"latency_seconds": float, "retry_after_seconds": int, "revoked": bool}
+FAULT_FIELDS = {
+    "latency_seconds": float,
+    "retry_after_seconds": int,
+    "revoked": bool,
+    "lost_answer_delay_seconds": float,
+}
 
 
 def _bad(message: str) -> Response:
@@ -36,6 +43,10 @@ def control_app(state: EmulatorState) -> Starlette:
                 if not all(isinstance(code, int) for code in body["fail_next"]):
                     return _bad("fail_next is a list of HTTP status codes")
                 state.faults.fail_next = list(body["fail_next"])
+            if "lose_next_create" in body:
+                if body["lose_next_create"] not in (*LOST_ANSWER_MODES, None):
+                    return _bad(f"lose_next_create is one of {', '.join(LOST_ANSWER_MODES)} (or null)")
+                state.faults.lose_next_create = body["lose_next_create"]
         f = state.faults
         return JSONResponse(
             {
@@ -44,6 +55,8 @@ def control_app(state: EmulatorState) -> Starlette:
                 "retry_after_seconds": f.retry_after_seconds,
                 "revoked": f.revoked,
                 "api_calls": f.api_calls,
+                "lose_next_create": f.lose_next_create,
+                "lost_answer_delay_seconds": f.lost_answer_delay_seconds,
             }
         )
 
@@ -74,6 +87,12 @@ def control_app(state: EmulatorState) -> Starlette:
         return JSONResponse({"email": email, "calendar_id": calendar_id, "lost": bool(body.get("lost", True))})
 
     async def events(request: Request) -> Response:
+        if request.method == "GET":
+            calendar_id = request.query_params.get("calendar_id", "")
+            if calendar_id not in state.calendars:
+                return _bad("unknown calendar_id")
+            live = state.live_events(calendar_id)
+            return JSONResponse({"calendar_id": calendar_id, "count": len(live), "ids": [e.id for e in live]})
         body = await request.json()
         calendar_id = body.get("calendar_id", "")
         if calendar_id not in state.calendars:
@@ -92,7 +111,7 @@ def control_app(state: EmulatorState) -> Starlette:
             Route("/faults", faults, methods=["GET", "POST"]),
             Route("/accounts", accounts),
             Route("/access", access, methods=["POST"]),
-            Route("/events", events, methods=["POST"]),
+            Route("/events", events, methods=["GET", "POST"]),
         ]
     )
 

@@ -32,6 +32,7 @@ from emulators.exchange_wire import (
     parse_envelope,
     requested_version,
 )
+from emulators.lost_answer import deliver
 from emulators.state import EmulatedAccount, EmulatorState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -105,13 +106,17 @@ def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraf
             handler = OPERATIONS.get(name)
             if handler is None:
                 raise SoapFault("ErrorInvalidRequest", f"The request is invalid: unknown operation {name}.")
+            context = EwsContext(state, guarded, traffic)
             with state.lock:
-                body = handler(EwsContext(state, guarded, traffic), operation)
+                body = handler(context, operation)
         except SoapFault as fault:
             return Response(fault_xml(fault), status_code=500, media_type=XML)
         except MessageError as error:
             return Response(fault_xml(SoapFault(error.code, error.message)), status_code=500, media_type=XML)
-        return Response(envelope(body, version), media_type=XML)
+        answer = Response(envelope(body, version), media_type=XML)
+        if not context.created_events:
+            return answer
+        return await deliver(state, answer, lambda: _scripted_failure(503, state.faults.retry_after_seconds))
 
     return ews
 

@@ -22,11 +22,13 @@ from emulators.exchange_wire import (
     access_denied,
     change_key,
     child_list,
+    extended_property_key,
     folder_xml,
     item_shape,
     item_xml,
     not_found,
     parse_attendees,
+    parse_extended_properties,
     parse_time,
     per_element,
     root_id,
@@ -51,6 +53,8 @@ class EwsContext:
     state: EmulatorState
     account: EmulatedAccount
     traffic: EwsTraffic
+    created_events: int = 0
+    """Calendar items this request stored (a lost answer, Faults.lose_next_create, applies to such a request)."""
 
     # folders -----------------------------------------------------------------
     def root(self) -> WireFolder:
@@ -136,12 +140,41 @@ def find_folder(ctx: EwsContext, request: ET.Element) -> str:
     return per_element("FindFolder", parents, answer)
 
 
+Matcher = Callable[[EmulatedEvent], bool]
+
+
+def restriction_matcher(restriction: ET.Element | None) -> Matcher:
+    """A FindItem m:Restriction as a predicate. The emulator knows IsEqualTo on an ExtendedFieldURI against a
+    Constant (alone or under And), which is how a client finds the items it stamped with a property."""
+    if restriction is None:
+        return lambda event: True
+    if len(restriction) != 1:
+        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: one search expression.")
+    return _expression(restriction[0])
+
+
+def _expression(elem: ET.Element) -> Matcher:
+    if elem.tag == f"{T}And":
+        parts = [_expression(child) for child in elem]
+        return lambda event: all(part(event) for part in parts)
+    uri = elem.find(f"{T}ExtendedFieldURI")
+    constant = elem.find(f"{T}FieldURIOrConstant/{T}Constant")
+    if elem.tag != f"{T}IsEqualTo" or uri is None or constant is None:
+        raise SoapFault("ErrorInvalidRequest", f"The emulator does not support this restriction: {elem.tag}.")
+    key, value = extended_property_key(uri), constant.get("Value", "")
+    return lambda event: event.properties.get(key) == value
+
+
 def find_item(ctx: EwsContext, request: ET.Element) -> str:
     parents = child_list(request, f"{M}ParentFolderIds")
     view = request.find(f"{M}CalendarView")
     properties = item_shape(request)
+    restriction = request.find(f"{M}Restriction")
+    matches = restriction_matcher(restriction)
 
     def answer(elem: ET.Element) -> str:
+        if view is not None and restriction is not None:
+            raise MessageError("ErrorInvalidRestriction", "Restrictions can't be used with a CalendarView.")
         folder = ctx.resolve(elem)
         if folder.calendar is None:
             events: list[EmulatedEvent] = []
@@ -159,6 +192,7 @@ def find_item(ctx: EwsContext, request: ET.Element) -> str:
             limit = view.get("MaxEntriesReturned")
             if limit:
                 events = events[: int(limit)]
+        events = [e for e in events if matches(e)]
         items = "".join([item_xml(e, properties) for e in events])
         return (
             f'<m:RootFolder TotalItemsInView="{len(events)}" IncludesLastItemInRange="true">'
@@ -196,7 +230,9 @@ def create_item(ctx: EwsContext, request: ET.Element) -> str:
             description=text(item.find(f"{T}Body")) or None,
             busy=status != "Free",
             invitations_sent=bool(attendees) and invitations != "SendToNone",
+            properties=parse_extended_properties(item),
         )
+        ctx.created_events += 1
         return (
             f"<m:Items><t:CalendarItem><t:ItemId Id={quoteattr(event.id)}"
             f" ChangeKey={quoteattr(change_key(event.id))}/></t:CalendarItem></m:Items>"

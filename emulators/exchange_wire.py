@@ -247,6 +247,33 @@ def per_element(operation: str, elements: list[ET.Element], answer: Callable[[ET
     return response(operation, messages)
 
 
+EXTENDED_FIELD_ATTRIBUTES = ("DistinguishedPropertySetId", "PropertySetId", "PropertyTag", "PropertyName", "PropertyId")
+
+
+def _normal(attribute: str, value: str) -> str:
+    """GUIDs compare case-insensitively; names, ids and tags as written."""
+    return value.lower() if attribute == "PropertySetId" else value
+
+
+def extended_property_key(uri: ET.Element) -> str:
+    """The identity of the MAPI property a t:ExtendedFieldURI names (its set and name, id or tag; not its type)."""
+    parts = [f"{name}={_normal(name, uri.get(name, ''))}" for name in EXTENDED_FIELD_ATTRIBUTES if uri.get(name)]
+    if not parts:
+        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: empty ExtendedFieldURI.")
+    return ";".join(parts)
+
+
+def parse_extended_properties(item: ET.Element) -> dict[str, str]:
+    """An item's t:ExtendedProperty elements (single-valued) by extended_property_key."""
+    found: dict[str, str] = {}
+    for prop in item.findall(f"{T}ExtendedProperty"):
+        uri = prop.find(f"{T}ExtendedFieldURI")
+        if uri is None:
+            raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: no ExtendedFieldURI.")
+        found[extended_property_key(uri)] = text(prop.find(f"{T}Value"))
+    return found
+
+
 def parse_attendees(item: ET.Element) -> list[str]:
     emails: list[str] = []
     for kind in ("RequiredAttendees", "OptionalAttendees"):

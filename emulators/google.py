@@ -10,6 +10,7 @@ emulators/google_wire.py, the OAuth endpoints are emulators/oauth.py's.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.google_wire import (
+    EVENT_ID_PATTERN,
     BadRequest,
     GoogleOAuth,
     api_error,
@@ -40,6 +42,7 @@ from emulators.google_wire import (
     userinfo_claims,
     userinfo_refused,
 )
+from emulators.lost_answer import deliver
 from emulators.oauth import OAuthServer, bearer_token
 from emulators.state import AccessRole, EmulatedCalendar, EmulatedEvent, EmulatorState
 
@@ -248,6 +251,8 @@ class GoogleEmulator:
         )
 
     async def events_insert(self, request: Request, email: str) -> Response:
+        """A client-chosen `id` must be base32hex (a-v, 0-9), 5-1024 characters, and new to the calendar: an id
+        already used, also by a deleted (cancelled) event, is 409 duplicate."""
         calendar = self.calendar_for(request, email, WRITE_ROLES)
         if isinstance(calendar, Response):
             return calendar
@@ -256,17 +261,25 @@ class GoogleEmulator:
         end = parse_event_time(body.get("end"), "end")
         if end <= start:
             raise BadRequest("timeRangeEmpty", "The specified time range is empty.")
-        event = self.state.add_event(
-            calendar.id,
-            start,
-            end,
-            str(body.get("summary") or ""),
-            attendees=attendee_emails(body.get("attendees")),
-            description=str(body["description"]) if body.get("description") is not None else None,
-            busy=body.get("transparency") != "transparent",
-            invitations_sent=request.query_params.get("sendUpdates") == "all",
-        )
-        return JSONResponse(self.render_event(event))
+        wanted_id = body.get("id")
+        if wanted_id is not None and (not isinstance(wanted_id, str) or not EVENT_ID_PATTERN.fullmatch(wanted_id)):
+            raise BadRequest("invalid", "Invalid resource id value.")
+        with self.state.lock:
+            if wanted_id is not None and wanted_id in calendar.events:
+                return api_error(409, "duplicate", "The requested identifier already exists.")
+            event = self.state.add_event(
+                calendar.id,
+                start,
+                end,
+                str(body.get("summary") or ""),
+                attendees=attendee_emails(body.get("attendees")),
+                description=str(body["description"]) if body.get("description") is not None else None,
+                busy=body.get("transparency") != "transparent",
+                invitations_sent=request.query_params.get("sendUpdates") == "all",
+                event_id=wanted_id,
+            )
+        unavailable = functools.partial(fault_response, 503, self.state.faults.retry_after_seconds)
+        return await deliver(self.state, JSONResponse(self.render_event(event)), unavailable)
 
     async def events_get(self, request: Request, email: str) -> Response:
         event = self.event_for(request, email, READ_ROLES)
@@ -274,11 +287,24 @@ class GoogleEmulator:
             return event
         return JSONResponse(self.render_event(event))
 
-    async def events_patch(self, request: Request, email: str) -> Response:
+    async def events_update(self, request: Request, email: str) -> Response:
+        """events.update (PUT) replaces the event: what the body leaves out is cleared."""
         event = self.event_for(request, email, WRITE_ROLES)
         if isinstance(event, Response):
             return event
         body = await self.json_body(request)
+        if "start" not in body or "end" not in body:
+            raise BadRequest("required", "Missing end time." if "start" in body else "Missing start time.")
+        full = {"summary": "", "description": None, "attendees": [], "transparency": "opaque", **body}
+        return await self.patch(request, event, full)
+
+    async def events_patch(self, request: Request, email: str) -> Response:
+        event = self.event_for(request, email, WRITE_ROLES)
+        if isinstance(event, Response):
+            return event
+        return await self.patch(request, event, await self.json_body(request))
+
+    async def patch(self, request: Request, event: EmulatedEvent, body: dict[str, object]) -> Response:
         start = parse_event_time(body["start"], "start") if "start" in body else event.start
         end = parse_event_time(body["end"], "end") if "end" in body else event.end
         if end <= start:
@@ -352,7 +378,7 @@ def create_google_emulator(
         Route(f"{calendar}/events", api("events.insert", emulator.events_insert), methods=["POST"]),
         Route(event, api("events.get", emulator.events_get), methods=["GET"]),
         Route(event, api("events.patch", emulator.events_patch), methods=["PATCH"]),
-        Route(event, api("events.update", emulator.events_patch), methods=["PUT"]),
+        Route(event, api("events.update", emulator.events_update), methods=["PUT"]),
         Route(event, api("events.delete", emulator.events_delete), methods=["DELETE"]),
     ]
     app = Starlette(routes=routes)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import html
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
@@ -44,6 +45,9 @@ STATUS_NAMES: Mapping[int, str] = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+
+EVENT_ID_PATTERN = re.compile(r"[a-v0-9]{5,1024}")
+"""Client-chosen event ids: base32hex characters (RFC 2938 section 3.1.2), 5 to 1024 of them."""
 
 BEARER_CHALLENGE = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
 

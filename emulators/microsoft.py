@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulators.lost_answer import deliver
 from emulators.microsoft_wire import (
     AUTH_CHALLENGE,
     FAULT_ERRORS,
@@ -51,6 +52,7 @@ from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, Emula
 
 SCHEDULE_MAX_MAILBOXES = 20
 SCHEDULE_MAX_DAYS = 62
+TRANSACTION_ID = "transactionId"
 
 Handler = Callable[[Request, EmulatedAccount], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -119,13 +121,15 @@ class _MicrosoftEmulator:
 
     def _inject_failure(self) -> None:
         code = self.state.faults.take_failure()
-        if code is None:
-            return
+        if code is not None:
+            raise self._fault(code)
+
+    def _fault(self, code: int) -> GraphError:
         name, message = FAULT_ERRORS.get(code, ("UnknownError", f"Injected failure {code}."))
         headers = {}
         if code in (429, 503):
             headers["Retry-After"] = str(self.state.faults.retry_after_seconds)
-        raise GraphError(code, name, message, headers)
+        return GraphError(code, name, message, headers)
 
     def _caller(self, request: Request) -> EmulatedAccount:
         token = bearer_token(request)
@@ -165,7 +169,10 @@ class _MicrosoftEmulator:
         return calendar_resource(calendar, role, caller, self.state.account(calendar.owner_email))
 
     def _event_json(self, event: EmulatedEvent) -> dict[str, object]:
-        return {name: render(event) for name, render in self.event_properties.items()}
+        rendered = {name: render(event) for name, render in self.event_properties.items()}
+        if TRANSACTION_ID in event.properties:  # only returned when the app set it
+            rendered[TRANSACTION_ID] = event.properties[TRANSACTION_ID]
+        return rendered
 
     def _event_renderer(self, selection: list[str] | None) -> Callable[[EmulatedEvent], dict[str, object]]:
         return event_renderer(self.event_properties, selection)
@@ -393,6 +400,8 @@ class _MicrosoftEmulator:
         )
 
     async def create_event(self, request: Request, caller: EmulatedAccount) -> Response:
+        """A POST repeating the `transactionId` of an event in the calendar creates nothing: Graph answers it like
+        the first one, 201 with the event it already has (same id)."""
         calendar = self._writable(caller, request.path_params["calendar_id"])
         body = lower_keys(await request.json())
         start = parse_date_time_time_zone(body.get("start"))
@@ -401,17 +410,29 @@ class _MicrosoftEmulator:
             raise GraphError(400, "ErrorInvalidRequest", "The end time must not be before the start time.")
         attendees = parse_attendees(body)
         show_as = str(body.get("showas") or "busy")
-        event = self.state.add_event(
-            calendar.id,
-            start,
-            end,
-            str(body.get("subject") or ""),
-            attendees=attendees,
-            description=parse_description(body),
-            busy=show_as not in ("free", "workingElsewhere"),
-            invitations_sent=bool(attendees),
-        )
-        return JSONResponse(self._event_json(event), status_code=201)
+        transaction_id = body.get("transactionid")
+        if transaction_id is not None and not isinstance(transaction_id, str):
+            raise GraphError(400, "ErrorInvalidRequest", "transactionId must be a string.")
+        with self.state.lock:
+            event = (
+                self.state.event_with_property(calendar.id, TRANSACTION_ID, transaction_id) if transaction_id else None
+            )
+            if event is None:
+                event = self.state.add_event(
+                    calendar.id,
+                    start,
+                    end,
+                    str(body.get("subject") or ""),
+                    attendees=attendees,
+                    description=parse_description(body),
+                    busy=show_as not in ("free", "workingElsewhere"),
+                    invitations_sent=bool(attendees),
+                    properties={TRANSACTION_ID: transaction_id} if transaction_id else None,
+                )
+        return await deliver(self.state, JSONResponse(self._event_json(event), status_code=201), self._unavailable)
+
+    def _unavailable(self) -> Response:
+        return graph_error_response(self._fault(503))
 
     async def get_event(self, request: Request, caller: EmulatedAccount) -> Response:
         return JSONResponse(self._event_json(self._find_event(caller, request.path_params["event_id"])))

@@ -46,6 +46,9 @@ class EmulatedEvent:
     busy: bool = True
     cancelled: bool = False
     invitations_sent: bool = False
+    properties: dict[str, str] = field(default_factory=dict)
+    """Client-set properties a provider dedups creates by: Graph's `transactionId`, EWS extended properties
+    (keyed by emulators.exchange_wire.extended_property_key)."""
 
 
 @dataclass
@@ -70,9 +73,14 @@ class EmulatedAccount:
     two_factor: bool = False
 
 
+LOST_ANSWER_MODES = ("timeout", "disconnect", "503")
+"""How the answer to a create the server stored is lost: delayed past the client's timeout, the connection dropped
+mid-answer, or replaced by the provider's 503."""
+
+
 @dataclass
 class Faults:
-    """Trouble to inject: latency on every API call, scripted failures, revoked grants."""
+    """Trouble to inject: latency on every API call, scripted failures, revoked grants, lost answers."""
 
     latency_seconds: float = 0.0
     fail_next: list[int] = field(default_factory=list)
@@ -81,6 +89,14 @@ class Faults:
     revoked: bool = False
     """Every refresh token answers invalid_grant and access tokens are rejected."""
     api_calls: int = 0
+    lose_next_create: str | None = None
+    """One of LOST_ANSWER_MODES: the next event create is stored, then its answer is lost that way (once)."""
+    lost_answer_delay_seconds: float = 3.0
+    """How long a "timeout" lost answer is held back (longer than the client's read timeout)."""
+
+    def take_lost_answer(self) -> str | None:
+        mode, self.lose_next_create = self.lose_next_create, None
+        return mode
 
     def take_failure(self) -> int | None:
         self.api_calls += 1
@@ -190,10 +206,12 @@ class EmulatorState:
         description: str | None = None,
         busy: bool = True,
         invitations_sent: bool = False,
+        event_id: str | None = None,
+        properties: dict[str, str] | None = None,
     ) -> EmulatedEvent:
         with self.lock:
             event = EmulatedEvent(
-                id=self.new_id("evt"),
+                id=event_id or self.new_id("evt"),
                 calendar_id=calendar_id,
                 summary=summary,
                 start=start.astimezone(UTC),
@@ -202,9 +220,22 @@ class EmulatorState:
                 description=description,
                 busy=busy,
                 invitations_sent=invitations_sent,
+                properties=dict(properties or {}),
             )
             self.calendars[calendar_id].events[event.id] = event
             return event
+
+    def event_with_property(self, calendar_id: str, name: str, value: str) -> EmulatedEvent | None:
+        """The calendar's event carrying property `name` = `value` (cancelled ones included), if any."""
+        with self.lock:
+            return next(
+                (e for e in self.calendars[calendar_id].events.values() if e.properties.get(name) == value), None
+            )
+
+    def live_events(self, calendar_id: str) -> list[EmulatedEvent]:
+        """The calendar's events that are not cancelled (what a duplicate-free calendar is counted by)."""
+        with self.lock:
+            return [e for e in self.calendars[calendar_id].events.values() if not e.cancelled]
 
     def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[EmulatedEvent]:
         calendar = self.calendars[calendar_id]

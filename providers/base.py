@@ -42,6 +42,8 @@ class EventDraft:
     description: str | None = None
     timezone: str = "UTC"
     key: str | None = None
+    """Idempotency key: the string form of the meeting's (or task's) UUID. Creating an event with a key the
+    calendar has already seen returns that event's id and creates nothing (see CalendarProvider.create_event)."""
 
 
 class ProviderError(Exception):
@@ -113,16 +115,26 @@ class CalendarProvider(abc.ABC):
 
     @abc.abstractmethod
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
-        """Create the event (attendees invited) and return the provider's event id."""
+        """Create the event (attendees invited) and return the provider's event id.
+
+        With `draft.key`, at most one event is ever created for that key in the calendar: a repeated call (a retry
+        after a timeout, a crash after the provider accepted, a concurrent call) returns the same event id, also
+        when the event has been deleted since. Without a key, a request that may have reached the provider is
+        never sent again (a timeout or 5xx surfaces as ProviderUnavailable).
+        """
 
     @abc.abstractmethod
-    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None: ...
+    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
+        """Replace the event's fields with the draft's (idempotent: sending it twice changes nothing more)."""
 
     @abc.abstractmethod
-    async def delete_event(self, calendar_id: str, event_id: str) -> None: ...
+    async def delete_event(self, calendar_id: str, event_id: str) -> None:
+        """Cancel the event and notify attendees; an event already deleted, or unknown, is not an error."""
 
     @abc.abstractmethod
-    async def create_calendar(self, name: str) -> ProviderCalendar: ...
+    async def create_calendar(self, name: str) -> ProviderCalendar:
+        """The account's own calendar called `name`: an existing owned (non-primary) one of that name is returned
+        instead of creating a second, so a retried call creates at most one."""
 
     async def aclose(self) -> None:
         """Release network resources."""

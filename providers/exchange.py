@@ -1,8 +1,9 @@
 """Exchange (EWS, through exchangelib) calendar provider.
 
 exchangelib is synchronous: every call runs in a worker thread (asyncio.to_thread). exchangelib itself fails
-fast (its FailFast policy, bounded HTTP timeouts); retries and back-off are ours, driven by the RetryPolicy
-and its injected `sleep`.
+fast (its FailFast policy, bounded HTTP timeouts): it never sends a request twice (its FaultTolerance policy would
+re-send a timed-out CreateItem after a back-off). Retries and back-off are ours, driven by the RetryPolicy and its
+injected `sleep`, and a create is only retried in a way that cannot duplicate it (see create_event).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from exchangelib.autodiscover.protocol import AutodiscoverProtocol
 from exchangelib.errors import (
     AutoDiscoverError,
     ErrorAccessDenied,
+    ErrorFolderExists,
     ErrorFolderNotFound,
     ErrorInternalServerError,
     ErrorInternalServerTransientError,
@@ -43,6 +45,7 @@ from exchangelib.errors import (
     UnknownTimeZone,
 )
 from exchangelib.ewsdatetime import UTC, EWSDateTime, EWSTimeZone
+from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.fields import FieldPath
 from exchangelib.folders import Calendar, FolderCollection
 from exchangelib.folders.queryset import DEEP, SHALLOW
@@ -90,6 +93,20 @@ CACHED_ACCOUNTS = 256
 BUSY_FIELDS = ("start", "end", "legacy_free_busy_status", "is_cancelled")
 LOST_FOLDER_ERRORS = (ErrorItemNotFound, ErrorFolderNotFound, ErrorAccessDenied)
 CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+KEY_FIELD = "meetgraph_key"
+
+
+class MeetgraphKey(ExtendedProperty):  # type: ignore[misc]
+    """The idempotency key stamped on every calendar item meetgraph creates with one: a named string property in
+    meetgraph's own property set (a MAPI named property, written and searched as an EWS ExtendedFieldURI)."""
+
+    property_set_id = "6b0f8f5e-2c1d-4a57-9d0e-8e4f6a1c3b27"
+    property_name = "MeetgraphIdempotencyKey"
+    property_type = "String"
+
+
+if KEY_FIELD not in {f.name for f in CalendarItem.FIELDS}:
+    CalendarItem.register(KEY_FIELD, MeetgraphKey)
 
 
 @dataclass(frozen=True)
@@ -121,12 +138,15 @@ class ExchangeCredentials:
 
 # errors -------------------------------------------------------------------------------------
 class _Transient(Exception):
-    """A failure worth retrying; `error` is what surfaces when the retries run out."""
+    """A failure worth retrying; `error` is what surfaces when the retries run out. `refused` is True when the
+    server turned the request away unprocessed (throttling), False when it may have acted on it (timeouts,
+    dropped connections, 5xx): such a request is only sent again when that is idempotent."""
 
-    def __init__(self, error: ProviderError, retry_after: float | None = None) -> None:
+    def __init__(self, error: ProviderError, retry_after: float | None = None, *, refused: bool = False) -> None:
         super().__init__(error.message)
         self.error = error
         self.retry_after = retry_after
+        self.refused = refused
 
 
 class _HttpRefusal(TransportError):
@@ -171,13 +191,14 @@ def _translate(exc: Exception) -> Exception:
         return ProviderAuthError(APP_PASSWORD_HINT)
     if isinstance(exc, _HttpRefusal):
         if exc.status == 429:
-            return _Transient(ProviderRateLimited("Exchange is throttling requests", exc.retry_after), exc.retry_after)
+            throttled = ProviderRateLimited("Exchange is throttling requests", exc.retry_after)
+            return _Transient(throttled, exc.retry_after, refused=True)
         return _Transient(ProviderUnavailable(f"Exchange answered HTTP {exc.status}"), exc.retry_after)
     if isinstance(exc, ErrorServerBusy):
         hint = float(exc.back_off) if exc.back_off else None
         if str(exc).startswith("Reraised from"):
             return _Transient(ProviderUnavailable("Exchange is unavailable"), hint)
-        return _Transient(ProviderRateLimited("Exchange server is busy", hint), hint)
+        return _Transient(ProviderRateLimited("Exchange server is busy", hint), hint, refused=True)
     if isinstance(exc, (ErrorInternalServerError, ErrorInternalServerTransientError, ErrorTimeoutExpired)):
         return _Transient(ProviderUnavailable(f"Exchange server error: {type(exc).__name__}"))
     if isinstance(exc, CONNECTION_ERRORS) or (
@@ -204,8 +225,9 @@ def _translated(fn: Callable[[], T]) -> Callable[[], T]:
     return call
 
 
-async def _with_retry(policy: RetryPolicy, fn: Callable[[], T]) -> T:
-    """Run blocking `fn` in a worker thread, retrying transient failures per `policy`."""
+async def _with_retry(policy: RetryPolicy, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+    """Run blocking `fn` in a worker thread, retrying transient failures per `policy`. When `fn` is not idempotent
+    (a create without a key), only failures the server refused unprocessed are retried."""
     started = time.monotonic()
     attempt = 0
     while True:
@@ -213,6 +235,8 @@ async def _with_retry(policy: RetryPolicy, fn: Callable[[], T]) -> T:
         try:
             return await asyncio.to_thread(_translated(fn))
         except _Transient as transient:
+            if not idempotent and not transient.refused:
+                raise transient.error from transient
             delay = transient.retry_after if transient.retry_after is not None else policy.backoff(attempt)
             if attempt >= policy.attempts or time.monotonic() - started + delay > policy.total_seconds:
                 raise transient.error from transient
@@ -272,6 +296,7 @@ class ExchangeAccounts:
         self._max_size = max_size
         self._accounts: OrderedDict[str, Account] = OrderedDict()
         self._lock = threading.Lock()
+        self._create_locks: dict[str, threading.Lock] = {}
 
     @staticmethod
     def fingerprint(credentials: ExchangeCredentials) -> str:
@@ -297,6 +322,11 @@ class ExchangeAccounts:
         for protocol in closing:
             _close_protocol(protocol)
         return account
+
+    def create_lock(self, credentials: ExchangeCredentials) -> threading.Lock:
+        """The lock that serializes this process's keyed creates in one mailbox (lookup, then CreateItem)."""
+        with self._lock:
+            return self._create_locks.setdefault(self.fingerprint(credentials), threading.Lock())
 
     def discard(self, credentials: ExchangeCredentials, account: Account) -> None:
         """Forget `account` (e.g. after the server refused the login), if it is still the cached one."""
@@ -484,6 +514,7 @@ class ExchangeCalendarProvider(CalendarProvider):
         self._accounts = accounts
         self._account: Account | None = None
         self._account_lock = threading.Lock()
+        self._create_lock = accounts.create_lock(credentials) if accounts is not None else threading.Lock()
 
     def __repr__(self) -> str:
         return f"ExchangeCalendarProvider({self._credentials.email!r}, {self._credentials.ews_url!r})"
@@ -515,9 +546,9 @@ class ExchangeCalendarProvider(CalendarProvider):
             return primary
         return Calendar(root=account.root, id=calendar_id)
 
-    async def _run(self, fn: Callable[[], T]) -> T:
+    async def _run(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         try:
-            return await _with_retry(self._retry, fn)
+            return await _with_retry(self._retry, fn, idempotent=idempotent)
         except ProviderAuthError:
             self._forget_refused_account()
             raise
@@ -527,18 +558,18 @@ class ExchangeCalendarProvider(CalendarProvider):
         return self._credentials.email
 
     async def list_calendars(self) -> list[ProviderCalendar]:
-        def fetch() -> list[ProviderCalendar]:
-            primary = self._ews().calendar
-            calendars = [ProviderCalendar(primary.id, primary.name or "Calendar", True, AccessRole.OWNER)]
-            found = FolderCollection(account=self._ews(), folders=[primary]).find_folders(depth=DEEP)
-            for folder in found:
-                if isinstance(folder, Exception):
-                    raise folder
-                if isinstance(folder, Calendar):
-                    calendars.append(ProviderCalendar(folder.id, folder.name or "", False, AccessRole.OWNER))
-            return calendars
+        return await self._run(self._owned_calendars)
 
-        return await self._run(fetch)
+    def _owned_calendars(self) -> list[ProviderCalendar]:
+        primary = self._ews().calendar
+        calendars = [ProviderCalendar(primary.id, primary.name or "Calendar", True, AccessRole.OWNER)]
+        found = FolderCollection(account=self._ews(), folders=[primary]).find_folders(depth=DEEP)
+        for folder in found:
+            if isinstance(folder, Exception):
+                raise folder
+            if isinstance(folder, Calendar):
+                calendars.append(ProviderCalendar(folder.id, folder.name or "", False, AccessRole.OWNER))
+        return calendars
 
     async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
         jobs = [
@@ -583,31 +614,55 @@ class ExchangeCalendarProvider(CalendarProvider):
             raise _FolderLost(calendar_id) from exc
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        """CreateItem; with a key, the item is stamped with it (MeetgraphKey) and every attempt first looks the key
+        up in the folder (FindItem restricted on the property) and reuses what it finds. So a CreateItem that timed
+        out, or that a crashed process sent, is followed by that lookup and never by a second CreateItem. Keyed
+        creates in one mailbox are serialized within the process (EWS has no server-side uniqueness to lean on).
+        Without a key, a CreateItem that may have reached the server is not sent again."""
+
         def create() -> str:
             try:
                 folder = self._folder(calendar_id)
+                if draft.key is not None:
+                    existing = self._item_with_key(folder, draft.key)
+                    if existing is not None:
+                        return existing
+                return self._create_item(folder, draft)
             except LOST_FOLDER_ERRORS as exc:
                 raise CalendarAccessLost([calendar_id]) from exc
-            zone = _event_zone(draft.timezone)
-            item = CalendarItem(
-                account=self._ews(),
-                folder=folder,
-                subject=draft.summary,
-                body=Body(draft.description) if draft.description else None,
-                start=_ews_time(draft.start).astimezone(zone),
-                end=_ews_time(draft.end).astimezone(zone),
-                required_attendees=[
-                    EwsAttendee(mailbox=Mailbox(email_address=a.email, name=a.name)) for a in draft.attendees
-                ]
-                or None,
-            )
-            try:
-                item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
-            except LOST_FOLDER_ERRORS as exc:
-                raise CalendarAccessLost([calendar_id]) from exc
-            return str(item.id)
 
-        return await self._run(create)
+        def create_once_per_key() -> str:
+            with self._create_lock:
+                return create()
+
+        if draft.key is None:
+            return await self._run(create, idempotent=False)
+        return await self._run(create_once_per_key)
+
+    @staticmethod
+    def _item_with_key(folder: Calendar, key: str) -> str | None:
+        """The id of the folder's item stamped with `key` (FindItem, Shallow, IsEqualTo on the ExtendedFieldURI)."""
+        found = [item for item in folder.filter(**{KEY_FIELD: key}).only("id") if not isinstance(item, Exception)]
+        return str(found[0].id) if found else None
+
+    def _create_item(self, folder: Calendar, draft: EventDraft) -> str:
+        zone = _event_zone(draft.timezone)
+        item = CalendarItem(
+            account=self._ews(),
+            folder=folder,
+            subject=draft.summary,
+            body=Body(draft.description) if draft.description else None,
+            start=_ews_time(draft.start).astimezone(zone),
+            end=_ews_time(draft.end).astimezone(zone),
+            required_attendees=[
+                EwsAttendee(mailbox=Mailbox(email_address=a.email, name=a.name)) for a in draft.attendees
+            ]
+            or None,
+        )
+        if draft.key is not None:
+            setattr(item, KEY_FIELD, draft.key)
+        item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+        return str(item.id)
 
     async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
         raise UnsupportedOperation("Meetings in an Exchange calendar cannot be rescheduled")
@@ -616,9 +671,27 @@ class ExchangeCalendarProvider(CalendarProvider):
         raise UnsupportedOperation("Meetings in an Exchange calendar cannot be cancelled")
 
     async def create_calendar(self, name: str) -> ProviderCalendar:
+        """A calendar folder called `name` below the Calendar folder is reused; Exchange refuses a second one
+        (ErrorFolderExists), which then answers with the folder a concurrent or earlier create made."""
+
+        def existing() -> ProviderCalendar | None:
+            for calendar in self._owned_calendars():
+                if not calendar.is_primary and calendar.name.lower() == name.lower():
+                    return calendar
+            return None
+
         def create() -> ProviderCalendar:
+            found = existing()
+            if found is not None:
+                return found
             folder = Calendar(parent=self._ews().calendar, name=name)
-            folder.save()
+            try:
+                folder.save()
+            except ErrorFolderExists:
+                found = existing()
+                if found is None:
+                    raise
+                return found
             return ProviderCalendar(str(folder.id), name, False, AccessRole.OWNER)
 
         return await self._run(create)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -84,6 +87,16 @@ def google_error(response: httpx.Response) -> tuple[str, set[str]]:
     if isinstance(error, str):
         return str(body.get("error_description") or error), {error}
     return f"Google answered {response.status_code}", set()
+
+
+def google_event_id(key: str) -> str:
+    """The event id Google is asked to use for an idempotency key: base32hex (a-v, 0-9), lowercase, unpadded, of
+    the key's UUID bytes (26 characters); a key that is no UUID is hashed (SHA-256, 52 characters) first."""
+    try:
+        raw = uuid.UUID(key).bytes
+    except ValueError:
+        raw = hashlib.sha256(key.encode()).digest()
+    return base64.b32hexencode(raw).decode().rstrip("=").lower()
 
 
 def event_body(draft: EventDraft) -> dict[str, object]:
@@ -257,18 +270,35 @@ class GoogleCalendarProvider(CalendarProvider):
         return busy, lost, transient
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        """events.insert; with a key, under the id derived from it, so a retry is answered 409 (the id exists,
+        also when the event was deleted since) and the existing event's id is returned."""
+        body = event_body(draft)
+        if draft.key is not None:
+            body["id"] = google_event_id(draft.key)
         response = await self._send(
-            "POST", self._calendar_url(calendar_id, "events"), params=self.SEND_UPDATES, json=event_body(draft)
+            "POST",
+            self._calendar_url(calendar_id, "events"),
+            params=self.SEND_UPDATES,
+            json=body,
+            idempotent=draft.key is not None,
         )
         if response.status_code == 404:
             raise CalendarAccessLost([calendar_id])
+        if response.status_code == 409 and draft.key is not None:
+            return await self._existing_event_id(calendar_id, str(body["id"]))
         if not response.is_success:
             raise self._fail(response)
         return str(response.json()["id"])
 
+    async def _existing_event_id(self, calendar_id: str, event_id: str) -> str:
+        """The id of the event a duplicate insert ran into, read back (events.get answers deleted events too)."""
+        found = await self._json("GET", self._calendar_url(calendar_id, "events", event_id))
+        return str(found.get("id") or event_id)
+
     async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
+        """events.update: the draft replaces the event's fields (idempotent, so it is retried like a read)."""
         response = await self._send(
-            "PATCH",
+            "PUT",
             self._calendar_url(calendar_id, "events", event_id),
             params=self.SEND_UPDATES,
             json=event_body(draft),
@@ -292,7 +322,12 @@ class GoogleCalendarProvider(CalendarProvider):
         raise self._fail(response)
 
     async def create_calendar(self, name: str) -> ProviderCalendar:
-        body = await self._json("POST", f"{self.api_url}/calendars", json={"summary": name})
+        """An owned secondary calendar called `name` is reused (Google allows duplicate names, so a retried
+        calendars.insert would create a second one); calendars.insert is not retried once it may have arrived."""
+        for calendar in await self.list_calendars():
+            if calendar.name == name and calendar.access_role is AccessRole.OWNER and not calendar.is_primary:
+                return calendar
+        body = await self._json("POST", f"{self.api_url}/calendars", json={"summary": name}, idempotent=False)
         return ProviderCalendar(
             id=str(body["id"]),
             name=str(body.get("summary") or name),

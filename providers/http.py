@@ -76,16 +76,24 @@ def is_retryable(response: httpx.Response) -> bool:
     return is_throttled(response) or response.status_code >= 500
 
 
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Failures before the request left: the provider cannot have acted on it."""
+
+
 async def send_with_retry(
     client: httpx.AsyncClient,
     method: str,
     url: str,
     *,
     policy: RetryPolicy,
+    idempotent: bool = True,
     **kwargs: object,
 ) -> httpx.Response:
     """Send a request, retrying 429 / 403 rate-limit / 5xx / timeouts; other 4xx come back at once.
 
+    `idempotent=False` (a create without an idempotency key, e.g. a POST without Google's `id` or Graph's
+    `transactionId`): a request the provider may have acted on is not sent again, so only throttling and
+    failures to connect are retried; a timeout, a dropped connection or a 5xx raises ProviderUnavailable.
     Raises ProviderRateLimited or ProviderUnavailable when the retries are used up.
     """
     started = time.monotonic()
@@ -97,10 +105,14 @@ async def send_with_retry(
             response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             failure: Exception = ProviderUnavailable(f"provider unreachable: {type(exc).__name__}")
+            if not idempotent and not isinstance(exc, NOT_SENT_ERRORS):
+                raise failure from exc
             delay = policy.backoff(attempt)
         else:
             if not is_retryable(response):
                 return response
+            if not idempotent and not is_throttled(response):
+                raise ProviderUnavailable(f"provider error {response.status_code} (not retried: not idempotent)")
             hinted = retry_after_seconds(response)
             if is_throttled(response):
                 failure = ProviderRateLimited("provider rate limit exceeded", retry_after=hinted)
@@ -130,18 +142,24 @@ async def send_authorized(
     policy: RetryPolicy,
     headers: Mapping[str, str] | None = None,
     limit: asyncio.Semaphore | None = None,
+    idempotent: bool = True,
     **kwargs: object,
 ) -> httpx.Response:
-    """A bearer-token call with retries. A 401 refreshes the token once and tries again; a second 401 is
-    returned for the provider to turn into its ProviderAuthError. `limit` caps concurrent calls."""
+    """A bearer-token call with retries (see send_with_retry for `idempotent`). A 401 refreshes the token once and
+    tries again; a second 401 is returned for the provider to turn into its ProviderAuthError. `limit` caps
+    concurrent calls."""
     token = await tokens.access_token()
     for attempt in range(2):
         sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
         if limit is None:
-            response = await send_with_retry(client, method, url, policy=policy, headers=sent, **kwargs)
+            response = await send_with_retry(
+                client, method, url, policy=policy, headers=sent, idempotent=idempotent, **kwargs
+            )
         else:
             async with limit:
-                response = await send_with_retry(client, method, url, policy=policy, headers=sent, **kwargs)
+                response = await send_with_retry(
+                    client, method, url, policy=policy, headers=sent, idempotent=idempotent, **kwargs
+                )
         if response.status_code != 401 or attempt == 1:
             return response
         token = await tokens.refresh_after_rejection(token)

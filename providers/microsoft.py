@@ -298,14 +298,31 @@ class MicrosoftCalendarProvider(CalendarProvider):
         ]
 
     async def create_calendar(self, name: str) -> ProviderCalendar:
-        body = await self._json("POST", f"{self.graph_url}/me/calendars", json={"name": name})
+        """An owned calendar called `name` is reused; POST /me/calendars is not retried once it may have arrived,
+        and its 409 ErrorFolderExists (a concurrent or earlier create won) answers with that calendar."""
+        existing = await self._owned_calendar_named(name)
+        if existing is not None:
+            return existing
+        response = await self._request("POST", f"{self.graph_url}/me/calendars", json={"name": name}, idempotent=False)
         self._catalog = None
+        if response.status_code == 409:
+            existing = await self._owned_calendar_named(name)
+            if existing is not None:
+                return existing
+        self._raise_for_status(response)
+        body = response.json()
         return ProviderCalendar(
             id=str(body["id"]),
             name=str(body.get("name") or name),
             is_primary=False,
             access_role=AccessRole.OWNER,
         )
+
+    async def _owned_calendar_named(self, name: str) -> ProviderCalendar | None:
+        for entry in (await self._load_catalog()).values():
+            if entry.owned and not entry.is_default and entry.name.lower() == name.lower():
+                return ProviderCalendar(id=entry.id, name=entry.name, is_primary=False, access_role=AccessRole.OWNER)
+        return None
 
     # busy time -------------------------------------------------------------
     async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
@@ -453,15 +470,25 @@ class MicrosoftCalendarProvider(CalendarProvider):
         }
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
-        """Create the event; Graph sends the invitations itself when attendees are present."""
+        """Create the event; Graph sends the invitations itself when attendees are present.
+
+        With a key, the event carries it as `transactionId`: Graph answers a repeated POST with the same
+        transactionId with the event it already created (201, same id) instead of creating another, so the POST
+        is retried after timeouts and 5xx like a read.
+        """
+        event = self._event_body(draft)
+        if draft.key is not None:
+            event["transactionId"] = draft.key
         body = await self._json(
             "POST",
             f"{self.graph_url}/me/calendars/{quote(calendar_id, safe='')}/events",
-            json=self._event_body(draft),
+            json=event,
+            idempotent=draft.key is not None,
         )
         return str(body["id"])
 
     async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
+        """PATCH every field the provider writes, so the draft replaces them (idempotent)."""
         await self._json(
             "PATCH",
             f"{self.graph_url}/me/events/{quote(event_id, safe='')}",

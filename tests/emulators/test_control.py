@@ -58,3 +58,29 @@ async def test_the_emulators_still_serve_their_real_paths_beside_control() -> No
     async with _client() as http:
         response = await http.get("/_emulators/google/calendar/v3/users/me/calendarList")
         assert response.status_code == 401
+
+
+async def test_the_next_create_can_be_made_to_lose_its_answer_and_events_counted() -> None:
+    async with _client() as http:
+        # given
+        (account,) = [
+            a for a in (await http.get("/_emulators/google/_control/accounts")).json() if a["email"] == DEMO_GOOGLE
+        ]
+        primary = account["calendars"][0]["id"]
+        before = await http.get("/_emulators/google/_control/events", params={"calendar_id": primary})
+        # when
+        armed = await http.post(
+            "/_emulators/google/_control/faults", json={"lose_next_create": "503", "lost_answer_delay_seconds": 0.5}
+        )
+        refused = await http.post("/_emulators/google/_control/faults", json={"lose_next_create": "sometimes"})
+        await http.post(
+            "/_emulators/google/_control/events",
+            json={"calendar_id": primary, "start": "2026-12-07T09:00:00+00:00", "end": "2026-12-07T10:00:00+00:00"},
+        )
+        after = await http.get("/_emulators/google/_control/events", params={"calendar_id": primary})
+        unknown = await http.get("/_emulators/google/_control/events", params={"calendar_id": "nope"})
+        # then
+        assert armed.json()["lose_next_create"] == "503" and armed.json()["lost_answer_delay_seconds"] == 0.5
+        assert refused.status_code == 400
+        assert after.json()["count"] == before.json()["count"] + 1
+        assert unknown.status_code == 400

@@ -25,6 +25,7 @@ async def make_harness(policy: RetryPolicy, sleeps: RecordedSleeps) -> AsyncIter
             email=OWNER, password=account.password, ews_url=f"{base_url}/EWS/Exchange.asmx"
         )
         provider, _ = await connect_exchange(credentials, retry=policy)
+        protocol = provider._ews().protocol  # opened by connect_exchange; exchangelib reads TIMEOUT per request
         try:
             yield Harness(
                 name="exchange",
@@ -36,6 +37,7 @@ async def make_harness(policy: RetryPolicy, sleeps: RecordedSleeps) -> AsyncIter
                 reader_share_id=None,
                 freebusy_share_id=None,
                 sleeps=sleeps,
+                set_client_timeout=lambda seconds: setattr(protocol, "TIMEOUT", seconds),
             )
         finally:
             await provider.aclose()

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
+
 from emulators.google import create_google_emulator
 from emulators.runner import serve_in_thread
 from emulators.state import AccessRole, EmulatorState
@@ -125,6 +127,7 @@ async def make_harness(policy: RetryPolicy, sleeps: RecordedSleeps) -> AsyncIter
                 reader_share_id=shares[AccessRole.READER],
                 freebusy_share_id=shares[AccessRole.FREE_BUSY],
                 sleeps=sleeps,
+                set_client_timeout=lambda seconds: setattr(provider.client, "timeout", httpx.Timeout(seconds)),
             )
         finally:
             await provider.aclose()

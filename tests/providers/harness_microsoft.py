@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -79,6 +80,7 @@ async def make_world(
             reader_share_id=calendar_named(state, colleague, "Colleague (full details)"),
             freebusy_share_id=calendar_named(state, colleague, "Colleague (free/busy only)"),
             sleeps=sleeps,
+            set_client_timeout=lambda seconds: setattr(provider.client, "timeout", httpx.Timeout(seconds)),
         )
         try:
             yield MicrosoftWorld(harness, settings, store, emulator.state.calls)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,21 +14,10 @@ from providers.base import (
     ProviderUnavailable,
     UnsupportedOperation,
 )
-from providers.http import RetryPolicy
 from scheduling.calendars import AccessRole
-from tests.providers.harness import Harness, RecordedSleeps
+from tests.providers.harness import Harness
 
-PROVIDERS = ["google", "microsoft", "exchange"]
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=PROVIDERS)
-async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    module = importlib.import_module(f"tests.providers.harness_{request.param}")
-    sleeps = RecordedSleeps()
-    policy = RetryPolicy(attempts=4, total_seconds=30, sleep=sleeps)
-    async with module.make_harness(policy, sleeps) as h:
-        yield h
 
 
 async def test_account_email_is_the_connected_account(harness: Harness) -> None:

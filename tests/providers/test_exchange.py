@@ -29,6 +29,19 @@ from tests.providers.harness import RecordedSleeps
 
 OWNER = "owner@exchange.test"
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+KEY_SET = "0b7c1e2d-3f4a-5b6c-7d8e-9f0a1b2c3d4e"
+KEY_PROPERTY = f"PropertySetId={KEY_SET};PropertyName=Key"
+
+
+def find_item_request(folder_id: str, view_and_restriction: str) -> str:
+    return (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+        'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>'
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+        f"{view_and_restriction}"
+        f'<m:ParentFolderIds><t:FolderId Id="{folder_id}"/></m:ParentFolderIds></m:FindItem></s:Body></s:Envelope>'
+    )
 
 
 @dataclass
@@ -201,6 +214,71 @@ async def test_create_event_sends_invitations_to_attendees() -> None:
         assert (event.start, event.end) == (T0, T0 + timedelta(minutes=45))
         assert event.description and "Booked via meetgraph" in event.description
         await provider.aclose()
+
+
+def hold_back_the_next_create(server: Server, provider: ExchangeCalendarProvider) -> int:
+    """The next CreateItem is stored but answered after the client's timeout; returns the operations so far."""
+    provider._ews().protocol.TIMEOUT = 0.5
+    server.state.faults.lost_answer_delay_seconds = 1.5
+    server.state.faults.lose_next_create = "timeout"
+    return len(server.traffic.operations)
+
+
+async def test_a_timed_out_create_item_is_followed_by_the_key_lookup_not_a_second_create() -> None:
+    with exchange_server() as server:
+        # given
+        provider = await connected(server)
+        before = hold_back_the_next_create(server, provider)
+        draft = EventDraft("Demo", T0, T0 + timedelta(minutes=45), key="6f1c2f0e-8a8e-4b6a-9a3e-2d1f5c7b9e10")
+        # when
+        event_id = await provider.create_event(server.account.primary_calendar_id, draft)
+        # then
+        assert server.traffic.operations[before:] == ["FindItem", "CreateItem", "FindItem"]
+        assert list(server.state.calendars[server.account.primary_calendar_id].events) == [event_id]
+        await provider.aclose()
+
+
+async def test_a_create_without_a_key_is_not_sent_again_after_a_timeout() -> None:
+    with exchange_server() as server:
+        # given
+        provider = await connected(server)
+        before = hold_back_the_next_create(server, provider)
+        # when / then
+        with pytest.raises(ProviderUnavailable):
+            await provider.create_event(server.account.primary_calendar_id, EventDraft("Demo", T0, T0 + timedelta(1)))
+        assert server.traffic.operations[before:] == ["CreateItem"]
+        await provider.aclose()
+
+
+async def test_exchangelib_is_left_no_retries_of_its_own() -> None:
+    with exchange_server() as server:
+        # given
+        provider = await connected(server)
+        # then: FaultTolerance would re-send a timed-out CreateItem after its back-off; fail-fast never re-sends
+        assert provider._ews().protocol.retry_policy.fail_fast
+        await provider.aclose()
+
+
+async def test_emulator_finds_items_by_extended_property_but_not_within_a_calendar_view() -> None:
+    with exchange_server() as server:
+        # given
+        calendar = server.account.primary_calendar_id
+        stamped = server.state.add_event(calendar, T0, T0 + timedelta(hours=1), properties={KEY_PROPERTY: "k-1"})
+        server.state.add_event(calendar, T0, T0 + timedelta(hours=1), properties={KEY_PROPERTY: "k-2"})
+        restriction = (
+            "<m:Restriction><t:IsEqualTo>"
+            f'<t:ExtendedFieldURI PropertySetId="{KEY_SET.upper()}" PropertyName="Key" PropertyType="String"/>'
+            '<t:FieldURIOrConstant><t:Constant Value="k-1"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>'
+        )
+        view = '<m:CalendarView StartDate="2026-12-07T00:00:00Z" EndDate="2026-12-08T00:00:00Z"/>'
+        async with httpx.AsyncClient(auth=(OWNER, server.account.password)) as client:
+            # when
+            found = await client.post(server.ews_url, content=find_item_request(calendar, restriction))
+            refused = await client.post(server.ews_url, content=find_item_request(calendar, view + restriction))
+        # then
+        assert f'Id="{stamped.id}"' in found.text
+        assert found.text.count("<t:CalendarItem>") == 1
+        assert "<m:ResponseCode>ErrorInvalidRestriction</m:ResponseCode>" in refused.text
 
 
 def test_capabilities_are_all_off_and_credentials_hide_the_password() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from emulators.google_wire import EVENT_ID_PATTERN
 from emulators.state import AccessRole as EmulatorRole
 from providers.base import (
     Attendee,
@@ -16,7 +18,7 @@ from providers.base import (
     ProviderRequestError,
     ProviderUnavailable,
 )
-from providers.google import GoogleCalendarProvider
+from providers.google import GoogleCalendarProvider, google_event_id
 from providers.http import RetryPolicy
 from providers.oauth import MemoryTokenStore, OAuthClientConfig, OAuthToken, RefreshLocks, TokenManager
 from scheduling.calendars import AccessRole
@@ -227,6 +229,87 @@ async def test_event_is_created_with_invitations_in_a_calendar_whose_id_needs_en
     assert event.invitations_sent
     assert (event.start, event.end) == (T0, T0 + timedelta(minutes=30))
     assert event.attendees == ["guest@example.org"]
+
+
+def test_event_ids_derived_from_keys_are_valid_google_ids() -> None:
+    # when
+    ids = {google_event_id(str(uuid.uuid4())) for _ in range(50)}
+    other = google_event_id("not-a-uuid")
+    # then
+    assert len(ids) == 50
+    assert all(EVENT_ID_PATTERN.fullmatch(i) and len(i) == 26 for i in ids)
+    assert EVENT_ID_PATTERN.fullmatch(other) and google_event_id("not-a-uuid") == other
+    assert google_event_id("6F1C2F0E-8A8E-4B6A-9A3E-2D1F5C7B9E10") == google_event_id(
+        "6f1c2f0e-8a8e-4b6a-9a3e-2d1f5c7b9e10"
+    )
+
+
+@pytest.mark.parametrize("event_id", ["abc", "has-dash-0000", "UPPERCASE00", "wxyz00000", "x" * 1025, 12345])
+async def test_emulator_refuses_event_ids_google_refuses(world: GoogleWorld, event_id: object) -> None:
+    # given
+    body = {"id": event_id, "start": {"dateTime": "2026-12-07T09:00:00Z"}, "end": {"dateTime": "2026-12-07T10:00:00Z"}}
+    # when
+    response = await api_call(world, "POST", f"/calendars/{primary_id(world)}/events", json=body)
+    # then
+    assert response.status_code == 400
+    assert response.json()["error"]["errors"][0] == {
+        "domain": "global",
+        "reason": "invalid",
+        "message": "Invalid resource id value.",
+    }
+    assert not world.state.calendars[primary_id(world)].events
+
+
+async def test_emulator_answers_a_used_event_id_with_409_duplicate_even_once_deleted(world: GoogleWorld) -> None:
+    # given
+    calendar = primary_id(world)
+    body = {"id": "0123456789abcdefghijklmnopqrstuv", "start": {"dateTime": "2026-12-07T09:00:00Z"}}
+    body["end"] = {"dateTime": "2026-12-07T10:00:00Z"}
+    created = await api_call(world, "POST", f"/calendars/{calendar}/events", json=body)
+    # when
+    again = await api_call(world, "POST", f"/calendars/{calendar}/events", json=body)
+    deleted = await api_call(world, "DELETE", f"/calendars/{calendar}/events/{body['id']}")
+    deleted_again = await api_call(world, "DELETE", f"/calendars/{calendar}/events/{body['id']}")
+    after_delete = await api_call(world, "POST", f"/calendars/{calendar}/events", json=body)
+    read_back = await api_call(world, "GET", f"/calendars/{calendar}/events/{body['id']}")
+    # then
+    assert created.status_code == 200 and created.json()["id"] == body["id"]
+    for duplicate in (again, after_delete):
+        assert duplicate.status_code == 409
+        assert duplicate.json()["error"]["errors"][0]["reason"] == "duplicate"
+        assert duplicate.json()["error"]["message"] == "The requested identifier already exists."
+    assert deleted.status_code == 204
+    assert deleted_again.status_code == 410
+    assert read_back.json()["status"] == "cancelled"
+    assert len(world.state.calendars[calendar].events) == 1
+
+
+async def test_a_keyed_create_is_inserted_under_the_derived_id_and_a_409_is_read_back(
+    world: GoogleWorld, provider: GoogleCalendarProvider
+) -> None:
+    # given
+    key = str(uuid.uuid4())
+    draft = EventDraft("Call", T0, T0 + timedelta(minutes=30), key=key)
+    # when
+    first = await provider.create_event(primary_id(world), draft)
+    second = await provider.create_event(primary_id(world), draft)
+    # then
+    assert first == second == google_event_id(key)
+    assert world.calls["events.insert"] == 2
+    assert world.calls["events.get"] == 1
+
+
+async def test_update_replaces_the_event(world: GoogleWorld, provider: GoogleCalendarProvider) -> None:
+    # given
+    calendar = primary_id(world)
+    draft = EventDraft("Call", T0, T0 + timedelta(minutes=30), description="first", key=str(uuid.uuid4()))
+    event_id = await provider.create_event(calendar, draft)
+    # when
+    await provider.update_event(calendar, event_id, EventDraft("Call", T0, T0 + timedelta(hours=1)))
+    # then
+    event = world.state.calendars[calendar].events[event_id]
+    assert (event.end, event.description) == (T0 + timedelta(hours=1), None)
+    assert world.calls["events.update"] == 1
 
 
 async def test_update_and_delete_send_updates_and_a_second_delete_is_fine(

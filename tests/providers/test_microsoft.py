@@ -319,6 +319,63 @@ async def test_events_carry_attendees_and_local_time(world: MicrosoftWorld, stat
     assert event.description == "Booked via meetgraph"
 
 
+async def test_emulator_answers_a_repeated_transaction_id_with_the_event_it_has(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given
+    access, _, _ = state.oauth.issue_tokens(ACCOUNT)
+    url = f"{world.settings.microsoft_graph_url}/me/calendars/{world.harness.primary_id}/events"
+    body = {
+        "subject": "Intro",
+        "start": {"dateTime": "2026-12-07T09:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-12-07T10:00:00", "timeZone": "UTC"},
+        "transactionId": "6f1c2f0e-8a8e-4b6a-9a3e-2d1f5c7b9e10",
+    }
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {access}"}) as client:
+        # when
+        first = await client.post(url, json=body)
+        second = await client.post(url, json={**body, "subject": "Intro (retry)"})
+        plain = await client.post(url, json={k: v for k, v in body.items() if k != "transactionId"})
+    # then
+    assert first.status_code == second.status_code == 201
+    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["transactionId"] == body["transactionId"]
+    assert second.json()["subject"] == "Intro"
+    assert "transactionId" not in plain.json()
+    assert len(state.calendars[world.harness.primary_id].events) == 2
+
+
+async def test_a_keyed_create_sends_the_key_as_transaction_id(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    draft = EventDraft("Intro", T0, T0 + timedelta(minutes=30), key="6f1c2f0e-8a8e-4b6a-9a3e-2d1f5c7b9e10")
+    # when
+    event_id = await world.harness.provider.create_event(world.harness.primary_id, draft)
+    # then
+    event = state.calendars[world.harness.primary_id].events[event_id]
+    assert event.properties == {"transactionId": "6f1c2f0e-8a8e-4b6a-9a3e-2d1f5c7b9e10"}
+
+
+async def test_a_calendar_created_meanwhile_answers_the_409_with_that_calendar(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given: the provider has read the catalogue, then someone else creates the calendar
+    await world.harness.provider.list_calendars()
+    original = world.harness.provider._load_catalog
+
+    async def catalogue_then_race() -> dict[str, object]:
+        catalogue = await original()
+        if not any(c.name == "CRM tasks" for c in state.calendars.values()):
+            state.add_calendar(ACCOUNT, "CRM tasks", calendar_id="AAMkAGraced")
+        return catalogue  # type: ignore[return-value]
+
+    world.harness.provider._load_catalog = catalogue_then_race  # type: ignore[method-assign]
+    # when
+    created = await world.harness.provider.create_calendar("CRM tasks")
+    # then
+    assert created.id == "AAMkAGraced"
+    assert world.calls["calendars.create"] == 1
+
+
 # failures --------------------------------------------------------------------------
 async def test_throttling_honours_retry_after(
     world: MicrosoftWorld, state: EmulatorState, sleeps: RecordedSleeps

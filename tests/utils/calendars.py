@@ -27,8 +27,7 @@ def calendar_named(state: EmulatorState, name: str) -> str:
 
 def live_events(state: EmulatorState, calendar_id: str) -> list[EmulatedEvent]:
     """Events of a calendar that are not cancelled."""
-    with state.lock:
-        return [e for e in state.calendars[calendar_id].events.values() if not e.cancelled]
+    return state.live_events(calendar_id)
 
 
 def events_everywhere_but(state: EmulatorState, calendar_id: str) -> list[EmulatedEvent]:
