@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.utils.live import SAFETY_TIMEOUT, Live
 
-REDIS_ENV = "MEETGRAPH_TEST_REDIS_URL"
 PROTOCOL = "graphql-transport-ws"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"the Redis broadcast test needs {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")
-    return url
 
 
 class GraphQLWebSocket:

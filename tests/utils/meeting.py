@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.utils.graphql import GraphQLClient, iso
@@ -61,3 +61,9 @@ async def my_meetings(gql: GraphQLClient, token: str) -> list[dict[str, Any]]:
     data = await gql(MY_MEETINGS, token=token)
     found: list[dict[str, Any]] = data["me"]["meetings"]
     return found
+
+
+def future_slots(count: int) -> list[datetime]:
+    """`count` half-hour slots on the real clock, from tomorrow 00:00 UTC (for servers in their own processes)."""
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [tomorrow + timedelta(minutes=30 * n) for n in range(count)]
