@@ -183,7 +183,6 @@ async def _book(
             await booking_keys.replay(services, key)  # the slot went to a concurrent request with this key
         raise await attempt.refuse(booking_rules.just_taken())
     failpoint(BOOKING_AFTER_COMMIT)
-    services.jobs.kick()
     # the visitor's answer shows the meeting in the calendar when the write works at once; when it does
     # not, the job is retried later and the booking stands
     await services.jobs.run_now(write_job)
