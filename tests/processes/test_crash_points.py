@@ -27,7 +27,7 @@ from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient, parse
 from tests.utils.meeting import book, future_slots, my_meetings
 from tests.utils.page import PageOwner, page_owner
-from tests.utils.processes import Process, Processes
+from tests.utils.processes import KICKED_ONLY, POLLING, Process, Processes
 
 ATTEMPTS = "query { me { bookingAttempts(last: 50) { id outcome start } } }"
 SLOT = future_slots(1)[0]
@@ -81,7 +81,7 @@ class Scene:
 @asynccontextmanager
 async def scene(processes: Processes, redis_url: str, failpoint: str | None = None) -> AsyncIterator[Scene]:
     """A server (with `failpoint` armed) and an owner with a page whose channel is listened to."""
-    server = processes.server(MEETGRAPH_BROADCAST_URL=redis_url)
+    server = processes.server(MEETGRAPH_BROADCAST_URL=redis_url, **KICKED_ONLY)
     await server.start(**({failpoints.ENV: failpoint} if failpoint else {}))
     async with server.client() as http:
         gql = GraphQLClient(http)
@@ -97,7 +97,7 @@ async def test_a_crash_before_the_booking_commits_leaves_nothing(
     async with scene(processes, redis_url, failpoints.BOOKING_BEFORE_COMMIT) as s:
         # when
         await booking_dies(s.server, s.gql, s.owner, failpoints.BOOKING_BEFORE_COMMIT)
-        await s.server.start(MEETGRAPH_FAILPOINTS=None)
+        await s.server.start(MEETGRAPH_FAILPOINTS=None, **POLLING)
         # then: no meeting, no event, no attempt, no job, nothing published; the slot is free
         assert await my_meetings(s.gql, s.owner.token) == []
         assert await attempts(s.gql, s.owner) == []
@@ -116,7 +116,7 @@ async def test_a_crash_right_after_the_commit_writes_the_event_after_the_restart
         # when
         await booking_dies(s.server, s.gql, s.owner, failpoints.BOOKING_AFTER_COMMIT)
         assert live_events(world.google, primary_id(world.google, GOOGLE_USER)) == []
-        await s.server.start(MEETGRAPH_FAILPOINTS=None)
+        await s.server.start(MEETGRAPH_FAILPOINTS=None, **POLLING)
         # then
         await assert_booked_once(processes, s.gql, world, s.owner, s.published)
 
@@ -152,7 +152,7 @@ async def test_a_crash_between_the_providers_answer_and_storing_the_event_id_wri
         assert await s.server.exited() == KILLED
         assert f"failpoint {failpoints.CALENDAR_WRITE_AFTER_PROVIDER}: SIGKILL" in s.server.output()
         assert len(live_events(world.google, primary_id(world.google, GOOGLE_USER))) == 1
-        await s.server.start(MEETGRAPH_FAILPOINTS=None)
+        await s.server.start(MEETGRAPH_FAILPOINTS=None, **POLLING)
         # then: the write job, claimed by the dead process, is taken again when its lease ends
         await assert_booked_once(processes, s.gql, world, s.owner, s.published)
         (job,) = await processes.jobs(WRITE_MEETING)
@@ -172,7 +172,7 @@ async def test_a_crash_during_the_providers_write_writes_no_duplicate(
         assert s.server.kill() == KILLED
         with pytest.raises(httpx.TransportError):
             await booking
-        await s.server.start()
+        await s.server.start(**POLLING)
         # the restarted worker retries the write once the dead one's lease ends: both creates in flight
         await processes.wait_until(lambda: faults.creates_held == 2, "the retried create is held too")
         faults.hold_creates = False

@@ -38,6 +38,13 @@ CONTACT_EMAIL = "carla@example.com"
 CONTACT_NAME = "Carla Contact"
 
 
+def booking_input(
+    slug: str, start: datetime, *, email: str = CONTACT_EMAIL, name: str = CONTACT_NAME, domain: str | None = None
+) -> dict[str, Any]:
+    """BOOK's variables."""
+    return {"input": {"slug": slug, "start": iso(start), "contactEmail": email, "contactName": name, "domain": domain}}
+
+
 async def book(
     gql: GraphQLClient,
     slug: str,
@@ -48,10 +55,7 @@ async def book(
     domain: str | None = None,
 ) -> dict[str, Any]:
     """bookMeeting as an anonymous visitor; returns the result union."""
-    data = await gql(
-        BOOK,
-        {"input": {"slug": slug, "start": iso(start), "contactEmail": email, "contactName": name, "domain": domain}},
-    )
+    data = await gql(BOOK, booking_input(slug, start, email=email, name=name, domain=domain))
     result: dict[str, Any] = data["bookMeeting"]
     return result
 

@@ -50,6 +50,13 @@ PROVIDER_ENV = {
 }
 
 
+KICKED_ONLY = {"MEETGRAPH_JOB_POLL_SECONDS": "60"}
+"""The in-process worker wakes only when its own process enqueues (a poll could take a request's job first, so
+the request would not run it): for tests that hold a request's job in the emulator."""
+POLLING = {"MEETGRAPH_JOB_POLL_SECONDS": "0.1"}
+"""The worker looks often: a restarted process takes up a dead one's jobs as soon as their lease ends."""
+
+
 def base_env(database_url: str, emulators_url: str) -> dict[str, str]:
     """What every process of a test shares: the database, keys, the emulators, short leases and polls."""
     providers = Settings(_env_file=None).with_emulators(emulators_url)  # type: ignore[call-arg]
@@ -60,7 +67,7 @@ def base_env(database_url: str, emulators_url: str) -> dict[str, str]:
             "MEETGRAPH_SECRET_KEY": "process-test-secret-key-0123456789",
             "MEETGRAPH_ADMIN_TOKEN": ADMIN_TOKEN,
             "MEETGRAPH_JOB_LEASE_SECONDS": "2",
-            "MEETGRAPH_JOB_POLL_SECONDS": "0.1",
+            **POLLING,
             "MEETGRAPH_JOB_BACKOFF_SECONDS": "0.2",
             "MEETGRAPH_JOB_BACKOFF_MAX_SECONDS": "1",
             "MEETGRAPH_SHUTDOWN_GRACE_SECONDS": "10",
