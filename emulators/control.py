@@ -4,6 +4,8 @@ Mounted at `<emulator>/_control` by `meetgraph emulate` and `meetgraph serve --e
 `curl -X POST .../_emulators/google/_control/faults -d '{"latency_seconds": 0.1, "fail_next": [429]}'`.
 `{"lose_next_create": "timeout" | "disconnect" | "503"}` makes the next event create succeed on the server and lose
 its answer; `GET .../_control/events?calendar_id=...` counts a calendar's live (not cancelled) events.
+`{"hold_creates": true}` keeps event creates waiting before they are stored (`creates_held` counts them) until
+`{"hold_creates": false}`: a write in flight, e.g. while a test kills the client.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ FAULT_FIELDS = {
     "retry_after_seconds": int,
     "revoked": bool,
     "lost_answer_delay_seconds": float,
+    "hold_creates": bool,
 }
 
 
@@ -57,6 +60,8 @@ def control_app(state: EmulatorState) -> Starlette:
                 "api_calls": f.api_calls,
                 "lose_next_create": f.lose_next_create,
                 "lost_answer_delay_seconds": f.lost_answer_delay_seconds,
+                "hold_creates": f.hold_creates,
+                "creates_held": f.creates_held,
             }
         )
 

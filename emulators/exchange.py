@@ -106,6 +106,8 @@ def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraf
             handler = OPERATIONS.get(name)
             if handler is None:
                 raise SoapFault("ErrorInvalidRequest", f"The request is invalid: unknown operation {name}.")
+            if name == "CreateItem":
+                await state.faults.hold_create()
             context = EwsContext(state, guarded, traffic)
             with state.lock:
                 body = handler(context, operation)

@@ -257,6 +257,7 @@ class GoogleEmulator:
         if isinstance(calendar, Response):
             return calendar
         body = await self.json_body(request)
+        await self.state.faults.hold_create()  # the request is in: the client may die now, the event is stored
         start = parse_event_time(body.get("start"), "start")
         end = parse_event_time(body.get("end"), "end")
         if end <= start:

@@ -404,6 +404,7 @@ class _MicrosoftEmulator:
         the first one, 201 with the event it already has (same id)."""
         calendar = self._writable(caller, request.path_params["calendar_id"])
         body = lower_keys(await request.json())
+        await self.state.faults.hold_create()  # the request is in: the client may die now, the event is stored
         start = parse_date_time_time_zone(body.get("start"))
         end = parse_date_time_time_zone(body.get("end"))
         if end < start:

@@ -73,6 +73,8 @@ class EmulatedAccount:
     two_factor: bool = False
 
 
+HOLD_POLL_SECONDS = 0.01
+
 LOST_ANSWER_MODES = ("timeout", "disconnect", "503")
 """How the answer to a create the server stored is lost: delayed past the client's timeout, the connection dropped
 mid-answer, or replaced by the provider's 503."""
@@ -80,7 +82,7 @@ mid-answer, or replaced by the provider's 503."""
 
 @dataclass
 class Faults:
-    """Trouble to inject: latency on every API call, scripted failures, revoked grants, lost answers."""
+    """Trouble to inject: latency on every API call, scripted failures, revoked grants, lost answers, held creates."""
 
     latency_seconds: float = 0.0
     fail_next: list[int] = field(default_factory=list)
@@ -93,6 +95,22 @@ class Faults:
     """One of LOST_ANSWER_MODES: the next event create is stored, then its answer is lost that way (once)."""
     lost_answer_delay_seconds: float = 3.0
     """How long a "timeout" lost answer is held back (longer than the client's read timeout)."""
+    hold_creates: bool = False
+    """Event creates wait once their request is read, before anything is stored, until this is false again: a
+    write in flight (the client may die meanwhile; the create is then stored with nobody to answer)."""
+    creates_held: int = 0
+    """Creates waiting under `hold_creates` right now."""
+
+    async def hold_create(self) -> None:
+        """Wait here while `hold_creates` is set (a flag another thread may clear: polled, not awaited)."""
+        if not self.hold_creates:
+            return
+        self.creates_held += 1
+        try:
+            while self.hold_creates:
+                await asyncio.sleep(HOLD_POLL_SECONDS)
+        finally:
+            self.creates_held -= 1
 
     def take_lost_answer(self) -> str | None:
         mode, self.lose_next_create = self.lose_next_create, None

@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import math
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import httpx
 import uvicorn
 
 from meetgraph.settings import Settings
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the SIGTERM or SIGINT it caught once its graceful shutdown is over, so the process ends
+    as killed by the signal; here a finished graceful shutdown ends it with status 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {signum: signal.signal(signum, self.handle_exit) for signum in handled}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -23,22 +41,23 @@ def _serve(args: argparse.Namespace) -> int:
     if args.emulators and settings.public_url == Settings.model_fields["public_url"].default:
         settings = settings.model_copy(update={"public_url": f"http://{args.host}:{args.port}"})
     app = create_app(settings, emulators=args.emulators)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         ws="websockets-sansio",
-        # SIGTERM: stop accepting, let in-flight requests finish (bounded), then the lifespan stops the jobs
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        # on SIGTERM, requests in flight (and the jobs they run) get the grace, then are cancelled; the worker's
+        # running jobs get it again in the shutdown that follows (JobQueue.stop)
+        timeout_graceful_shutdown=max(1, math.ceil(settings.shutdown_grace_seconds)),
     )
-    return 0
+    server = _Server(config)
+    server.run()
+    return 0 if server.started else 3
 
 
 def _worker(args: argparse.Namespace) -> int:
     """Run job workers only (scale-out: any number beside `serve` processes with MEETGRAPH_RUN_WORKERS=false)."""
-    import signal
-
     from db.migrate import upgrade
     from meetgraph.services import Services
     from resolvers.job_kinds import KINDS

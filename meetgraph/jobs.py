@@ -261,11 +261,15 @@ class JobQueue:
 
     async def run_now(self, *job_ids: uuid.UUID | None) -> None:
         """Run these just-committed jobs here and now, if no worker took them yet (answers that show the
-        effect, e.g. a booking already in the calendar). Failures are the job's: retried later, never raised."""
+        effect, e.g. a booking already in the calendar), and wake the local worker for the rest of what the
+        change enqueued. Failures are the job's: retried later, never raised.
+
+        The worker is woken only once these are claimed: woken first, it raced the claim and often won, and
+        the answer showed a write still pending that this request would have done at once."""
         wanted = [job_id for job_id in job_ids if job_id is not None]
-        if not wanted or self._stopping:
-            return
-        for job in await self.claim(limit=len(wanted), job_ids=wanted):
+        claimed = await self.claim(limit=len(wanted), job_ids=wanted) if wanted and not self._stopping else []
+        self.kick()
+        for job in claimed:
             await self._track(job)
 
     async def _track(self, job: Job) -> None:

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.engine import begin_write
 from db.models import CalendarSettings, Meeting, MeetingSource, SchedulingPage, SyncState
 from meetgraph.context import Context
+from meetgraph.failpoints import BOOKING_AFTER_COMMIT, BOOKING_BEFORE_COMMIT, failpoint
 from meetgraph.services import Services
 from providers.base import ProviderError
 from resolvers import attempts, booking_keys, calendar_writes, notify
@@ -181,7 +182,7 @@ async def _book(
         if key is not None:
             await booking_keys.replay(services, key)  # the slot went to a concurrent request with this key
         raise await attempt.refuse(booking_rules.just_taken())
-    services.jobs.kick()
+    failpoint(BOOKING_AFTER_COMMIT)
     # the visitor's answer shows the meeting in the calendar when the write works at once; when it does
     # not, the job is retried later and the booking stands
     await services.jobs.run_now(write_job)
@@ -226,6 +227,7 @@ async def _take_slot(
         try:
             await session.flush()
             job = await effects(session)
+            failpoint(BOOKING_BEFORE_COMMIT)
             await session.commit()
         except IntegrityError:
             await session.rollback()

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.engine import begin_write
 from db.models import CalendarConnection, CalendarSettings, Job, JobState, Meeting, MeetingStatus, SyncState, Task
 from meetgraph import jobs
+from meetgraph.failpoints import CALENDAR_WRITE_AFTER_PROVIDER, failpoint
 from meetgraph.providers import provider_for
 from meetgraph.services import Services
 from providers.base import (
@@ -112,6 +113,7 @@ async def write_meeting(services: Services, payload: dict[str, Any]) -> None:
             services, Meeting, meeting_id, sync_attempts=col(Meeting.sync_attempts) + 1, sync_error=exc.message[:500]
         )
         raise _job_error(exc) from exc
+    failpoint(CALENDAR_WRITE_AFTER_PROVIDER)
     # stored whatever happened meanwhile: a cancel that came first waits for this id to delete the event
     await _update(
         services, Meeting, meeting_id, sync_state=SyncState.SYNCED, provider_event_id=event_id, sync_error=None

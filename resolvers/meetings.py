@@ -115,6 +115,5 @@ async def cancel_meeting(ctx: Context, meeting_id: str) -> Meeting:
         if meeting.provider_calendar_id is not None and connection is not None:
             delete_job = await calendar_writes.enqueue_delete(session, ctx.services, meeting)
         await session.commit()
-    ctx.services.jobs.kick()
     await ctx.services.jobs.run_now(delete_job)
     return meeting

@@ -15,6 +15,7 @@ from meetgraph.services import Services
 from meetgraph.settings import Settings
 from providers.http import RetryPolicy
 from tests.providers.harness import RecordedSleeps
+from tests.utils import broadcast
 from tests.utils.clock import FakeClock
 from tests.utils.databases import POSTGRES_ENV, TemplateDatabases, pg_engine, postgres_url
 from tests.utils.emulators import EmulatorServer, World
@@ -39,6 +40,14 @@ def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres" and not postgres_url():
         pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
     return str(request.param)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = broadcast.redis_url()
+    if not url:
+        pytest.skip(f"Redis tests need {broadcast.REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")
+    return url
 
 
 @pytest.fixture

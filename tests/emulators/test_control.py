@@ -84,3 +84,13 @@ async def test_the_next_create_can_be_made_to_lose_its_answer_and_events_counted
         assert refused.status_code == 400
         assert after.json()["count"] == before.json()["count"] + 1
         assert unknown.status_code == 400
+
+
+async def test_creates_can_be_held_and_released() -> None:
+    async with _client() as http:
+        # when
+        held = await http.post("/_emulators/google/_control/faults", json={"hold_creates": True})
+        released = await http.post("/_emulators/google/_control/faults", json={"hold_creates": False})
+        # then
+        assert (held.json()["hold_creates"], held.json()["creates_held"]) == (True, 0)
+        assert released.json()["hold_creates"] is False

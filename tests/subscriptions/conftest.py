@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.utils.live import SAFETY_TIMEOUT, Live
 from tests.utils.redis_server import RedisServer, redis_server_or_skip
 
-REDIS_ENV = "MEETGRAPH_TEST_REDIS_URL"
 PROTOCOL = "graphql-transport-ws"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"the Redis broadcast test needs {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")
-    return url
 
 
 class GraphQLWebSocket:

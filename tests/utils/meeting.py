@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.utils.graphql import GraphQLClient, iso
@@ -38,6 +38,22 @@ CONTACT_EMAIL = "carla@example.com"
 CONTACT_NAME = "Carla Contact"
 
 
+def booking_input(
+    slug: str,
+    start: datetime,
+    *,
+    email: str = CONTACT_EMAIL,
+    name: str = CONTACT_NAME,
+    domain: str | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """BOOK's variables."""
+    fields = {"slug": slug, "start": iso(start), "contactEmail": email, "contactName": name, "domain": domain}
+    if key is not None:
+        fields["idempotencyKey"] = key
+    return {"input": fields}
+
+
 async def book(
     gql: GraphQLClient,
     slug: str,
@@ -49,10 +65,7 @@ async def book(
     key: str | None = None,
 ) -> dict[str, Any]:
     """bookMeeting as an anonymous visitor; returns the result union."""
-    fields = {"slug": slug, "start": iso(start), "contactEmail": email, "contactName": name, "domain": domain}
-    if key is not None:
-        fields["idempotencyKey"] = key
-    data = await gql(BOOK, {"input": fields})
+    data = await gql(BOOK, booking_input(slug, start, email=email, name=name, domain=domain, key=key))
     result: dict[str, Any] = data["bookMeeting"]
     return result
 
@@ -62,3 +75,9 @@ async def my_meetings(gql: GraphQLClient, token: str) -> list[dict[str, Any]]:
     data = await gql(MY_MEETINGS, token=token)
     found: list[dict[str, Any]] = data["me"]["meetings"]
     return found
+
+
+def future_slots(count: int) -> list[datetime]:
+    """`count` half-hour slots on the real clock, from tomorrow 00:00 UTC (for servers in their own processes)."""
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [tomorrow + timedelta(minutes=30 * n) for n in range(count)]
