@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -46,6 +46,7 @@ Handler = Callable[["Services", Payload], Awaitable[None]]
 FailedHook = Callable[[AsyncSession, "Services", Payload, str], Awaitable[None]]
 
 MAX_ERROR = 2000
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 class Retry(Exception):
@@ -314,11 +315,31 @@ class JobQueue:
             except TimeoutError:
                 pass
 
+    async def prune(self) -> int:
+        """Forget DONE jobs older than the retention (FAILED ones stay until an operator deals with them)."""
+        before = self.services.clock() - timedelta(days=self.settings.job_retention_days)
+        async with self.services.sessionmaker() as session:
+            await begin_write(session)
+            result = await session.execute(
+                delete(Job).where(col(Job.state) == JobState.DONE, col(Job.finished_at) < before)
+            )
+            await session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def _heartbeat(self) -> None:
-        """Extend the lease of every job this process runs, so no other worker takes them while alive."""
+        """Extend the lease of every job this process runs, so no other worker takes them while alive;
+        now and then, prune old DONE jobs."""
         interval = max(self.settings.job_lease_seconds / 3, 0.05)
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
         while True:
             await asyncio.sleep(interval)
+            if loop.time() >= next_prune:
+                next_prune = loop.time() + PRUNE_EVERY_SECONDS
+                try:
+                    await self.prune()
+                except Exception:
+                    log.exception("pruning old jobs failed")
             if not self._running:
                 continue
             try:

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     job_backoff_seconds: float = 2.0
     """First retry delay; doubled per attempt (with jitter) up to job_backoff_max_seconds."""
     job_backoff_max_seconds: float = 300.0
+    job_retention_days: float = 7.0
+    """DONE jobs are deleted after this long; FAILED ones are kept for operators."""
     mail_max_attempts: int = 12
     """With the default backoff, mails are retried for about 40 minutes of SMTP outage."""
     shutdown_grace_seconds: float = 20.0

@@ -181,3 +181,22 @@ async def test_the_worker_loop_runs_what_is_enqueued(services: Services) -> None
     finally:
         await queue.stop()
     assert recorder.ran == ["0"]
+
+
+async def test_old_done_jobs_are_pruned_and_failed_ones_kept(services: Services, clock: FakeClock) -> None:
+    # given: a job done, one failed, one pending
+    recorder = Recorder()
+    queue = recorder.queue(services)
+    await enqueue(services, 1)
+    await queue.drain()
+    recorder.outcome = jobs.Permanent("refused")
+    await enqueue(services, 1)
+    await queue.drain()
+    recorder.outcome = None
+    clock.advance(days=services.settings.job_retention_days, seconds=1)
+    await enqueue(services, 1)
+    # when
+    pruned = await queue.prune()
+    # then
+    assert pruned == 1
+    assert sorted(state.value for state, _ in await states(services)) == ["FAILED", "PENDING"]
