@@ -170,9 +170,10 @@ class JobQueue:
             where = and_(col(Job.id).in_(list(job_ids)), col(Job.state) == JobState.PENDING)
         where = and_(where, col(Job.kind).in_(list(self.kinds)))
         sessionmaker = self.services.sessionmaker
-        async with sessionmaker() as session:  # a cheap read first: SQLite's write lock only when there is work
-            if (await session.exec(select(Job.id).where(where).limit(1))).first() is None:
-                return []
+        if not job_ids:  # polling: a cheap read first, so SQLite's write lock is taken only when there is work
+            async with sessionmaker() as session:
+                if (await session.exec(select(Job.id).where(where).limit(1))).first() is None:
+                    return []
         async with sessionmaker() as session:
             await begin_write(session)
             pick = select(Job.id).where(where).order_by(col(Job.run_at)).limit(limit).with_for_update(skip_locked=True)
