@@ -46,6 +46,9 @@ class BroadcastUnavailable(Exception):
 class Event:
     channel: str
     message: str
+    gap: bool = False
+    """Not a message: the subscription was re-established after the backend was lost, and what was
+    published meanwhile did not arrive (the consumer catches up from its own store)."""
 
 
 class Subscriber:
@@ -117,8 +120,8 @@ class Broadcast(ABC):
                 del self._local[channel]
                 self._channels_changed()
 
-    def _fan_out(self, channel: str, message: str) -> None:
-        event = Event(channel, message)
+    def _fan_out(self, channel: str, message: str, *, gap: bool = False) -> None:
+        event = Event(channel, message, gap=gap)
         for subscriber in list(self._local.get(channel, ())):
             subscriber.deliver(event)
 
@@ -201,6 +204,8 @@ class RedisBroadcast(Broadcast):
         self._progress = asyncio.Condition()
         self._live: set[str] = set()
         """Channels Redis confirmed in the listener's current connection."""
+        self._lost: set[str] = set()
+        """Channels that were live when the connection was lost: their subscribers get a gap once back."""
         self._connected = False
         self._closing = False
         self._listener: asyncio.Task[None] | None = None
@@ -250,6 +255,7 @@ class RedisBroadcast(Broadcast):
             except (RedisError, OSError) as error:
                 failures = 0 if self._connected else failures + 1
                 self._connected = False
+                self._lost |= self._live
                 self._live.clear()
                 delay = reconnect_delay(failures, cap=self.max_delay)
                 log.warning("broadcast listener lost Redis (%s); reconnecting in %.2fs", error, delay)
@@ -257,6 +263,7 @@ class RedisBroadcast(Broadcast):
             except Exception:
                 log.exception("broadcast listener failed; restarting it")
                 self._connected = False
+                self._lost |= self._live
                 self._live.clear()
                 await asyncio.sleep(self.max_delay)
 
@@ -267,6 +274,7 @@ class RedisBroadcast(Broadcast):
             while True:
                 self._changed.clear()
                 wanted = set(self._local)
+                self._lost &= wanted
                 if wanted - subscribed:
                     await pubsub.subscribe(*(wanted - subscribed))
                 if subscribed - wanted:
@@ -305,6 +313,9 @@ class RedisBroadcast(Broadcast):
                 log.info("broadcast listener subscribed to Redis")
             self._connected = True  # one SUBSCRIBE carries every channel: all are in place
             self._live.add(channel)
+            if channel in self._lost:
+                self._lost.discard(channel)
+                self._fan_out(channel, "", gap=True)
             async with self._progress:
                 self._progress.notify_all()
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from graphql import GraphQLError
 from sqlmodel import col, select
@@ -119,9 +120,51 @@ async def recent(ctx: Context, user_id: uuid.UUID, last: int) -> list[BookingAtt
         return list(rows.all())
 
 
+SEEN = 1000
+"""Attempt ids a subscription remembers, to drop repeats (publishing is at least once) and catch-up overlap."""
+CATCH_UP_MARGIN = timedelta(minutes=1)
+"""Clocks of several processes differ: a subscription takes attempts from this long before it began, and
+catching up after a gap re-reads this far behind the last attempt seen (repeats are dropped by id)."""
+
+
 async def stream(services: Services, user_id: uuid.UUID) -> AsyncIterator[BookingAttempt]:
-    """Every attempt on the user's pages from now on; the subscription ends cleanly on disconnect."""
+    """Every attempt on the user's pages from now on, each once; the subscription ends cleanly on disconnect.
+
+    When the broadcast backend was lost and is back (a gap), what was published meanwhile is read from the
+    attempts table, so a Redis restart costs subscribers nothing.
+    """
+    seen: deque[uuid.UUID] = deque(maxlen=SEEN)
+    start = services.clock() - CATCH_UP_MARGIN
+    last = start
+
+    def fresh(attempt: BookingAttempt) -> bool:
+        """Not yet given to this subscriber, and not from before it began (a publish retried late)."""
+        nonlocal last
+        if attempt.id in seen or attempt.occurred_at < start:
+            return False
+        seen.append(attempt.id)
+        last = max(last, attempt.occurred_at)
+        return True
+
     async with services.broadcast.subscribe(channel=channel_for(user_id)) as subscriber:
         services.events.subscribed(user_id)
         async for event in subscriber:
-            yield _decode(event.message)
+            if event.gap:
+                for attempt in await _since(services, user_id, max(start, last - CATCH_UP_MARGIN)):
+                    if fresh(attempt):
+                        yield attempt
+            else:
+                attempt = _decode(event.message)
+                if fresh(attempt):
+                    yield attempt
+
+
+async def _since(services: Services, user_id: uuid.UUID, since: datetime) -> list[BookingAttempt]:
+    async with services.sessionmaker() as session:
+        rows = await session.exec(
+            select(BookingAttempt)
+            .where(BookingAttempt.user_id == user_id, col(BookingAttempt.occurred_at) >= since)
+            .order_by(col(BookingAttempt.occurred_at), col(BookingAttempt.id))
+            .limit(MAX_RECENT)
+        )
+        return list(rows.all())

@@ -65,11 +65,13 @@ async def test_subscriptions_resume_and_readiness_recovers_after_redis_restarts(
             down = await readiness_becomes(live, 503)
             assert down == {"status": "unavailable", "checks": {"database": "ok", "broadcast": "unavailable"}}
             assert (await live.http.get("/healthz")).status_code == 200
-            # and bookings go on: their attempts are stored, and published once Redis is back
+            # and bookings go on: their attempts are stored, and reach the subscribers once Redis is back
+            clock.advance(minutes=1)
             outage_slots = [SLOT + timedelta(hours=hours) for hours in (3, 4, 5)]
             for start in outage_slots:
                 assert (await book(live.gql, "ada", start))["__typename"] == "BookMeetingSuccess"
 
+            clock.advance(minutes=5)
             async with authorized(live, ada) as during:
                 await during.subscribe("c", ATTEMPTS)  # begun while Redis is down
 
@@ -81,9 +83,11 @@ async def test_subscriptions_resume_and_readiness_recovers_after_redis_restarts(
                 up = await readiness_becomes(live, 200)
                 assert up == {"status": "ok", "checks": {"database": "ok", "broadcast": "ok"}}
                 await live.listening.wait(ada_id, 3)
-                clock.advance(seconds=10)  # the publish jobs' backoff (the worker looks again within a second)
                 expected = {("REQUESTED", "ada", "carla@example.com", start) for start in outage_slots}
-                for operation_id, client in {"a": first, "b": second, "c": during}.items():
+                # (caught up from the attempts table when the subscription is back, whatever became of
+                # their publishing: published into the stopping Redis, or still waiting for a retry); the
+                # subscription begun later gets what happens from then on
+                for operation_id, client in {"a": first, "b": second}.items():
                     got = {summary(await client.next_data(operation_id)) for _ in outage_slots}
                     assert got == expected, operation_id
                 await each_gets_requested(live, {"a": first, "b": second, "c": during}, hours=1)
