@@ -63,9 +63,11 @@ async def assert_booked_once(
     assert [job.state for job in await processes.jobs(WRITE_MEETING)] == [JobState.DONE]
 
 
-async def booking_dies(server: Process, gql: GraphQLClient, owner: PageOwner, failpoint: str) -> None:
+async def booking_dies(
+    server: Process, gql: GraphQLClient, owner: PageOwner, failpoint: str, key: str | None = None
+) -> None:
     with pytest.raises(httpx.TransportError):
-        await book(gql, owner.slug, SLOT)
+        await book(gql, owner.slug, SLOT, key=key)
     assert await server.exited() == KILLED
     assert f"failpoint {failpoint}: SIGKILL" in server.output()
 
@@ -113,11 +115,16 @@ async def test_a_crash_right_after_the_commit_writes_the_event_after_the_restart
 ) -> None:
     # given
     async with scene(processes, redis_url, failpoints.BOOKING_AFTER_COMMIT) as s:
-        # when
-        await booking_dies(s.server, s.gql, s.owner, failpoints.BOOKING_AFTER_COMMIT)
+        # when: the visitor's answer is lost with the process
+        await booking_dies(s.server, s.gql, s.owner, failpoints.BOOKING_AFTER_COMMIT, key="visitor-7")
         assert live_events(world.google, primary_id(world.google, GOOGLE_USER)) == []
         await s.server.start(MEETGRAPH_FAILPOINTS=None, **POLLING)
         # then
+        await assert_booked_once(processes, s.gql, world, s.owner, s.published)
+        # and the visitor, sending the form again with its key, is told of the booking that exists
+        again = await book(s.gql, s.owner.slug, SLOT, key="visitor-7")
+        (meeting,) = await my_meetings(s.gql, s.owner.token)
+        assert again["__typename"] == "BookMeetingSuccess" and again["meeting"]["id"] == meeting["id"]
         await assert_booked_once(processes, s.gql, world, s.owner, s.published)
 
 
