@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("meetgraph.jobs")
 
 Payload = dict[str, Any]
-Handler = Callable[["Services", Payload], Awaitable[None]]
+Finish = Callable[[AsyncSession], Awaitable[None]]
+"""What a handler stores of its result (e.g. the event id): run in the transaction that marks the job DONE."""
+Handler = Callable[["Services", Payload], Awaitable[Finish | None]]
 FailedHook = Callable[[AsyncSession, "Services", Payload, str], Awaitable[None]]
 
 MAX_ERROR = 2000
@@ -203,6 +205,26 @@ class JobQueue:
             )
             await session.commit()
 
+    async def _done(self, job: Job, finish: Finish | None) -> None:
+        """DONE, with the handler's result stored in the same transaction (even if the lease was lost meanwhile:
+        the effect happened, and what it made must be known)."""
+        async with self.services.sessionmaker() as session:
+            await begin_write(session)
+            await session.execute(
+                update(Job)
+                .where(col(Job.id) == job.id, col(Job.locked_by) == self.name)
+                .values(
+                    state=JobState.DONE,
+                    locked_by=None,
+                    locked_until=None,
+                    finished_at=self.services.clock(),
+                    last_error=None,
+                )
+            )
+            if finish is not None:
+                await finish(session)
+            await session.commit()
+
     async def _fail(self, job: Job, error: str, *, permanent: bool, delay: float | None) -> None:
         kind = self.kinds[job.kind]
         now = self.services.clock()
@@ -243,7 +265,7 @@ class JobQueue:
         deadline = asyncio.timeout(self.settings.job_timeout_seconds)
         try:
             async with deadline:
-                await kind.run(self.services, job.payload)
+                finish = await kind.run(self.services, job.payload)
         except asyncio.CancelledError:
             await asyncio.shield(self.release(job))
             raise
@@ -259,7 +281,7 @@ class JobQueue:
                 error = "".join(traceback.format_exception_only(exc)).strip()
             await self._fail(job, error, permanent=False, delay=None)
         else:
-            await self._finish(job, state=JobState.DONE, finished_at=self.services.clock(), last_error=None)
+            await self._done(job, finish)
 
     async def run_now(self, *job_ids: uuid.UUID | None) -> None:
         """Run these just-committed jobs here and now, if no worker took them yet (answers that show the

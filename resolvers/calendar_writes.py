@@ -94,15 +94,23 @@ async def enqueue_write(session: AsyncSession, services: Services, meeting: Meet
     return await _enqueue(session, services, WRITE_MEETING, "meeting_id", meeting.id)
 
 
-async def write_meeting(services: Services, payload: dict[str, Any]) -> None:
+def _store(model: Any, key: uuid.UUID, *conditions: Any, **values: Any) -> jobs.Finish:
+    """A handler's result, stored by the queue in the transaction that marks its job DONE."""
+
+    async def finish(session: AsyncSession) -> None:
+        await session.execute(update(model).where(model.id == key, *conditions).values(**values))
+
+    return finish
+
+
+async def write_meeting(services: Services, payload: dict[str, Any]) -> jobs.Finish | None:
     meeting_id = uuid.UUID(payload["meeting_id"])
     meeting, connection = await _load(services, Meeting, meeting_id)
     if meeting is None or meeting.sync_state is not SyncState.PENDING:
-        return
+        return None
     if meeting.status is MeetingStatus.CANCELLED:  # cancelled before it was written: nothing to write
         pending = col(Meeting.sync_state) == SyncState.PENDING
-        await _update(services, Meeting, meeting_id, pending, sync_state=SyncState.NOT_SYNCED)
-        return
+        return _store(Meeting, meeting_id, pending, sync_state=SyncState.NOT_SYNCED)
     if connection is None or meeting.provider_calendar_id is None:
         raise jobs.Permanent("the calendar was disconnected")
     try:
@@ -115,9 +123,7 @@ async def write_meeting(services: Services, payload: dict[str, Any]) -> None:
         raise _job_error(exc) from exc
     failpoint(CALENDAR_WRITE_AFTER_PROVIDER)
     # stored whatever happened meanwhile: a cancel that came first waits for this id to delete the event
-    await _update(
-        services, Meeting, meeting_id, sync_state=SyncState.SYNCED, provider_event_id=event_id, sync_error=None
-    )
+    return _store(Meeting, meeting_id, sync_state=SyncState.SYNCED, provider_event_id=event_id, sync_error=None)
 
 
 async def write_failed(session: AsyncSession, services: Services, payload: dict[str, Any], error: str) -> None:
@@ -165,11 +171,11 @@ async def enqueue_task_write(session: AsyncSession, services: Services, task: Ta
     return await _enqueue(session, services, WRITE_TASK, "task_id", task.id)
 
 
-async def write_task(services: Services, payload: dict[str, Any]) -> None:
+async def write_task(services: Services, payload: dict[str, Any]) -> jobs.Finish | None:
     task_id = uuid.UUID(payload["task_id"])
     task, connection = await _load(services, Task, task_id)
     if task is None or task.sync_state is not SyncState.PENDING:
-        return
+        return None
     if connection is None:
         raise jobs.Permanent("the calendar was disconnected")
     if connection.task_calendar_id is None:
@@ -186,7 +192,7 @@ async def write_task(services: Services, payload: dict[str, Any]) -> None:
             event_id = await provider.create_event(connection.task_calendar_id, draft)
     except ProviderError as exc:
         raise _job_error(exc) from exc
-    await _update(services, Task, task_id, sync_state=SyncState.SYNCED, provider_event_id=event_id)
+    return _store(Task, task_id, sync_state=SyncState.SYNCED, provider_event_id=event_id)
 
 
 async def task_write_failed(session: AsyncSession, services: Services, payload: dict[str, Any], error: str) -> None:
@@ -202,26 +208,21 @@ async def enqueue_task_calendar(
     return await _enqueue(session, services, CREATE_TASK_CALENDAR, "connection_id", connection.id)
 
 
-async def create_task_calendar(services: Services, payload: dict[str, Any]) -> None:
+async def create_task_calendar(services: Services, payload: dict[str, Any]) -> jobs.Finish | None:
     """The tasks sub-calendar, created once when task sync is first turned on (found again if it exists)."""
     connection_id = uuid.UUID(payload["connection_id"])
     async with services.sessionmaker() as session:
         connection = await session.get(CalendarConnection, connection_id)
         settings = await session.get(CalendarSettings, connection.user_id) if connection else None
     if connection is None or connection.task_calendar_id is not None or settings is None or not settings.task_sync:
-        return
+        return None
     try:
         async with provider_for(connection, services) as provider:
             created = await provider.create_calendar(settings_rules.TASK_CALENDAR_NAME)
     except ProviderError as exc:
         raise _job_error(exc) from exc
-    await _update(
-        services,
-        CalendarConnection,
-        connection_id,
-        col(CalendarConnection.task_calendar_id).is_(None),
-        task_calendar_id=created.id,
-    )
+    unset = col(CalendarConnection.task_calendar_id).is_(None)
+    return _store(CalendarConnection, connection_id, unset, task_calendar_id=created.id)
 
 
 KINDS = {
