@@ -38,6 +38,7 @@ from db.models import Job, JobState
 
 if TYPE_CHECKING:
     from meetgraph.services import Services
+    from meetgraph.settings import Settings
 
 log = logging.getLogger("meetgraph.jobs")
 
@@ -85,7 +86,7 @@ async def enqueue(
     *,
     now: datetime,
     key: str | None = None,
-    max_attempts: int | None = None,
+    max_attempts: int = 5,
     delay: timedelta = timedelta(0),
 ) -> uuid.UUID | None:
     """Add a job to the session's transaction; with a `key` already used, nothing (returns None)."""
@@ -97,7 +98,7 @@ async def enqueue(
         "payload": payload,
         "state": JobState.PENDING,
         "attempts": 0,
-        "max_attempts": max_attempts or 5,
+        "max_attempts": max_attempts,
         "run_at": now + delay,
         "created_at": now,
     }
@@ -143,7 +144,7 @@ class JobQueue:
         self.kinds.update(kinds)
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.services.settings
 
     @property
@@ -195,34 +196,19 @@ class JobQueue:
             await session.commit()
         return claimed
 
-    async def _finish(self, job: Job, **values: Any) -> None:
+    async def _settle(self, job: Job, *, then: Finish | None = None, if_ours: bool = False, **values: Any) -> None:
+        """End this worker's claim on the job with `values`, and run `then` in the same transaction: always
+        (a DONE job's result: the effect happened, what it made must be known even if the lease was lost), or
+        with `if_ours` only while the claim was still this worker's (a FAILED job's hook, run once)."""
         async with self.services.sessionmaker() as session:
             await begin_write(session)
-            await session.execute(
+            result = await session.execute(
                 update(Job)
                 .where(col(Job.id) == job.id, col(Job.locked_by) == self.name)
                 .values(locked_by=None, locked_until=None, **values)
             )
-            await session.commit()
-
-    async def _done(self, job: Job, finish: Finish | None) -> None:
-        """DONE, with the handler's result stored in the same transaction (even if the lease was lost meanwhile:
-        the effect happened, and what it made must be known)."""
-        async with self.services.sessionmaker() as session:
-            await begin_write(session)
-            await session.execute(
-                update(Job)
-                .where(col(Job.id) == job.id, col(Job.locked_by) == self.name)
-                .values(
-                    state=JobState.DONE,
-                    locked_by=None,
-                    locked_until=None,
-                    finished_at=self.services.clock(),
-                    last_error=None,
-                )
-            )
-            if finish is not None:
-                await finish(session)
+            if then is not None and (result.rowcount or not if_ours):  # type: ignore[attr-defined]
+                await then(session)
             await session.commit()
 
     async def _fail(self, job: Job, error: str, *, permanent: bool, delay: float | None) -> None:
@@ -232,32 +218,25 @@ class JobQueue:
             wait = delay if delay is not None else self.backoff(job.attempts, kind.max_backoff)
             log.warning("job %s %s failed (attempt %s/%s), retried in %.1fs: %s", job.kind, job.id,
                         job.attempts, job.max_attempts, wait, error)  # fmt: skip
-            await self._finish(
+            await self._settle(
                 job, state=JobState.PENDING, run_at=now + timedelta(seconds=wait), last_error=error[:MAX_ERROR]
             )
             return
         log.error("job %s %s failed for good after %s attempt(s): %s", job.kind, job.id, job.attempts, error)
-        async with self.services.sessionmaker() as session:
-            await begin_write(session)
-            result = await session.execute(
-                update(Job)
-                .where(col(Job.id) == job.id, col(Job.locked_by) == self.name)
-                .values(
-                    state=JobState.FAILED,
-                    locked_by=None,
-                    locked_until=None,
-                    last_error=error[:MAX_ERROR],
-                    finished_at=now,
-                )
-            )
-            if result.rowcount and kind.on_failed is not None:  # type: ignore[attr-defined]
-                await kind.on_failed(session, self.services, job.payload, error)
-            await session.commit()
+        on_failed = kind.on_failed
+
+        async def hook(session: AsyncSession) -> None:
+            if on_failed is not None:
+                await on_failed(session, self.services, job.payload, error)
+
+        await self._settle(
+            job, then=hook, if_ours=True, state=JobState.FAILED, last_error=error[:MAX_ERROR], finished_at=now
+        )
         self.kick()
 
     async def release(self, job: Job) -> None:
         """Give an unfinished job back (shutdown): it runs again, without counting this try."""
-        await self._finish(job, state=JobState.PENDING, attempts=max(job.attempts - 1, 0))
+        await self._settle(job, state=JobState.PENDING, attempts=max(job.attempts - 1, 0))
 
     async def execute(self, job: Job) -> None:
         """Run one claimed job to DONE, a retry, or FAILED; never raises (but for cancellation)."""
@@ -281,7 +260,9 @@ class JobQueue:
                 error = "".join(traceback.format_exception_only(exc)).strip()
             await self._fail(job, error, permanent=False, delay=None)
         else:
-            await self._done(job, finish)
+            await self._settle(
+                job, then=finish, state=JobState.DONE, finished_at=self.services.clock(), last_error=None
+            )
 
     async def run_now(self, *job_ids: uuid.UUID | None) -> None:
         """Run these just-committed jobs here and now, if no worker took them yet (answers that show the
