@@ -112,7 +112,10 @@ class ApiToken(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
     token_hash: str = Field(max_length=64, unique=True)
+    name: str = Field(default="", max_length=100)
     created_at: datetime = _created()
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Refreshed at most once a minute or so (the API tokens resolver decides), so reads never cost a write per request."""
 
 
 class Domain(SQLModel, table=True):
@@ -122,6 +125,9 @@ class Domain(SQLModel, table=True):
     hostname: str = Field(max_length=253, unique=True)
     robots_disallow_meetings: bool = False
     created_at: datetime = _created()
+    verification_token: str = Field(default="", max_length=64)
+    """The value the account publishes in DNS TXT at `_meetgraph.<hostname>` to prove control of the host."""
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CalendarConnection(SQLModel, table=True):

@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_subscriptions_per_connection: int = 5
 
+    # --- hardening (issue 10); each owner module documents its use in the README's settings table ---
+    max_body_bytes: int = 1_000_000
+    """Largest HTTP request body accepted; bigger ones get 413 before they are read whole."""
+    graphiql: bool = True
+    """False turns off GraphiQL and answers introspection only to signed-in callers (production)."""
+    log_format: str = "text"
+    """`text` (human) or `json` (one object per line, for log shippers)."""
+    dns_nameservers: str | None = None
+    """`host:port,...`: resolvers for domain verification; the system's resolvers when unset."""
+    exchange_private_networks: str = ""
+    """`10.0.0.0/8,...`: private networks where user-given Exchange URLs may point (on-prem Exchange)."""
+    secret_key_previous: str | None = Field(default=None, repr=False)
+    """The key before a rotation: still decrypts stored credentials until `meetgraph rotate-secret` has run."""
+
     def resolved_dashboard_url(self) -> str:
         return self.dashboard_url or f"{self.public_url.rstrip('/')}/oauth/done"
 
