@@ -23,6 +23,7 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 from meetgraph.settings import Settings
+from schema.base import SCALAR_OVERRIDES
 from schema.booking import BookingMutation, BookingSubscription
 from schema.connections import ConnectionsMutation
 from schema.domains import DomainsMutation
@@ -88,6 +89,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
