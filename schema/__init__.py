@@ -36,12 +36,14 @@ from schema.users import UsersMutation, UsersQuery
 DOCUMENT_CACHE_SIZE = 512
 
 
-@strawberry.type
+@strawberry.type(description="Reads: the caller (`me`) and public scheduling pages.")
 class Query(UsersQuery, PagesQuery):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes. Each answers a result union: its success type or a typed error implementing Error."
+)
 class Mutation(
     UsersMutation,
     ConnectionsMutation,
@@ -55,7 +57,7 @@ class Mutation(
     pass
 
 
-@strawberry.type
+@strawberry.type(description="Live events over WebSocket (graphql-transport-ws at /graphql).")
 class Subscription(BookingSubscription):
     pass
 
