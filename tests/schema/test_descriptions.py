@@ -16,16 +16,13 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
-    build_client_schema,
-    get_introspection_query,
     specified_scalar_types,
 )
 from graphql import build_schema as build_sdl
 
 from schema import build_schema
 from tests.utils.graphql import GraphQLClient
-
-INTROSPECTION = get_introspection_query(descriptions=True, specified_by_url=True)
+from tests.utils.introspection import served_schema
 
 
 def _own_types(schema: GraphQLSchema) -> Iterator[GraphQLNamedType]:
@@ -64,11 +61,6 @@ def coverage(schema: GraphQLSchema) -> dict[str, tuple[int, int]]:
 
 def live_schema() -> GraphQLSchema:
     return build_sdl(build_schema().as_str())
-
-
-async def served_schema(gql: GraphQLClient) -> GraphQLSchema:
-    """The schema as GraphiQL and codegen see it: introspected over HTTP from the running app."""
-    return build_client_schema(await gql(INTROSPECTION))  # type: ignore[arg-type]
 
 
 async def test_every_schema_element_has_a_description(gql: GraphQLClient) -> None:
