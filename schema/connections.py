@@ -77,7 +77,7 @@ class Calendar:
 class CalendarConnection:
     id: strawberry.ID = strawberry.field(description="Pass to disconnectCalendar.")
     provider: ProviderKind = strawberry.field(description="The calendar service.")
-    email: str = strawberry.field(description="The connected account's email address, lower case.")
+    email: str = strawberry.field(description="The connected account's email address.")
     status: models.ConnectionStatus = strawberry.field(description="INACTIVE while access to the account is lost.")
     _id: strawberry.Private[uuid.UUID]
 
@@ -115,7 +115,7 @@ class CalendarConnection:
 )
 class EmailInbox:
     id: strawberry.ID = strawberry.field(description="Pass to disconnectEmailInbox.")
-    address: str = strawberry.field(description="The inbox's email address, lower case.")
+    address: str = strawberry.field(description="The inbox's email address.")
     shared: bool = strawberry.field(
         description="A shared team inbox; false for the personal inbox that came with a calendar."
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-MESSAGE = "What went wrong, in English, fit to show to the user. Branch on __typename, never on this text."
+MESSAGE = "What went wrong, in English. Branch on __typename, never on this text."
 
 
 @strawberry.interface(
