@@ -41,7 +41,7 @@ lint: install
 	$(BIN)/lint-imports
 
 schema: install
-	$(BIN)/meetgraph export-schema > schema.graphql
+	$(BIN)/meetgraph export-schema --possible-types possibleTypes.json > schema.graphql
 
 clean:
 	rm -rf $(VENV) *.egg-info

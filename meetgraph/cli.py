@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import uvicorn
@@ -210,10 +211,35 @@ def _emulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_schema(_: argparse.Namespace) -> int:
+# Apollo Client's "generating possibleTypes automatically" query: every type with possibleTypes (the unions
+# and interfaces) mapped to the names of its members.
+POSSIBLE_TYPES_QUERY = "{ __schema { types { kind name possibleTypes { name } } } }"
+
+
+def possible_types(introspection: dict[str, Any]) -> dict[str, list[str]]:
+    """Apollo Client's `possibleTypes` map from the answer to POSSIBLE_TYPES_QUERY, sorted for stable diffs."""
+    return {
+        supertype["name"]: sorted(subtype["name"] for subtype in supertype["possibleTypes"])
+        for supertype in sorted(introspection["__schema"]["types"], key=lambda t: str(t["name"]))
+        if supertype["possibleTypes"]
+    }
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from graphql import build_schema as build_sdl
+    from graphql import graphql_sync
+
     from schema import build_schema
 
-    sys.stdout.write(build_schema().as_str() + "\n")
+    sdl = build_schema().as_str()
+    if args.possible_types is not None:
+        # introspect the SDL itself: the file then matches schema.graphql, whatever the server's extensions do
+        result = graphql_sync(build_sdl(sdl), POSSIBLE_TYPES_QUERY)
+        if result.errors or result.data is None:
+            raise SystemExit(f"introspection failed: {result.errors}")
+        with open(args.possible_types, "w", encoding="utf-8") as out:
+            out.write(json.dumps(possible_types(result.data), indent=2) + "\n")
+    sys.stdout.write(sdl + "\n")
     return 0
 
 
@@ -262,6 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulate.set_defaults(run=_emulate)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument(
+        "--possible-types",
+        metavar="FILE",
+        help="also write Apollo Client's possibleTypes map (unions and interfaces -> member types) as JSON",
+    )
     export.set_defaults(run=_export_schema)
 
     args = parser.parse_args(argv)

@@ -23,6 +23,7 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 from meetgraph.settings import Settings
+from schema.base import SCALAR_OVERRIDES
 from schema.booking import BookingMutation, BookingSubscription
 from schema.connections import ConnectionsMutation
 from schema.domains import DomainsMutation
@@ -35,12 +36,14 @@ from schema.users import UsersMutation, UsersQuery
 DOCUMENT_CACHE_SIZE = 512
 
 
-@strawberry.type
+@strawberry.type(description="Reads: the caller (`me`) and public scheduling pages.")
 class Query(UsersQuery, PagesQuery):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes. Each answers a result union: its success type or a typed error implementing Error."
+)
 class Mutation(
     UsersMutation,
     ConnectionsMutation,
@@ -54,7 +57,7 @@ class Mutation(
     pass
 
 
-@strawberry.type
+@strawberry.type(description="Live events over WebSocket (graphql-transport-ws at /graphql).")
 class Subscription(BookingSubscription):
     pass
 
@@ -88,6 +91,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

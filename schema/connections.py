@@ -25,19 +25,33 @@ from schema.results import outcome
 
 @strawberry.type(description="What a connection supports; Exchange connections have all four false.")
 class ConnectionCapabilities:
-    cancel_meetings: bool
-    reschedule_meetings: bool
-    two_way_sync: bool
-    insert_times_in_email: bool
+    cancel_meetings: bool = strawberry.field(description="Meetings in this calendar can be cancelled (cancelMeeting).")
+    reschedule_meetings: bool = strawberry.field(description="Meetings in this calendar can be rescheduled.")
+    two_way_sync: bool = strawberry.field(
+        description=(
+            "Meetings logged on CRM records are written to this calendar (and calendar sync can be on); "
+            "meetings made in the calendar are synced in."
+        )
+    )
+    insert_times_in_email: bool = strawberry.field(description="Proposed meeting times can be inserted into an email.")
 
 
-@strawberry.type
+@strawberry.type(description="One calendar of a connected calendar account.")
 class Calendar:
-    id: strawberry.ID
-    name: str
-    is_primary: bool
-    status: models.ConnectionStatus
-    is_availability_calendar: bool
+    id: strawberry.ID = strawberry.field(description="The calendar's id in meetgraph (not the provider's).")
+    name: str = strawberry.field(description="The calendar's name at the provider.")
+    is_primary: bool = strawberry.field(
+        description="The account's primary calendar: booked meetings are written here, never elsewhere."
+    )
+    status: models.ConnectionStatus = strawberry.field(
+        description="INACTIVE while access to this calendar is lost; see CalendarSettings.inactiveCalendars."
+    )
+    is_availability_calendar: bool = strawberry.field(
+        description=(
+            "Checked for busy time before slots are offered (chosen with saveCalendarSettings"
+            "(availabilityCalendarIds)); the primary calendar is always checked."
+        )
+    )
     selectable_for_availability: bool = strawberry.field(
         description="Owned by the connected account, or shared with it with full event details."
     )
@@ -54,12 +68,17 @@ class Calendar:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "A connected calendar account (one per user; two for users created before 2023-03-13). "
+        "Its credentials are stored encrypted and never readable through the API."
+    )
+)
 class CalendarConnection:
-    id: strawberry.ID
-    provider: ProviderKind
-    email: str
-    status: models.ConnectionStatus
+    id: strawberry.ID = strawberry.field(description="Pass to disconnectCalendar.")
+    provider: ProviderKind = strawberry.field(description="The calendar service.")
+    email: str = strawberry.field(description="The connected account's email address.")
+    status: models.ConnectionStatus = strawberry.field(description="INACTIVE while access to the account is lost.")
     _id: strawberry.Private[uuid.UUID]
 
     @classmethod
@@ -72,12 +91,12 @@ class CalendarConnection:
             _id=m.id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The account's calendars, as listed by the provider when it was connected.")
     async def calendars(self, info: CtxInfo) -> list[Calendar]:
         rows = await info.context.loaders.calendars_by_connection.load(self._id)
         return [Calendar.from_model(c) for c in rows]
 
-    @strawberry.field
+    @strawberry.field(description="What the provider supports; show or hide actions by it.")
     def capabilities(self) -> ConnectionCapabilities:
         caps = capabilities_of(self.provider)
         return ConnectionCapabilities(
@@ -88,48 +107,76 @@ class CalendarConnection:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "An email inbox of the user: personal (connected with its calendar) or a shared team address "
+        "(connectSharedInbox)."
+    )
+)
 class EmailInbox:
-    id: strawberry.ID
-    address: str
-    shared: bool
+    id: strawberry.ID = strawberry.field(description="Pass to disconnectEmailInbox.")
+    address: str = strawberry.field(description="The inbox's email address.")
+    shared: bool = strawberry.field(
+        description="A shared team inbox; false for the personal inbox that came with a calendar."
+    )
 
     @classmethod
     def from_model(cls, m: models.EmailInbox) -> EmailInbox:
         return cls(id=strawberry.ID(str(m.id)), address=m.address, shared=m.shared)
 
 
-@strawberry.input
+@strawberry.input(description="How to reach and sign in to an Exchange mailbox (Exchange 2010 SP2 or later).")
 class ExchangeConnectionInput:
-    email: str
-    password: str
-    username: str | None = None
-    ews_url: str | None = None
+    email: str = strawberry.field(description="The mailbox's email address; it becomes the user's inbox too.")
+    password: str = strawberry.field(
+        description=(
+            "The account's password, 1 to 1024 characters; with two-factor authentication an app password. "
+            "Stored encrypted, never shown again."
+        )
+    )
+    username: str | None = strawberry.field(
+        default=None,
+        description="The sign-in name when it differs from the email (e.g. DOMAIN\\user), at most 254 characters.",
+    )
+    ews_url: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The http(s) URL of the Exchange Web Services endpoint, e.g. "
+            "`https://mail.example.com/EWS/Exchange.asmx`; found by autodiscover from the email when omitted."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The OAuth flow was started.")
 class StartCalendarConnectionSuccess:
-    authorization_url: str
+    authorization_url: str = strawberry.field(
+        description=(
+            "Send the user's browser here. After consent the provider returns to the server, which stores the "
+            "connection and redirects to the dashboard. Valid for a few minutes and for one use."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The calendar account is connected (and its mailbox as the user's inbox).")
 class ConnectCalendarSuccess:
-    connection: CalendarConnection
+    connection: CalendarConnection = strawberry.field(description="The new connection with its calendars.")
 
 
-@strawberry.type
+@strawberry.type(description="The object was removed.")
 class DisconnectSuccess:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The id of what was removed; drop it from the client's cache.")
 
 
-@strawberry.type
+@strawberry.type(description="The inbox is connected.")
 class EmailInboxSuccess:
-    inbox: EmailInbox
+    inbox: EmailInbox = strawberry.field(description="The connected inbox.")
 
 
 StartCalendarConnectionResult = Annotated[
     StartCalendarConnectionSuccess | PermissionRequiredError | ConnectionLimitError | ValidationError,
-    strawberry.union("StartCalendarConnectionResult"),
+    strawberry.union(
+        "StartCalendarConnectionResult", description="The authorization URL, or why the flow cannot start."
+    ),
 ]
 ConnectCalendarResult = Annotated[
     ConnectCalendarSuccess
@@ -139,11 +186,15 @@ ConnectCalendarResult = Annotated[
     | ProviderError
     | ExchangeVersionError
     | ValidationError,
-    strawberry.union("ConnectCalendarResult"),
+    strawberry.union("ConnectCalendarResult", description="The new connection, or why nothing was connected."),
 ]
-DisconnectResult = Annotated[DisconnectSuccess | NotFoundError, strawberry.union("DisconnectResult")]
+DisconnectResult = Annotated[
+    DisconnectSuccess | NotFoundError,
+    strawberry.union("DisconnectResult", description="The removed id, or NotFoundError when it is not the caller's."),
+]
 EmailInboxResult = Annotated[
-    EmailInboxSuccess | ValidationError | PermissionRequiredError, strawberry.union("EmailInboxResult")
+    EmailInboxSuccess | ValidationError | PermissionRequiredError,
+    strawberry.union("EmailInboxResult", description="The inbox, or why it was refused."),
 ]
 
 
@@ -157,31 +208,82 @@ def _connected(model: models.CalendarConnection) -> ConnectCalendarSuccess:
 
 @strawberry.type
 class ConnectionsMutation:
-    @strawberry.mutation(description="The provider's OAuth authorization URL to send the user to (Google, Office 365).")
-    async def start_calendar_connection(self, info: CtxInfo, provider: ProviderKind) -> StartCalendarConnectionResult:
+    @strawberry.mutation(
+        description=(
+            "Start connecting a Google or Office 365 calendar by OAuth: answers the provider's authorization URL "
+            "to send the user's browser to. PermissionRequiredError without personal email access; "
+            "ConnectionLimitError when the user holds the calendar accounts they may; ValidationError "
+            "(field `provider`) for EXCHANGE, which connects with connectExchangeCalendar."
+        )
+    )
+    async def start_calendar_connection(
+        self,
+        info: CtxInfo,
+        provider: Annotated[ProviderKind, strawberry.argument(description="GOOGLE or OFFICE365.")],
+    ) -> StartCalendarConnectionResult:
         return await outcome(
             info.context,
             connect_oauth.start_oauth(info.context, provider),
             lambda url: StartCalendarConnectionSuccess(authorization_url=url),
         )
 
-    @strawberry.mutation(description="Connect an Exchange calendar; the server is checked before anything is saved.")
-    async def connect_exchange_calendar(self, info: CtxInfo, input: ExchangeConnectionInput) -> ConnectCalendarResult:
+    @strawberry.mutation(
+        description=(
+            "Connect an Exchange calendar; the server is checked (sign-in, version, calendars) before anything "
+            "is saved. PermissionRequiredError without personal email access; ValidationError for a malformed "
+            "email, password or ewsUrl, or an address that is another user's inbox; SharedInboxError when the "
+            "address is a shared inbox; ConnectionLimitError when the user holds the calendar accounts they "
+            "may; ExchangeVersionError before Exchange 2010 SP2; ProviderError when the server refuses the "
+            "sign-in or cannot be reached."
+        )
+    )
+    async def connect_exchange_calendar(
+        self,
+        info: CtxInfo,
+        input: Annotated[ExchangeConnectionInput, strawberry.argument(description="The mailbox and how to sign in.")],
+    ) -> ConnectCalendarResult:
         data = connect_exchange.ExchangeInput(
             email=input.email, password=input.password, username=input.username, ews_url=input.ews_url
         )
         return await outcome(info.context, connect_exchange.connect_exchange(info.context, data), _connected)
 
-    @strawberry.mutation
-    async def disconnect_calendar(self, info: CtxInfo, connection_id: strawberry.ID) -> DisconnectResult:
+    @strawberry.mutation(
+        description=(
+            "Disconnect a calendar account and forget its credentials; with no account left, calendar and "
+            "task sync turn off. A user created before 2023-03-13 who held two accounts may then hold only "
+            "one. NotFoundError when the connection is not the caller's."
+        )
+    )
+    async def disconnect_calendar(
+        self,
+        info: CtxInfo,
+        connection_id: Annotated[strawberry.ID, strawberry.argument(description="CalendarConnection.id.")],
+    ) -> DisconnectResult:
         return await outcome(info.context, disconnect.disconnect_calendar(info.context, connection_id), _disconnected)
 
-    @strawberry.mutation(description="Disconnect an inbox; a calendar connected with it stays connected.")
-    async def disconnect_email_inbox(self, info: CtxInfo, inbox_id: strawberry.ID) -> DisconnectResult:
+    @strawberry.mutation(
+        description=(
+            "Disconnect an inbox; a calendar connected with it stays connected. NotFoundError when the inbox "
+            "is not the caller's."
+        )
+    )
+    async def disconnect_email_inbox(
+        self, info: CtxInfo, inbox_id: Annotated[strawberry.ID, strawberry.argument(description="EmailInbox.id.")]
+    ) -> DisconnectResult:
         return await outcome(info.context, inboxes.disconnect_inbox(info.context, inbox_id), _disconnected)
 
-    @strawberry.mutation(description="Connect a team address as a shared inbox of the account.")
-    async def connect_shared_inbox(self, info: CtxInfo, address: str) -> EmailInboxResult:
+    @strawberry.mutation(
+        description=(
+            "Connect a team address as a shared inbox of the account (such an address cannot be connected as "
+            "a calendar afterwards). PermissionRequiredError without personal email access; ValidationError "
+            "(field `address`) when malformed or already connected."
+        )
+    )
+    async def connect_shared_inbox(
+        self,
+        info: CtxInfo,
+        address: Annotated[str, strawberry.argument(description="The team's email address, e.g. sales@example.com.")],
+    ) -> EmailInboxResult:
         return await outcome(
             info.context,
             inboxes.connect_shared_inbox(info.context, address),

@@ -13,10 +13,17 @@ from schema.errors import NotFoundError, SlugTakenError, ValidationError
 from schema.results import outcome
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "A custom domain of the account's domain manager; any user of the account may serve their pages on it "
+        "(CalendarSettings.meetingDomain)."
+    )
+)
 class Domain:
-    id: strawberry.ID
-    hostname: str
+    id: strawberry.ID = strawberry.field(description="Pass as meetingDomainId or to setDomainRobots.")
+    hostname: str = strawberry.field(
+        description="The host name, lower case, without a trailing dot, e.g. `meet.example.com`."
+    )
     robots_disallow_meetings: bool = strawberry.field(
         description="Whether this domain's /robots.txt disallows /meetings*."
     )
@@ -30,21 +37,39 @@ class Domain:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The domain as stored now.")
 class DomainSuccess:
-    domain: Domain
+    domain: Domain = strawberry.field(description="The connected or changed domain.")
 
 
 DomainResult = Annotated[
-    DomainSuccess | ValidationError | SlugTakenError | NotFoundError, strawberry.union("DomainResult")
+    DomainSuccess | ValidationError | SlugTakenError | NotFoundError,
+    strawberry.union("DomainResult", description="The domain, or why nothing changed."),
 ]
 
 
 @strawberry.type
 class DomainsMutation:
-    @strawberry.mutation(description="Connect a custom domain to the caller's account (its domain manager).")
+    @strawberry.mutation(
+        description=(
+            "Connect a custom domain to the caller's account (its domain manager). "
+            "ValidationError (field `hostname`) for a host name that is malformed or may not be "
+            "connected; SlugTakenError when the host is already connected."
+        )
+    )
     async def connect_domain(
-        self, info: CtxInfo, hostname: str, robots_disallow_meetings: bool | None = False
+        self,
+        info: CtxInfo,
+        hostname: Annotated[
+            str,
+            strawberry.argument(description="The host name, e.g. `meet.example.com` (case and trailing dot ignored)."),
+        ],
+        robots_disallow_meetings: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Let the domain's /robots.txt disallow /meetings* (keep pages out of search engines)."
+            ),
+        ] = False,
     ) -> DomainResult:
         return await outcome(
             info.context,
@@ -52,8 +77,20 @@ class DomainsMutation:
             lambda d: DomainSuccess(domain=Domain.from_model(d)),
         )
 
-    @strawberry.mutation(description="Whether the domain's /robots.txt disallows /meetings*.")
-    async def set_domain_robots(self, info: CtxInfo, domain_id: strawberry.ID, disallow_meetings: bool) -> DomainResult:
+    @strawberry.mutation(
+        description=(
+            "Whether the domain's /robots.txt disallows /meetings*. NotFoundError when the domain is not the "
+            "caller's account's."
+        )
+    )
+    async def set_domain_robots(
+        self,
+        info: CtxInfo,
+        domain_id: Annotated[strawberry.ID, strawberry.argument(description="Domain.id.")],
+        disallow_meetings: Annotated[
+            bool, strawberry.argument(description="True: `Disallow: /meetings*`; false: everything allowed.")
+        ],
+    ) -> DomainResult:
         return await outcome(
             info.context,
             domains.set_robots(info.context, domain_id, disallow_meetings),

@@ -4,72 +4,127 @@ from __future__ import annotations
 
 import strawberry
 
+MESSAGE = "What went wrong, in English. Branch on __typename, never on this text."
 
-@strawberry.interface(description="An expected failure; clients branch on __typename.")
+
+@strawberry.interface(
+    description=(
+        "An expected failure; clients branch on __typename. Select `... on Error { message }` in every "
+        "mutation (Apollo Client needs possibleTypes for it: see possibleTypes.json)."
+    )
+)
 class Error:
-    message: str
+    message: str = strawberry.field(description=MESSAGE)
 
 
-@strawberry.type
+@strawberry.type(description="An input was refused: a malformed or out-of-range value, or one that breaks a rule.")
 class ValidationError(Error):
-    field: str | None = None
+    field: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The input field at fault as the client named it (`email`, `durationMinutes`, "
+            "`weeklyHours[2].end`); null when the error concerns the request as a whole."
+        ),
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The object named by id does not exist, or is not the caller's to see or change.")
 class NotFoundError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The caller lacks a permission: connecting a calendar or inbox needs the user's personal email "
+        "access; createUser needs the admin token."
+    )
+)
 class PermissionRequiredError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The user's seat does not include the feature: task sync needs a paid Sales or Service Hub seat, "
+        "Professional or Enterprise; a meeting URL prefix needs one of Starter or above."
+    )
+)
 class LicenseRequiredError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="The address is connected as a shared inbox of the account; only personal inboxes can be connected."
+)
 class SharedInboxError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The user already has a calendar account connected (two for users created before 2023-03-13); "
+        "disconnect one first."
+    )
+)
 class ConnectionLimitError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "A calendar provider refused or could not be reached (login refused, authorization refused, "
+        "calendar unavailable); trying again later may succeed."
+    )
+)
 class ProviderError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="The Exchange server is older than Exchange 2010 SP2, which is needed.")
 class ExchangeVersionError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The name is taken: a scheduling page slug (slugs are unique across all domains) or a host name "
+        "already connected as a domain."
+    )
+)
 class SlugTakenError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The connection's provider cannot do this, e.g. cancel a meeting in an Exchange-linked calendar "
+        "(see ConnectionCapabilities)."
+    )
+)
 class UnsupportedOperationError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The chosen time is not offered (outside weekly hours, busy, too soon) or was just booked by "
+        "someone else; offer the visitor fresh availableSlots."
+    )
+)
 class SlotUnavailableError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Access to one of the page owner's availability calendars is lost, so nobody can book until the "
+        "owner reconnects or removes it; the owner is emailed."
+    )
+)
 class CalendarAccessLostError(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="The page owner has deactivated their scheduling pages; bookings are refused.")
 class PagesDisabledError(Error):
     pass

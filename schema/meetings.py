@@ -14,19 +14,25 @@ from schema.errors import NotFoundError, ProviderError, UnsupportedOperationErro
 from schema.results import outcome
 
 
-@strawberry.type
+@strawberry.type(description="A meeting of the user: booked on a scheduling page or logged on a CRM contact.")
 class Meeting:
-    id: strawberry.ID
-    start: datetime
-    end: datetime
-    status: models.MeetingStatus
-    contact_email: str
-    contact_name: str
-    title: str
+    id: strawberry.ID = strawberry.field(description="Pass to cancelMeeting.")
+    start: datetime = strawberry.field(description="When it starts (UTC); show it in the viewer's time zone.")
+    end: datetime = strawberry.field(description="When it ends (UTC), after start and at most 24 hours later.")
+    status: models.MeetingStatus = strawberry.field(description="Booked, requested (offline page) or cancelled.")
+    contact_email: str = strawberry.field(description="The contact's email address, lower case.")
+    contact_name: str = strawberry.field(
+        description="The name the visitor gave when booking; empty for meetings logged on CRM records."
+    )
+    title: str = strawberry.field(
+        description="`<page name> with <visitor name>` for bookings; the given title for CRM meetings."
+    )
     sync_state: models.SyncState = strawberry.field(
         description="NOT_SYNCED (nothing to write), PENDING (being written, retried), SYNCED, FAILED."
     )
-    page_id: strawberry.ID | None
+    page_id: strawberry.ID | None = strawberry.field(
+        description="The scheduling page it was booked on; null for CRM meetings or when the page was deleted."
+    )
 
     @classmethod
     def from_model(cls, m: models.Meeting) -> Meeting:
@@ -43,25 +49,25 @@ class Meeting:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A meeting to log on a CRM contact record.")
 class CrmMeetingInput:
-    contact_email: str
-    title: str
-    start: datetime
-    end: datetime
+    contact_email: str = strawberry.field(description="The contact's email address; invited when the meeting syncs.")
+    title: str = strawberry.field(description="1 to 300 characters (trimmed).")
+    start: datetime = strawberry.field(description="With a UTC offset; the caller may have one live meeting per start.")
+    end: datetime = strawberry.field(description="With a UTC offset; after start and at most 24 hours later.")
     from_integration: bool | None = strawberry.field(
         default=False, description="Created by an integration: logged only, never synced to a calendar."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The meeting as it is now.")
 class MeetingSuccess:
-    meeting: Meeting
+    meeting: Meeting = strawberry.field(description="The created or cancelled meeting.")
 
 
 MeetingResult = Annotated[
     MeetingSuccess | UnsupportedOperationError | NotFoundError | ValidationError | ProviderError,
-    strawberry.union("MeetingResult"),
+    strawberry.union("MeetingResult", description="The meeting, or why nothing changed."),
 ]
 
 
@@ -71,8 +77,18 @@ def _meeting_success(model: models.Meeting) -> MeetingSuccess:
 
 @strawberry.type
 class MeetingsMutation:
-    @strawberry.mutation(description="Log a meeting on a CRM contact; with calendar sync on, the contact is invited.")
-    async def create_crm_meeting(self, info: CtxInfo, input: CrmMeetingInput) -> MeetingResult:
+    @strawberry.mutation(
+        description=(
+            "Log a meeting on a CRM contact; with calendar sync on (and a Google or Office 365 calendar "
+            "connected) it is written to the primary calendar and the contact is invited (syncState PENDING, "
+            "then SYNCED). ValidationError for a malformed email or title, a time without UTC offset, an end "
+            "not after start or more than 24 hours later, or a start where the caller already has a meeting; "
+            "ProviderError when the calendar refuses."
+        )
+    )
+    async def create_crm_meeting(
+        self, info: CtxInfo, input: Annotated[CrmMeetingInput, strawberry.argument(description="The meeting.")]
+    ) -> MeetingResult:
         data = meetings.CrmMeeting(
             contact_email=input.contact_email,
             title=input.title,
@@ -82,6 +98,14 @@ class MeetingsMutation:
         )
         return await outcome(info.context, meetings.create_crm_meeting(info.context, data), _meeting_success)
 
-    @strawberry.mutation(description="Cancel a meeting (not possible for Exchange-linked calendars).")
-    async def cancel_meeting(self, info: CtxInfo, id: strawberry.ID) -> MeetingResult:
+    @strawberry.mutation(
+        description=(
+            "Cancel a meeting; its calendar event is then removed (the provider tells the contact). "
+            "UnsupportedOperationError for meetings in an Exchange-linked calendar; ValidationError (field `id`) "
+            "when it is already cancelled; NotFoundError when it is not the caller's."
+        )
+    )
+    async def cancel_meeting(
+        self, info: CtxInfo, id: Annotated[strawberry.ID, strawberry.argument(description="Meeting.id.")]
+    ) -> MeetingResult:
         return await outcome(info.context, meetings.cancel_meeting(info.context, id), _meeting_success)
