@@ -103,11 +103,10 @@ def error_response(
     message: str,
     accept: str | None,
     *,
-    code: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A GraphQL-shaped error `{"errors": [{"message", "extensions": {"code"}}]}` in the media type the client accepts."""
-    body = {"errors": [{"message": message, "extensions": {"code": code or CODES.get(status, "BAD_REQUEST")}}]}
+    body = {"errors": [{"message": message, "extensions": {"code": CODES.get(status, "BAD_REQUEST")}}]}
     media_type = negotiate(accept) or JSON
     return Response(
         json.dumps(body, separators=(",", ":")),
@@ -135,6 +134,7 @@ def did_not_execute(result: ExecutionResult) -> bool:
 
 
 def request_error_status(response: GraphQLHTTPResponse) -> int:
+    """For a request error in application/graphql-response+json: 400, or 500 when it was our own failure."""
     codes = {
         error.get("extensions", {}).get("code") for error in response.get("errors") or () if isinstance(error, dict)
     }
