@@ -6,27 +6,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from db.migrate import upgrade
 from meetgraph import health
 from meetgraph.context import Context
+from meetgraph.http import BodyLimit, GraphQLOverHTTP
 from meetgraph.services import Services
 from meetgraph.settings import Settings
 from resolvers.job_kinds import KINDS
 from schema import build_schema
 
 
-class GraphQLApp(GraphQL[Context, None]):
+class GraphQLApp(GraphQLOverHTTP[Context, None]):
     def __init__(self, services: Services) -> None:
         super().__init__(
             build_schema(services.settings),
-            graphql_ide="graphiql",
+            graphql_ide="graphiql" if services.settings.graphiql else None,
             max_subscriptions_per_connection=services.settings.max_subscriptions_per_connection,
         )
         self.services = services
@@ -78,12 +79,13 @@ def create_app(
     from meetgraph import web
 
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/graphql", graphql_app),  # the view answers other methods with a JSON 405
         WebSocketRoute("/graphql", graphql_app),
         *health.routes(services),
         *web.routes(services),
         *emulator_routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app
