@@ -48,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,  # one WebSocket message is bounded like one request body
         # on SIGTERM, requests in flight (and the jobs they run) get the grace, then are cancelled; the worker's
         # running jobs get it again in the shutdown that follows (JobQueue.stop)
         timeout_graceful_shutdown=max(1, math.ceil(settings.shutdown_grace_seconds)),
