@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -68,8 +67,6 @@ class Context:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _closed: bool = False
     _holder: asyncio.Task[Any] | None = None
-    token_id: uuid.UUID | None = None
-    """The API token the caller authenticated with (None for the admin and anonymous callers)."""
     _authorization: str | None = None
 
     def __post_init__(self) -> None:
@@ -172,13 +169,14 @@ class Context:
         self._authorization = authorization
         admin = self.services.settings.admin_token
         if token is not None and admin and hmac.compare_digest(token.encode(), admin.encode()):
-            self.user, self.is_admin, self.token_id = None, True, None
+            self.user, self.is_admin = None, True
             return
         found = await self._user_of(token) if token is not None else None
         # assigned at once: a WebSocket's other operations read the caller while this one re-checks it
-        self.user, self.is_admin, self.token_id = (found[0], False, found[1]) if found else (None, False, None)
+        self.user, self.is_admin = found, False
 
-    async def _user_of(self, token: str) -> tuple[User, uuid.UUID] | None:
+    async def _user_of(self, token: str) -> User | None:
+        """The token's user; refreshes the token's `last_used_at` when it is older than LAST_USED_PRECISION."""
         now = self.now()
         stale_before = now - LAST_USED_PRECISION
         async with self.services.sessionmaker() as session:
@@ -203,7 +201,7 @@ class Context:
                     .values(last_used_at=now)
                 )
                 await session.commit()
-        return user, api_token.id
+        return user
 
     async def authenticate_again(self) -> None:
         """Check the credentials the context was authenticated with once more (a WebSocket's operations).
