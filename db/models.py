@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Enum, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Column, Enum, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
@@ -109,13 +109,15 @@ class User(SQLModel, table=True):
 
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("length(trim(name)) BETWEEN 1 AND 100", name="ck_api_tokens_name_length"),)
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
     token_hash: str = Field(max_length=64, unique=True)
-    name: str = Field(default="", max_length=100)
+    name: str = Field(max_length=100)
+    """The owner's label ("initial" for the token createUser made); revoking deletes the row."""
     created_at: datetime = _created()
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    """Refreshed at most once a minute or so (the API tokens resolver decides), so reads never cost a write per request."""
+    """Kept to within meetgraph.context.LAST_USED_PRECISION: authentication writes only when it is older."""
 
 
 class Domain(SQLModel, table=True):

@@ -8,11 +8,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from graphql import GraphQLError
-from sqlmodel import select
+from sqlalchemy import or_, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +26,9 @@ from meetgraph.services import Services
 from resolvers.loaders import Loaders
 
 log = logging.getLogger("meetgraph")
+
+LAST_USED_PRECISION = timedelta(minutes=5)
+"""How stale an API token's `lastUsedAt` may be: authentication writes it only when it is older than this."""
 
 CLOSE_GRACE_SECONDS = 10.0
 """How long closing a request's session waits for a database block its operation left running."""
@@ -63,6 +67,7 @@ class Context:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _closed: bool = False
     _holder: asyncio.Task[Any] | None = None
+    _authorization: str | None = None
 
     def __post_init__(self) -> None:
         self.renew_loaders()
@@ -154,16 +159,55 @@ class Context:
         return self.user
 
     async def authenticate(self, authorization: str | None) -> None:
-        """Resolve `Bearer <token>` to the admin or a user; unknown tokens leave the caller anonymous."""
+        """Resolve `Bearer <token>` to the admin or a user; unknown (or revoked) tokens leave the caller anonymous.
+
+        Nothing is cached: every call reads the token's row, so a revoked token stops working at once.
+        The token's `last_used_at` is written only when it is older than LAST_USED_PRECISION, by one
+        conditional UPDATE (concurrent requests write it once), so requests do not each cost a write.
+        """
         token = bearer_token(authorization)
-        self.user, self.is_admin = None, False
-        if token is None:
-            return
+        self._authorization = authorization
         admin = self.services.settings.admin_token
-        if admin and hmac.compare_digest(token.encode(), admin.encode()):
-            self.is_admin = True
+        if token is not None and admin and hmac.compare_digest(token.encode(), admin.encode()):
+            self.user, self.is_admin = None, True
             return
+        found = await self._user_of(token) if token is not None else None
+        # assigned at once: a WebSocket's other operations read the caller while this one re-checks it
+        self.user, self.is_admin = found, False
+
+    async def _user_of(self, token: str) -> User | None:
+        """The token's user; refreshes the token's `last_used_at` when it is older than LAST_USED_PRECISION."""
+        now = self.now()
+        stale_before = now - LAST_USED_PRECISION
         async with self.services.sessionmaker() as session:
-            self.user = (
-                await session.exec(select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+            found = (
+                await session.exec(
+                    select(User, ApiToken).join(ApiToken).where(ApiToken.token_hash == hash_token(token))
+                )
             ).first()
+            session.expunge_all()  # the caller keeps the rows, detached with what was read
+            await session.rollback()  # end the read: SQLite must not upgrade a read snapshot to a writer
+            if found is None:
+                return None
+            user, api_token = found
+            if api_token.last_used_at is None or api_token.last_used_at < stale_before:
+                await begin_write(session)
+                await session.execute(
+                    update(ApiToken)
+                    .where(
+                        col(ApiToken.id) == api_token.id,
+                        or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < stale_before),
+                    )
+                    .values(last_used_at=now)
+                )
+                await session.commit()
+        return user
+
+    async def authenticate_again(self) -> None:
+        """Check the credentials the context was authenticated with once more (a WebSocket's operations).
+
+        A WebSocket authenticates once, at connection_init; each of its operations calls this first, and a
+        subscription before each event it delivers, so a revoked token ends the connection's access.
+        """
+        if self.user is not None:
+            await self.authenticate(self._authorization)

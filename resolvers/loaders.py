@@ -19,7 +19,6 @@ from db.models import (
     CalendarSettings,
     Domain,
     EmailInbox,
-    Meeting,
     SchedulingPage,
     Task,
 )
@@ -118,12 +117,6 @@ class SchedulingPagesByUserLoader(_ListByKeyLoader[SchedulingPage]):
     order = "created_at"
 
 
-class MeetingsByUserLoader(_ListByKeyLoader[Meeting]):
-    model = Meeting
-    column = "user_id"
-    order = "start"
-
-
 class TasksByUserLoader(_ListByKeyLoader[Task]):
     model = Task
     column = "user_id"
@@ -161,5 +154,4 @@ class Loaders:
         self.calendars_by_user = CalendarsByUserLoader(db)
         self.inboxes_by_user = EmailInboxesByUserLoader(db)
         self.pages_by_user = SchedulingPagesByUserLoader(db)
-        self.meetings_by_user = MeetingsByUserLoader(db)
         self.tasks_by_user = TasksByUserLoader(db)

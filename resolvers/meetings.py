@@ -1,10 +1,14 @@
-"""Meetings logged on CRM records, and cancelling meetings."""
+"""The owner's meetings page by page, meetings logged on CRM records, and cancelling meetings."""
 
 from __future__ import annotations
 
+import base64
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from graphql import GraphQLError
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -117,3 +121,78 @@ async def cancel_meeting(ctx: Context, meeting_id: str) -> Meeting:
         await session.commit()
     await ctx.services.jobs.run_now(delete_job)
     return meeting
+
+
+class BadPageArgument(GraphQLError):
+    """`first` outside 1..MAX_PAGE or a cursor this server did not make: the client's mistake."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
+
+
+MAX_PAGE = 100
+"""The most meetings one page of meetingsConnection holds."""
+DEFAULT_PAGE = 20
+
+LIST_MAX = 500
+"""The most meetings the deprecated `User.meetings` list answers: the latest by start (meetingsConnection pages through all)."""
+
+
+@dataclass(frozen=True)
+class MeetingPage:
+    meetings: list[Meeting]
+    has_next_page: bool
+    total_count: int
+
+
+def encode_cursor(meeting: Meeting) -> str:
+    """An opaque cursor: the meeting's place in the (start, id) order, so inserts never shift a page."""
+    raw = f"{meeting.start.astimezone(UTC).isoformat()}|{meeting.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        start, _, key = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().partition("|")
+        moment = datetime.fromisoformat(start)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, uuid.UUID(key)
+    except ValueError:  # binascii.Error and UnicodeError are ValueErrors
+        raise BadPageArgument("after is not a cursor of meetingsConnection") from None
+
+
+async def page_of_meetings(
+    ctx: Context, user_id: uuid.UUID, *, first: int, after: str | None, status: MeetingStatus | None
+) -> MeetingPage:
+    """The user's meetings by start, newest first (ties by id), the `first` after the cursor `after`."""
+    if not 1 <= first <= MAX_PAGE:
+        raise BadPageArgument(f"first must be between 1 and {MAX_PAGE}")
+    position = decode_cursor(after) if after is not None else None
+    mine = [col(Meeting.user_id) == user_id]
+    if status is not None:
+        mine.append(col(Meeting.status) == status)
+    query = select(Meeting).where(*mine)
+    if position is not None:
+        start, key = position
+        query = query.where(or_(col(Meeting.start) < start, and_(col(Meeting.start) == start, col(Meeting.id) < key)))
+    async with ctx.db() as session:
+        rows = list(
+            (
+                await session.exec(query.order_by(col(Meeting.start).desc(), col(Meeting.id).desc()).limit(first + 1))
+            ).all()
+        )
+        total = (await session.exec(select(func.count()).select_from(Meeting).where(*mine))).one()
+    return MeetingPage(meetings=rows[:first], has_next_page=len(rows) > first, total_count=total)
+
+
+async def latest_meetings(ctx: Context, user_id: uuid.UUID) -> list[Meeting]:
+    """The deprecated `User.meetings`: at most LIST_MAX meetings, the latest by start, in start order."""
+    async with ctx.db() as session:
+        rows = await session.exec(
+            select(Meeting)
+            .where(Meeting.user_id == user_id)
+            .order_by(col(Meeting.start).desc(), col(Meeting.id).desc())
+            .limit(LIST_MAX)
+        )
+        return list(reversed(rows.all()))

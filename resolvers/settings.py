@@ -39,12 +39,10 @@ async def inactive_calendars(ctx: Context, user_id: uuid.UUID) -> list[Calendar]
     return [c for c in calendars if c.status is ConnectionStatus.INACTIVE]
 
 
-async def account_domains(ctx: Context) -> list[Domain]:
-    user = ctx.require_user()
+async def account_domains(ctx: Context, account_id: uuid.UUID) -> list[Domain]:
+    """The account's domains; the caller is whoever may see that account's user (me, or the admin creating it)."""
     async with ctx.db() as session:
-        rows = await session.exec(
-            select(Domain).where(Domain.account_id == user.account_id).order_by(col(Domain.hostname))
-        )
+        rows = await session.exec(select(Domain).where(Domain.account_id == account_id).order_by(col(Domain.hostname)))
         return list(rows.all())
 
 

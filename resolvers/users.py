@@ -1,9 +1,10 @@
-"""Users and API tokens."""
+"""Users, created with their first API token."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -11,9 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import Account, ApiToken, CalendarSettings, Hub, SeatTier, User
 from meetgraph.context import Context
-from meetgraph.crypto import hash_token, new_api_token
+from resolvers import api_tokens
 from scheduling import validation
 from scheduling.errors import InvalidInput, PermissionRequired
+
+RETRY_WINDOW = timedelta(hours=1)
+"""How long createUser, asked again with the same input, may replace the new user's token while it is unused
+(the first answer was lost). A user who made any request has used it, and is never answered again."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,11 @@ class NewUser:
 
 
 async def create_user(ctx: Context, data: NewUser) -> tuple[User, str]:
-    """Admin only. Creates the user (and an account unless joining one), its settings row and a token."""
+    """Admin only. Creates the user (and an account unless joining one), its settings row and a token.
+
+    Asked again for a user it made whose token was never used (the answer was lost: a dropped connection,
+    a failure after the commit), it answers that user with a new token in place of the unused one.
+    """
     if not ctx.is_admin:
         raise PermissionRequired("createUser needs the admin token (MEETGRAPH_ADMIN_TOKEN)")
     async with ctx.db() as session:
@@ -40,15 +49,18 @@ async def create_user(ctx: Context, data: NewUser) -> tuple[User, str]:
 
 
 async def insert_user(*, session: AsyncSession, data: NewUser, now: datetime) -> tuple[User, str]:
+    """Adds the user, its settings and its "initial" token; the same creation again renews an unused token."""
     email = validation.email(data.email)
     name = validation.text(data.name, "name", max_length=200)
     timezone = validation.timezone(data.timezone)
     if data.created_at is not None and (data.created_at.tzinfo is None or data.created_at > now):
         raise InvalidInput("createdAt must be a past time with a UTC offset", field="createdAt")
-    if (await session.exec(select(User).where(User.email == email))).first():
-        raise InvalidInput("a user with this email exists", field="email")
-    if data.account_id is not None:
-        account_id = validation.input_id(data.account_id, "accountId")
+    account_id = validation.input_id(data.account_id, "accountId") if data.account_id is not None else None
+    existing = (await session.exec(select(User).where(User.email == email))).first()
+    if existing is not None:
+        again = replace(data, name=name, timezone=timezone)
+        return await _created_again(session=session, user=existing, data=again, account_id=account_id, now=now)
+    if account_id is not None:
         if await session.get(Account, account_id) is None:
             raise InvalidInput("accountId does not name an account", field="accountId")
     else:
@@ -74,7 +86,31 @@ async def insert_user(*, session: AsyncSession, data: NewUser, now: datetime) ->
         await session.rollback()
         raise InvalidInput("a user with this email exists", field="email") from None
     session.add(CalendarSettings(user_id=user.id))
-    token = new_api_token()
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now))
+    _, token = api_tokens.add_token(session=session, user_id=user.id, name=api_tokens.INITIAL_NAME, now=now)
+    await session.flush()
+    return user, token
+
+
+async def _created_again(
+    *, session: AsyncSession, user: User, data: NewUser, account_id: uuid.UUID | None, now: datetime
+) -> tuple[User, str]:
+    """The same creation asked again within RETRY_WINDOW, while the user's one token is the unused "initial"
+    one: the first answer was lost, so that token is replaced by a new one. Otherwise the email is taken."""
+    same = (
+        (data.name, data.timezone, data.personal_email_access, data.hub, data.tier, data.paid_seat)
+        == (user.name, user.timezone, user.personal_email_access, user.hub, user.tier, user.paid_seat)
+        and account_id in (None, user.account_id)
+        and data.created_at in (None, user.created_at)
+    )
+    tokens = (await session.exec(select(ApiToken).where(ApiToken.user_id == user.id))).all()
+    lost = [
+        t
+        for t in tokens
+        if t.name == api_tokens.INITIAL_NAME and t.last_used_at is None and t.created_at > now - RETRY_WINDOW
+    ]
+    if not same or len(tokens) != 1 or len(lost) != 1:
+        raise InvalidInput("a user with this email exists", field="email")
+    await session.delete(lost[0])
+    _, token = api_tokens.add_token(session=session, user_id=user.id, name=api_tokens.INITIAL_NAME, now=now)
     await session.flush()
     return user, token

@@ -23,6 +23,7 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 from meetgraph.settings import Settings
+from schema.api_tokens import ApiTokensMutation, AuthenticateWebSocketOperations
 from schema.base import SCALAR_OVERRIDES
 from schema.booking import BookingMutation, BookingSubscription
 from schema.connections import ConnectionsMutation
@@ -46,6 +47,7 @@ class Query(UsersQuery, PagesQuery):
 )
 class Mutation(
     UsersMutation,
+    ApiTokensMutation,
     ConnectionsMutation,
     SettingsMutation,
     PagesMutation,
@@ -100,6 +102,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             # caches live in strawberry's modules, shared by every request (keyed by maxsize)
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+            AuthenticateWebSocketOperations,
             CloseSession,
         ],
     )

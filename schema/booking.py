@@ -128,4 +128,6 @@ class BookingSubscription:
     async def booking_attempts(self, info: CtxInfo) -> AsyncGenerator[BookingAttempt, None]:
         user = info.context.require_user()
         async for attempt in attempts.stream(info.context.services, user.id):
+            await info.context.authenticate_again()  # a revoked token receives nothing more
+            info.context.require_user()
             yield BookingAttempt.from_model(attempt)

@@ -109,3 +109,31 @@ class MeetingsMutation:
         self, info: CtxInfo, id: Annotated[strawberry.ID, strawberry.argument(description="Meeting.id.")]
     ) -> MeetingResult:
         return await outcome(info.context, meetings.cancel_meeting(info.context, id), _meeting_success)
+
+
+@strawberry.type(description="Where a page of a connection ends, and whether more follows.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether a page follows this one (ask with after: endCursor).")
+    end_cursor: str | None = strawberry.field(description="The last edge's cursor; null when the page is empty.")
+
+
+@strawberry.type(description="One meeting of a MeetingConnection, with its place in the order.")
+class MeetingEdge:
+    cursor: str = strawberry.field(description="An opaque position: pass it as `after` for the meetings that follow.")
+    node: Meeting = strawberry.field(description="The meeting.")
+
+
+@strawberry.type(description="A page of meetings (newest start first) with the total the query matches.")
+class MeetingConnection:
+    edges: list[MeetingEdge] = strawberry.field(description="This page's meetings, newest start first.")
+    page_info: PageInfo = strawberry.field(description="Whether more follows, and from where.")
+    total_count: int = strawberry.field(description="How many meetings match the status filter, over all pages.")
+
+    @classmethod
+    def from_page(cls, page: meetings.MeetingPage) -> MeetingConnection:
+        edges = [MeetingEdge(cursor=meetings.encode_cursor(m), node=Meeting.from_model(m)) for m in page.meetings]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+            total_count=page.total_count,
+        )

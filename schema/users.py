@@ -9,16 +9,19 @@ from typing import Annotated
 import strawberry
 
 from db import models
-from db.models import Hub, SeatTier
+from db.models import Hub, MeetingStatus, SeatTier
+from resolvers import api_tokens as api_token_resolvers
 from resolvers import attempts as attempt_resolvers
+from resolvers import meetings as meeting_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import users
+from schema.api_tokens import ApiToken
 from schema.base import CtxInfo
 from schema.booking import BookingAttempt
 from schema.connections import CalendarConnection, EmailInbox
 from schema.domains import Domain
 from schema.errors import PermissionRequiredError, ValidationError
-from schema.meetings import Meeting
+from schema.meetings import Meeting, MeetingConnection
 from schema.pages import SchedulingPage
 from schema.results import outcome
 from schema.settings import CalendarSettings
@@ -48,6 +51,7 @@ class User:
         )
     )
     _id: strawberry.Private[uuid.UUID]
+    _account_id: strawberry.Private[uuid.UUID]
 
     @classmethod
     def from_model(cls, m: models.User) -> User:
@@ -63,6 +67,7 @@ class User:
             paid_seat=m.paid_seat,
             created_at=m.created_at,
             _id=m.id,
+            _account_id=m.account_id,
         )
 
     @strawberry.field(description="The connected calendar accounts (at most one, or two for older users).")
@@ -85,10 +90,44 @@ class User:
         rows = await info.context.loaders.pages_by_user.load(self._id)
         return [SchedulingPage.from_model(p) for p in rows]
 
-    @strawberry.field(description="All the user's meetings, cancelled ones included, by start (earliest first).")
+    @strawberry.field(
+        description=f"The latest {meeting_resolvers.LIST_MAX} meetings by start, in start order.",
+        deprecation_reason=(
+            f"Holds at most the latest {meeting_resolvers.LIST_MAX} meetings;"
+            " use meetingsConnection, which pages through all."
+        ),
+    )
     async def meetings(self, info: CtxInfo) -> list[Meeting]:
-        rows = await info.context.loaders.meetings_by_user.load(self._id)
+        rows = await meeting_resolvers.latest_meetings(info.context, self._id)
         return [Meeting.from_model(m) for m in rows]
+
+    @strawberry.field(description="Meetings by start, newest first, one page at a time (first: 1..100).")
+    async def meetings_connection(
+        self,
+        info: CtxInfo,
+        first: Annotated[
+            int | None, strawberry.argument(description="How many meetings (1 to 100); null means 20.")
+        ] = meeting_resolvers.DEFAULT_PAGE,
+        after: Annotated[
+            str | None, strawberry.argument(description="The endCursor of the previous page; the first page when null.")
+        ] = None,
+        status: Annotated[
+            MeetingStatus | None, strawberry.argument(description="Only meetings with this status; all when null.")
+        ] = None,
+    ) -> MeetingConnection:
+        page = await meeting_resolvers.page_of_meetings(
+            info.context,
+            self._id,
+            first=first if first is not None else meeting_resolvers.DEFAULT_PAGE,
+            after=after,
+            status=status,
+        )
+        return MeetingConnection.from_page(page)
+
+    @strawberry.field(description="The user's API tokens, oldest first (their ids and names, never the tokens).")
+    async def api_tokens(self, info: CtxInfo) -> list[ApiToken]:
+        rows = await api_token_resolvers.tokens_of(info.context, self._id)
+        return [ApiToken.from_model(t) for t in rows]
 
     @strawberry.field(
         description=(
@@ -113,7 +152,7 @@ class User:
 
     @strawberry.field(description="The account's connected domains (its domain manager).")
     async def domains(self, info: CtxInfo) -> list[Domain]:
-        rows = await settings_resolvers.account_domains(info.context)
+        rows = await settings_resolvers.account_domains(info.context, self._account_id)
         return [Domain.from_model(d) for d in rows]
 
 
