@@ -8,8 +8,9 @@ import strawberry
 
 from db import models
 from resolvers import domains
+from scheduling import domain_rules
 from schema.base import CtxInfo
-from schema.errors import NotFoundError, SlugTakenError, ValidationError
+from schema.errors import DomainVerificationError, NotFoundError, SlugTakenError, ValidationError
 from schema.results import outcome
 
 
@@ -20,6 +21,17 @@ class Domain:
     robots_disallow_meetings: bool = strawberry.field(
         description="Whether this domain's /robots.txt disallows /meetings*."
     )
+    verified: bool = strawberry.field(
+        description=(
+            "Whether the account proved control of the host; only verified domains serve pages and can be chosen."
+        )
+    )
+    verification_record: str = strawberry.field(
+        description="The DNS TXT record value to publish at `_meetgraph.<hostname>` to verify the domain."
+    )
+    verification_record_name: str = strawberry.field(
+        description="Where to publish the verification TXT record: `_meetgraph.<hostname>`."
+    )
 
     @classmethod
     def from_model(cls, m: models.Domain) -> Domain:
@@ -27,6 +39,9 @@ class Domain:
             id=strawberry.ID(str(m.id)),
             hostname=m.hostname,
             robots_disallow_meetings=m.robots_disallow_meetings,
+            verified=m.verified_at is not None,
+            verification_record=domain_rules.record_value(m.verification_token),
+            verification_record_name=domain_rules.record_name(m.hostname),
         )
 
 
@@ -36,13 +51,19 @@ class DomainSuccess:
 
 
 DomainResult = Annotated[
-    DomainSuccess | ValidationError | SlugTakenError | NotFoundError, strawberry.union("DomainResult")
+    DomainSuccess | ValidationError | SlugTakenError | NotFoundError | DomainVerificationError,
+    strawberry.union("DomainResult"),
 ]
 
 
 @strawberry.type
 class DomainsMutation:
-    @strawberry.mutation(description="Connect a custom domain to the caller's account (its domain manager).")
+    @strawberry.mutation(
+        description=(
+            "Claim a custom domain for the caller's account (its domain manager); it counts once verifyDomain "
+            "finds its DNS TXT record."
+        )
+    )
     async def connect_domain(
         self, info: CtxInfo, hostname: str, robots_disallow_meetings: bool | None = False
     ) -> DomainResult:
@@ -57,5 +78,15 @@ class DomainsMutation:
         return await outcome(
             info.context,
             domains.set_robots(info.context, domain_id, disallow_meetings),
+            lambda d: DomainSuccess(domain=Domain.from_model(d)),
+        )
+
+    @strawberry.mutation(
+        description="Check the domain's DNS TXT record now; DomainSuccess with verified true once found."
+    )
+    async def verify_domain(self, info: CtxInfo, domain_id: strawberry.ID) -> DomainResult:
+        return await outcome(
+            info.context,
+            domains.verify_domain(info.context, domain_id),
             lambda d: DomainSuccess(domain=Domain.from_model(d)),
         )

@@ -73,3 +73,10 @@ class CalendarAccessLostError(Error):
 @strawberry.type
 class PagesDisabledError(Error):
     pass
+
+
+@strawberry.type(
+    description="The domain's DNS TXT record was not found or did not match; the message says what to publish where."
+)
+class DomainVerificationError(Error):
+    pass
