@@ -84,7 +84,11 @@ class DomainsMutation:
     @strawberry.mutation(
         description="Check the domain's DNS TXT record now; DomainSuccess with verified true once found."
     )
-    async def verify_domain(self, info: CtxInfo, domain_id: strawberry.ID) -> DomainResult:
+    async def verify_domain(
+        self,
+        info: CtxInfo,
+        domain_id: Annotated[strawberry.ID, strawberry.argument(description="A domain of the caller's account.")],
+    ) -> DomainResult:
         return await outcome(
             info.context,
             domains.verify_domain(info.context, domain_id),
