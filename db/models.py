@@ -122,7 +122,7 @@ class ApiToken(SQLModel, table=True):
 class Domain(SQLModel, table=True):
     __tablename__ = "domains"
     __table_args__ = (
-        UniqueConstraint("account_id", "hostname", name="uq_domain_account_hostname"),
+        UniqueConstraint("hostname", "account_id", name="uq_domain_hostname_account"),
         Index(
             "uq_domain_verified_hostname",
             "hostname",

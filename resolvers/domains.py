@@ -44,7 +44,7 @@ async def connect_domain(ctx: Context, hostname: str, disallow_meetings: bool) -
         session.add(domain)
         try:
             await session.commit()
-        except IntegrityError:  # the same account, twice at once (uq_domain_account_hostname)
+        except IntegrityError:  # the same account, twice at once (uq_domain_hostname_account)
             await session.rollback()
             raise SlugTaken(f"{name} is already in your account's domain manager") from None
     return domain

@@ -45,7 +45,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table('domains', schema=None, naming_convention=NAMING) as batch_op:
         batch_op.drop_constraint(_hostname_unique_name(), type_='unique')
-        batch_op.create_unique_constraint('uq_domain_account_hostname', ['account_id', 'hostname'])
+        batch_op.create_unique_constraint('uq_domain_hostname_account', ['hostname', 'account_id'])  # hostname first: lookups by host use it
         batch_op.create_index(
             'uq_domain_verified_hostname', ['hostname'], unique=True, sqlite_where=VERIFIED, postgresql_where=VERIFIED
         )
@@ -55,7 +55,7 @@ def downgrade() -> None:
     """Fails when two accounts claim one host: delete the unverified duplicates first."""
     with op.batch_alter_table('domains', schema=None, naming_convention=NAMING) as batch_op:
         batch_op.drop_index('uq_domain_verified_hostname')
-        batch_op.drop_constraint('uq_domain_account_hostname', type_='unique')
+        batch_op.drop_constraint('uq_domain_hostname_account', type_='unique')
         batch_op.create_unique_constraint(_hostname_unique_name(), ['hostname'])
     with op.batch_alter_table('domains', schema=None) as batch_op:
         batch_op.drop_column('verified_at')
