@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -14,6 +16,8 @@ from tests.utils.dns_server import DnsServer
 from tests.utils.domain import CONNECT_DOMAIN, VERIFY_DOMAIN, connect_domain, publish, verify_domain
 from tests.utils.graphql import GraphQLClient
 from tests.utils.user import create_user, me
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 
 async def _verify(gql: GraphQLClient, token: str, domain: dict[str, Any]) -> dict[str, Any]:
@@ -143,4 +147,23 @@ async def test_an_unknown_domain_is_not_found(gql: GraphQLClient, dns: DnsServer
     result = await _verify(gql, token, {"id": "00000000-0000-0000-0000-000000000000"})
     # then
     assert result["__typename"] == "NotFoundError"
+    assert dns.queries == []
+
+
+async def test_a_reserved_claim_from_before_the_rules_is_refused(
+    gql: GraphQLClient, services: Services, dns: DnsServer
+) -> None:
+    # given: a claim stored before reserved names were refused (migration 0004 kept it, unverified)
+    _, token = await create_user(gql, "ada@example.com")
+    account_id = (await me(gql, token))["accountId"]
+    async with services.sessionmaker() as session:
+        old = Domain(account_id=uuid.UUID(account_id), hostname="metadata.google.internal", created_at=NOW)
+        session.add(old)
+        await session.commit()
+    dns.publish("_meetgraph.metadata.google.internal", f"meetgraph-verification={old.verification_token}")
+    # when
+    result = await _verify(gql, token, {"id": str(old.id)})
+    # then
+    assert (result["__typename"], result["message"], result["field"]) == ("ValidationError", REFUSED, "domainId")
+    assert await _verified_hosts(services) == []
     assert dns.queries == []
