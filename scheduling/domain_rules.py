@@ -30,8 +30,9 @@ RESERVED_SUFFIXES = ("localhost", "local", "internal", "arpa", "invalid")
 MAX_HOSTNAME = 253 - len(RECORD_LABEL) - 1
 """The record name `_meetgraph.<hostname>` must itself be a valid DNS name (253 characters at most)."""
 REFUSED = (
-    "this host name cannot be connected: reserved names (IP addresses, localhost, .local, .internal, "
-    ".arpa, names without a dot, the app's own host) and hosts verified by another account are refused"
+    "this host name cannot be connected: reserved names (IP addresses, names without a dot, localhost, names "
+    f"under {', '.join('.' + suffix for suffix in RESERVED_SUFFIXES)}, the app's own host) and hosts verified "
+    "by another account are refused"
 )
 """The one answer for every refused claim, whatever the reason, so it reveals no other account's domains."""
 
