@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 import uuid
 from datetime import datetime
 from typing import Any
@@ -122,14 +123,26 @@ class ApiToken(SQLModel, table=True):
 
 class Domain(SQLModel, table=True):
     __tablename__ = "domains"
+    __table_args__ = (
+        UniqueConstraint("hostname", "account_id", name="uq_domain_hostname_account"),
+        Index(
+            "uq_domain_verified_hostname",
+            "hostname",
+            unique=True,
+            sqlite_where=text("verified_at IS NOT NULL"),
+            postgresql_where=text("verified_at IS NOT NULL"),
+        ),
+    )
+    """Accounts may claim one host side by side (a squatter cannot block its owner); one claim per host is verified."""
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     account_id: uuid.UUID = Field(foreign_key="accounts.id", ondelete="CASCADE", index=True)
-    hostname: str = Field(max_length=253, unique=True)
+    hostname: str = Field(max_length=253)
     robots_disallow_meetings: bool = False
     created_at: datetime = _created()
-    verification_token: str = Field(default="", max_length=64)
+    verification_token: str = Field(default_factory=lambda: secrets.token_urlsafe(24), max_length=64)
     """The value the account publishes in DNS TXT at `_meetgraph.<hostname>` to prove control of the host."""
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the TXT record was found; only verified domains serve pages and can be chosen as meeting domain."""
 
 
 class CalendarConnection(SQLModel, table=True):

@@ -6,8 +6,10 @@ import logging
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from providers.dns_txt import parse_nameservers
 
 log = logging.getLogger("meetgraph.settings")
 
@@ -84,6 +86,14 @@ class Settings(BaseSettings):
     """`10.0.0.0/8,...`: private networks where user-given Exchange URLs may point (on-prem Exchange)."""
     secret_key_previous: str | None = Field(default=None, repr=False)
     """The key before a rotation: still decrypts stored credentials until `meetgraph rotate-secret` has run."""
+    dns_timeout_seconds: float = 5.0
+    """How long one domain verification waits for the DNS answer before telling the user to try again."""
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _nameservers_parse(cls, value: str | None) -> str | None:
+        parse_nameservers(value)  # a bad entry stops the server at start, not at the first verification
+        return value
 
     def resolved_dashboard_url(self) -> str:
         return self.dashboard_url or f"{self.public_url.rstrip('/')}/oauth/done"

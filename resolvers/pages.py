@@ -14,7 +14,7 @@ async def page_url(ctx: Context, page: SchedulingPage) -> str:
     base = ctx.services.settings.public_url.rstrip("/")
     if settings.meeting_domain_id is not None:
         domain = await ctx.loaders.domain_by_id.load(settings.meeting_domain_id)
-        if domain is not None:
+        if domain is not None and domain.verified_at is not None:
             base = f"https://{domain.hostname}"
     return f"{base}/meetings/{page.slug}"
 

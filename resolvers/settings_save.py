@@ -67,16 +67,13 @@ async def _facts(
                 )
             ).all()
         )
-    domains: list[uuid.UUID] = []
+    domains: dict[uuid.UUID, bool] = {}
     domain_keys = _referenced(changes.get("meeting_domain_id"))
     if domain_keys:
-        domains = list(
-            (
-                await session.exec(
-                    select(Domain.id).where(Domain.account_id == owner.account_id, col(Domain.id).in_(domain_keys))
-                )
-            ).all()
+        domain_rows = await session.exec(
+            select(Domain).where(Domain.account_id == owner.account_id, col(Domain.id).in_(domain_keys))
         )
+        domains = {d.id: d.verified_at is not None for d in domain_rows.all()}
     return settings_rules.SettingsFacts(
         seat=owner,
         connection_kinds=[ProviderKind(c.provider) for c in connections],
@@ -86,6 +83,7 @@ async def _facts(
         calendars=calendars,
         own_page_ids=frozenset(own_pages),
         account_domain_ids=frozenset(domains),
+        verified_domain_ids=frozenset(key for key, verified in domains.items() if verified),
     )
 
 

@@ -60,3 +60,7 @@ class AccessLost(UserError):
 
 class PagesDisabled(UserError):
     pass
+
+
+class DomainUnverified(UserError):
+    """The DNS does not hold (or could not be asked whether it holds) a domain's verification record."""

@@ -6,7 +6,7 @@
 - Availability calendars: only the user's own calendars, owned or shared with full details, and active.
 - Meeting URL prefix: needs the licence; a slug without '/'. It is the base of future pages' slugs only.
 - Default and chat meeting links: the user's own pages; including a chat link needs a chosen page.
-- Meeting domain: only domains connected in the account's domain manager.
+- Meeting domain: only domains connected in the account's domain manager and verified (scheduling.domain_rules).
 - An inactive calendar (access lost) can be removed, unless it is a primary calendar.
 """
 
@@ -50,6 +50,8 @@ class SettingsFacts:
     calendars: Mapping[uuid.UUID, CalendarChoice] = field(default_factory=dict)
     own_page_ids: Collection[uuid.UUID] = ()
     account_domain_ids: Collection[uuid.UUID] = ()
+    verified_domain_ids: Collection[uuid.UUID] = ()
+    """Those of account_domain_ids whose DNS verification succeeded."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def validate(changes: Mapping[str, Any], facts: SettingsFacts) -> SettingsUpdate
         if name in changes:
             values[name] = _own_page(changes[name], input_field, facts.own_page_ids)
     if "meeting_domain_id" in changes:
-        values["meeting_domain_id"] = _domain(changes["meeting_domain_id"], facts.account_domain_ids)
+        values["meeting_domain_id"] = _domain(changes["meeting_domain_id"], facts)
     include_chat = changes.get("chat_include_meeting_link", facts.chat_include_meeting_link)
     chat_target = values["chat_meeting_link_id"] if "chat_meeting_link_id" in changes else facts.chat_meeting_link_id
     if include_chat and chat_target is None:
@@ -133,13 +135,18 @@ def _own_page(value: str | None, field: str, own_page_ids: Collection[uuid.UUID]
     return key
 
 
-def _domain(value: str | None, account_domain_ids: Collection[uuid.UUID]) -> uuid.UUID | None:
+def _domain(value: str | None, facts: SettingsFacts) -> uuid.UUID | None:
     if value is None:
         return None
     key = validation.input_id(value, "meetingDomainId")
-    if key not in account_domain_ids:
+    if key not in facts.account_domain_ids:
         raise InvalidInput(
             "only domains connected in your account's domain manager can be chosen", field="meetingDomainId"
+        )
+    if key not in facts.verified_domain_ids:
+        raise InvalidInput(
+            "that domain is not verified yet: publish its verification TXT record and run verifyDomain first",
+            field="meetingDomainId",
         )
     return key
 

@@ -8,8 +8,9 @@ import strawberry
 
 from db import models
 from resolvers import domains
+from scheduling import domain_rules
 from schema.base import CtxInfo
-from schema.errors import NotFoundError, SlugTakenError, ValidationError
+from schema.errors import DomainVerificationError, NotFoundError, SlugTakenError, ValidationError
 from schema.results import outcome
 
 
@@ -27,6 +28,17 @@ class Domain:
     robots_disallow_meetings: bool = strawberry.field(
         description="Whether this domain's /robots.txt disallows /meetings*."
     )
+    verified: bool = strawberry.field(
+        description=(
+            "Whether the account proved control of the host; only verified domains serve pages and can be chosen."
+        )
+    )
+    verification_record: str = strawberry.field(
+        description="The DNS TXT record value to publish at `_meetgraph.<hostname>` to verify the domain."
+    )
+    verification_record_name: str = strawberry.field(
+        description="Where to publish the verification TXT record: `_meetgraph.<hostname>`."
+    )
 
     @classmethod
     def from_model(cls, m: models.Domain) -> Domain:
@@ -34,6 +46,9 @@ class Domain:
             id=strawberry.ID(str(m.id)),
             hostname=m.hostname,
             robots_disallow_meetings=m.robots_disallow_meetings,
+            verified=m.verified_at is not None,
+            verification_record=domain_rules.record_value(m.verification_token),
+            verification_record_name=domain_rules.record_name(m.hostname),
         )
 
 
@@ -43,7 +58,7 @@ class DomainSuccess:
 
 
 DomainResult = Annotated[
-    DomainSuccess | ValidationError | SlugTakenError | NotFoundError,
+    DomainSuccess | ValidationError | SlugTakenError | NotFoundError | DomainVerificationError,
     strawberry.union("DomainResult", description="The domain, or why nothing changed."),
 ]
 
@@ -52,9 +67,10 @@ DomainResult = Annotated[
 class DomainsMutation:
     @strawberry.mutation(
         description=(
-            "Connect a custom domain to the caller's account (its domain manager). "
-            "ValidationError (field `hostname`) for a host name that is malformed or may not be "
-            "connected; SlugTakenError when the host is already connected."
+            "Claim a custom domain for the caller's account (its domain manager); it counts once verifyDomain "
+            "finds its DNS TXT record. ValidationError (field `hostname`) for a host name that is malformed, "
+            "reserved or verified by another account (one answer for every refusal); SlugTakenError when this "
+            "account already claimed the host."
         )
     )
     async def connect_domain(
@@ -94,5 +110,19 @@ class DomainsMutation:
         return await outcome(
             info.context,
             domains.set_robots(info.context, domain_id, disallow_meetings),
+            lambda d: DomainSuccess(domain=Domain.from_model(d)),
+        )
+
+    @strawberry.mutation(
+        description="Check the domain's DNS TXT record now; DomainSuccess with verified true once found."
+    )
+    async def verify_domain(
+        self,
+        info: CtxInfo,
+        domain_id: Annotated[strawberry.ID, strawberry.argument(description="A domain of the caller's account.")],
+    ) -> DomainResult:
+        return await outcome(
+            info.context,
+            domains.verify_domain(info.context, domain_id),
             lambda d: DomainSuccess(domain=Domain.from_model(d)),
         )

@@ -128,3 +128,10 @@ class CalendarAccessLostError(Error):
 @strawberry.type(description="The page owner has deactivated their scheduling pages; bookings are refused.")
 class PagesDisabledError(Error):
     pass
+
+
+@strawberry.type(
+    description="The domain's DNS TXT record was not found or did not match; the message says what to publish where."
+)
+class DomainVerificationError(Error):
+    pass

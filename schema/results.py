@@ -26,6 +26,7 @@ ERROR_TYPES: dict[type[e.UserError], type[g.Error]] = {
     e.SlotUnavailable: g.SlotUnavailableError,
     e.AccessLost: g.CalendarAccessLostError,
     e.PagesDisabled: g.PagesDisabledError,
+    e.DomainUnverified: g.DomainVerificationError,
 }
 
 

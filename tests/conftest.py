@@ -18,6 +18,8 @@ from tests.providers.harness import RecordedSleeps
 from tests.utils import broadcast
 from tests.utils.clock import FakeClock
 from tests.utils.databases import POSTGRES_ENV, TemplateDatabases, pg_engine, postgres_url
+from tests.utils.dns_server import DnsServer
+from tests.utils.dns_server import dns_server as serve_dns
 from tests.utils.emulators import EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.live import Live, LiveDatabases, serve
@@ -73,8 +75,21 @@ def world(emulator_server: tuple[EmulatorServer, str]) -> World:
     return emulator_server[0].new_world()
 
 
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[DnsServer]:
+    with serve_dns() as server:
+        yield server
+
+
 @pytest.fixture
-def settings(emulator_server: tuple[EmulatorServer, str]) -> Settings:
+def dns(dns_server: DnsServer) -> DnsServer:
+    """The loopback DNS server every test's settings resolve through, with no records (see dns_server.py)."""
+    dns_server.reset()
+    return dns_server
+
+
+@pytest.fixture
+def settings(emulator_server: tuple[EmulatorServer, str], dns: DnsServer) -> Settings:
     base = Settings(
         database_url="sqlite+aiosqlite:///unused",
         admin_token=ADMIN_TOKEN,
@@ -83,6 +98,7 @@ def settings(emulator_server: tuple[EmulatorServer, str]) -> Settings:
         dashboard_url="http://dashboard.test/meetings",
         broadcast_url="memory://",
         smtp_url=None,
+        dns_nameservers=dns.nameservers,
         _env_file=None,  # type: ignore[call-arg]
     )
     return base.with_emulators(emulator_server[1])

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.utils.domain import CONNECT_DOMAIN
+from tests.utils.dns_server import DnsServer
+from tests.utils.domain import CONNECT_DOMAIN, verify_domain
 from tests.utils.graphql import GraphQLClient
 from tests.utils.page import create_page
 from tests.utils.user import create_user
@@ -32,14 +33,16 @@ async def test_page_is_served_on_the_app_host(gql: GraphQLClient, domain: str | 
     }
 
 
-async def test_page_is_served_on_its_accounts_domain_only(gql: GraphQLClient) -> None:
+async def test_page_is_served_on_its_accounts_domain_only(gql: GraphQLClient, dns: DnsServer) -> None:
     # given
     _, ada = await create_user(gql, "ada@example.com")
     _, other = await create_user(gql, "eve@example.com")
     await create_page(gql, ada, slug="intro")
     connected = await gql(CONNECT_DOMAIN, {"hostname": "meet.ada.example"}, ada)
     assert connected["connectDomain"]["__typename"] == "DomainSuccess"
-    await gql(CONNECT_DOMAIN, {"hostname": "meet.eve.example"}, other)
+    await verify_domain(gql, dns, ada, connected["connectDomain"]["domain"])
+    foreign = (await gql(CONNECT_DOMAIN, {"hostname": "meet.eve.example"}, other))["connectDomain"]
+    await verify_domain(gql, dns, other, foreign["domain"])
     # when
     on_own = await gql(PUBLIC_PAGE, {"slug": "intro", "domain": "meet.ada.example"})
     on_foreign = await gql(PUBLIC_PAGE, {"slug": "intro", "domain": "meet.eve.example"})

@@ -60,6 +60,7 @@ OWN_PAGE = uuid.UUID(int=101)
 OTHER_OWN_PAGE = uuid.UUID(int=102)
 SOMEONE_ELSES_PAGE = uuid.UUID(int=199)
 ACCOUNT_DOMAIN = uuid.UUID(int=201)
+UNVERIFIED_DOMAIN = uuid.UUID(int=202)
 OTHER_ACCOUNT_DOMAIN = uuid.UUID(int=299)
 NOT_AN_ID = "not-an-id"
 
@@ -71,9 +72,10 @@ FACTS = SettingsFacts(
     chat_meeting_link_id=None,
     calendars=CALENDARS,
     own_page_ids=frozenset({OWN_PAGE, OTHER_OWN_PAGE}),
-    account_domain_ids=frozenset({ACCOUNT_DOMAIN}),
+    account_domain_ids=frozenset({ACCOUNT_DOMAIN, UNVERIFIED_DOMAIN}),
+    verified_domain_ids=frozenset({ACCOUNT_DOMAIN}),
 )
-"""A paid Sales Professional user with one Google connection, two pages and one account domain."""
+"""A paid Sales Professional user with one Google connection, two pages and two account domains (one verified)."""
 
 
 def field_of(changes: dict[str, Any], facts: SettingsFacts = FACTS) -> str | None:
@@ -320,8 +322,8 @@ def test_a_domain_of_the_account_is_accepted() -> None:
     assert validate({"meeting_domain_id": str(ACCOUNT_DOMAIN)}, FACTS).values == {"meeting_domain_id": ACCOUNT_DOMAIN}
 
 
-@pytest.mark.parametrize("value", [str(OTHER_ACCOUNT_DOMAIN), NOT_AN_ID])
-def test_a_domain_not_in_the_account_names_the_field(value: str) -> None:
+@pytest.mark.parametrize("value", [str(OTHER_ACCOUNT_DOMAIN), NOT_AN_ID, str(UNVERIFIED_DOMAIN)])
+def test_a_domain_not_in_the_account_or_unverified_names_the_field(value: str) -> None:
     assert field_of({"meeting_domain_id": value}) == "meetingDomainId"
 
 

@@ -12,7 +12,8 @@ import pytest
 from meetgraph.services import Services
 from tests.utils.connection import DISCONNECT_CALENDAR, DISCONNECT_INBOX, connect_calendar
 from tests.utils.db import CONNECTED_ROWS, counts
-from tests.utils.domain import SET_ROBOTS, connect_domain
+from tests.utils.dns_server import DnsServer
+from tests.utils.domain import SET_ROBOTS, VERIFY_DOMAIN, connect_verified_domain
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.meeting import CANCEL_MEETING, CREATE_CRM_MEETING
@@ -27,6 +28,7 @@ ATTACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "removeInactiveCalendar": (REMOVE_INACTIVE_CALENDAR, {}),
     "cancelMeeting": (CANCEL_MEETING, {}),
     "setDomainRobots": (SET_ROBOTS, {"disallow": True}),
+    "verifyDomain": (VERIFY_DOMAIN, {}),
 }
 """Each mutation that takes a row's id: its document and its other variables."""
 SETTINGS_ATTACKS: dict[str, Callable[[str], dict[str, Any]]] = {
@@ -38,13 +40,15 @@ SETTINGS_ATTACKS: dict[str, Callable[[str], dict[str, Any]]] = {
 MALFORMED_IDS = ["", "not-an-id", "1 OR 1=1", "../../etc/passwd", "0" * 5000, "00000000-0000-0000-0000-000000000000"]
 
 
-async def _owner_with_everything(gql: GraphQLClient, http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
-    """User A with a connection, calendars, inbox, page, meeting and domain; returns A's token and the ids."""
+async def _owner_with_everything(
+    gql: GraphQLClient, http: httpx.AsyncClient, dns: DnsServer
+) -> tuple[str, dict[str, str]]:
+    """User A with a connection, calendars, inbox, page, meeting and verified domain; returns A's token and the ids."""
     _, token = await create_user(gql, "ada@example.com")
     connection = await connect_calendar(gql, http, token)
     calendar = next(c for c in connection["calendars"] if c["name"] == "Team events")
     page = await create_page(gql, token, "Intro call", slug="ada-intro")
-    domain = await connect_domain(gql, token, "ada.example.com")
+    domain = await connect_verified_domain(gql, dns, token, "ada.example.com")
     await save_settings(gql, token, availabilityCalendarIds=[calendar["id"]])
     meeting = await gql(
         CREATE_CRM_MEETING,
@@ -85,6 +89,7 @@ ATTACK_TARGETS = {
     "removeInactiveCalendar": "calendar",
     "cancelMeeting": "meeting",
     "setDomainRobots": "domain",
+    "verifyDomain": "domain",
 }
 SETTINGS_TARGETS = {
     "availabilityCalendarIds": "calendar",
@@ -95,10 +100,10 @@ SETTINGS_TARGETS = {
 
 
 async def test_me_shows_nothing_of_another_users_rows(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, dns: DnsServer
 ) -> None:
     # given
-    _, ids = await _owner_with_everything(gql, http)
+    _, ids = await _owner_with_everything(gql, http, dns)
     _, intruder = await create_user(gql, "eve@example.com")
     # when
     seen = await me(gql, intruder)
@@ -113,10 +118,10 @@ async def test_me_shows_nothing_of_another_users_rows(
 
 @pytest.mark.parametrize("mutation", sorted(ATTACKS))
 async def test_known_ids_of_another_user_cannot_be_changed(
-    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, mutation: str
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, dns: DnsServer, mutation: str
 ) -> None:
     # given
-    owner, ids = await _owner_with_everything(gql, http)
+    owner, ids = await _owner_with_everything(gql, http, dns)
     _, intruder = await create_user(gql, "eve@example.com")
     before, rows = await me(gql, owner), await counts(services, *CONNECTED_ROWS)
     # when
@@ -129,10 +134,10 @@ async def test_known_ids_of_another_user_cannot_be_changed(
 
 @pytest.mark.parametrize("field", sorted(SETTINGS_ATTACKS))
 async def test_another_users_ids_cannot_go_into_settings(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World, field: str
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, dns: DnsServer, field: str
 ) -> None:
     # given
-    owner, ids = await _owner_with_everything(gql, http)
+    owner, ids = await _owner_with_everything(gql, http, dns)
     _, intruder = await create_user(gql, "eve@example.com")
     await create_page(gql, intruder, "Eve's page")
     before_owner, before_intruder = await me(gql, owner), await me(gql, intruder)
@@ -169,10 +174,10 @@ async def test_malformed_ids_in_settings_are_validation_errors(gql: GraphQLClien
 
 
 async def test_a_colleague_in_the_same_account_cannot_change_the_owners_rows(
-    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, dns: DnsServer
 ) -> None:
     # given: domains are shared by the account, everything else stays personal
-    owner, ids = await _owner_with_everything(gql, http)
+    owner, ids = await _owner_with_everything(gql, http, dns)
     account_id = (await me(gql, owner))["accountId"]
     _, colleague = await create_user(gql, "bob@example.com", accountId=account_id)
     before = await me(gql, owner)
