@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import httpx
 import uvicorn
 
+from meetgraph import logs
 from meetgraph.settings import Settings
 
 
@@ -46,6 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        log_config=None,  # uvicorn's loggers propagate to the root handler set up by main (format, redaction)
         ws="websockets-sansio",
         # on SIGTERM, requests in flight (and the jobs they run) get the grace, then are cancelled; the worker's
         # running jobs get it again in the shutdown that follows (JobQueue.stop)
@@ -206,7 +208,7 @@ def _emulate(args: argparse.Namespace) -> int:
         ),
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
     return 0
 
 
@@ -218,10 +220,10 @@ def _export_schema(_: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # exchangelib logs request headers (Basic credentials included) at DEBUG: keep it above that.
-    logging.getLogger("exchangelib").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        logs.configure(Settings().log_format)
+    except ValueError as exc:  # pydantic's errors included: a setting the server cannot start with
+        raise SystemExit(f"error: {exc}") from None
     parser = argparse.ArgumentParser(prog="meetgraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
