@@ -27,7 +27,7 @@ QUERY_PARAMETER = re.compile(rf"(?<![\w%-])({SECRET_NAMES})=[^&\s\"'#]*", re.IGN
 """`name=value` in a query string or form body (`?code=..&state=..`), not `error_code=..`."""
 JSON_FIELD = re.compile(rf"""(["'])({SECRET_NAMES})\1(\s*:\s*)(["'])(?:\\.|(?!\4).)*\4""", re.IGNORECASE)
 """`"token": "..."` in JSON or a Python dict's repr."""
-ENCODED_JSON_FIELD = re.compile(rf"(%22({SECRET_NAMES})%22(?:%3A|:)%22)(?:(?!%22).)*%22", re.IGNORECASE)
+ENCODED_JSON_FIELD = re.compile(rf"(%22({SECRET_NAMES})%22(?:%3A|:)(?:%20|\+)*%22)(?:(?!%22).)*%22", re.IGNORECASE)
 """The same, percent-encoded in a URL (GraphQL GET variables in the access log)."""
 API_TOKEN = re.compile(r"\bmg_[A-Za-z0-9_-]{8,}")
 LIBRARY_LOGGERS = ("exchangelib",)

@@ -27,6 +27,8 @@ from graphql.validation import ASTValidationRule, ValidationContext, ValidationR
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 
 log = logging.getLogger("meetgraph.graphql")
 
@@ -216,3 +218,14 @@ class ParseThenReport(ParserCache):
         except GraphQLError:
             context.graphql_document = None
         yield
+
+
+class CodedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws whose own refusals (the subscriptions-per-connection limit, incremental delivery)
+    carry a code too: strawberry builds those errors in the transport, past `Schema.process_errors`."""
+
+    async def send_message(self, message: Message) -> None:
+        if message["type"] == "error":
+            for error in message["payload"]:
+                error.setdefault("extensions", {}).setdefault("code", Code.BAD_REQUEST)  # type: ignore[typeddict-item]
+        await super().send_message(message)
