@@ -112,9 +112,14 @@ def log_error(error: GraphQLError, operation: str | None) -> None:
     if code == Code.INTERNAL_SERVER_ERROR:
         log.error("unexpected error%s%s: %s", name, where, error.message, exc_info=error.original_error)
     elif code in CLIENT_CODES:
-        log.info("%s%s%s: %s", code, name, where, error.message)
+        log.info("%s%s%s: %s", code, name, where, _one_line(error.message))
     else:
-        log.warning("%s%s%s: %s", code, name, where, error.message)
+        log.warning("%s%s%s: %s", code, name, where, _one_line(error.message))
+
+
+def _one_line(message: str) -> str:
+    """A client's text may hold line breaks: escaped, so one mistake stays one line (and forges none)."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def present(error: GraphQLError) -> None:
