@@ -21,9 +21,12 @@ from meetgraph.services import Services
 from meetgraph.settings import Settings
 from resolvers.job_kinds import KINDS
 from schema import build_schema
+from schema.error_codes import CodedTransportWSHandler
 
 
 class GraphQLApp(GraphQLOverHTTP[Context, None]):
+    graphql_transport_ws_handler_class = CodedTransportWSHandler
+
     def __init__(self, services: Services) -> None:
         super().__init__(
             build_schema(services.settings),

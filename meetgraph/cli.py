@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from meetgraph import logs
 from meetgraph.settings import Settings
 
 
@@ -47,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        log_config=None,  # uvicorn's loggers propagate to the root handler set up by main (format, redaction)
         ws="websockets-sansio",
         ws_max_size=settings.max_body_bytes,  # one WebSocket message is bounded like one request body
         # on SIGTERM, requests in flight (and the jobs they run) get the grace, then are cancelled; the worker's
@@ -208,7 +210,7 @@ def _emulate(args: argparse.Namespace) -> int:
         ),
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
     return 0
 
 
@@ -245,10 +247,10 @@ def _export_schema(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # exchangelib logs request headers (Basic credentials included) at DEBUG: keep it above that.
-    logging.getLogger("exchangelib").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        logs.configure(Settings().log_format)
+    except ValueError as exc:  # pydantic's errors included: a setting the server cannot start with
+        raise SystemExit(f"error: {exc}") from None
     parser = argparse.ArgumentParser(prog="meetgraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -26,21 +26,20 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from schema.error_codes import Code
+
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 ACCEPTED = (GRAPHQL_RESPONSE_JSON, JSON)
 
 CODES = {
-    400: "BAD_REQUEST",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
+    400: Code.BAD_REQUEST,
+    405: Code.METHOD_NOT_ALLOWED,
+    406: Code.NOT_ACCEPTABLE,
+    413: Code.PAYLOAD_TOO_LARGE,
+    415: Code.UNSUPPORTED_MEDIA_TYPE,
 }
-"""`extensions.code` of the errors answered before GraphQL ran, by HTTP status."""
-
-OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
-INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+"""`extensions.code` of the errors answered before GraphQL ran, by HTTP status (one list of codes: schema.error_codes)."""
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:
@@ -106,7 +105,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A GraphQL-shaped error `{"errors": [{"message", "extensions": {"code"}}]}` in the media type the client accepts."""
-    body = {"errors": [{"message": message, "extensions": {"code": CODES.get(status, "BAD_REQUEST")}}]}
+    body = {"errors": [{"message": message, "extensions": {"code": CODES.get(status, Code.BAD_REQUEST)}}]}
     media_type = negotiate(accept) or JSON
     return Response(
         json.dumps(body, separators=(",", ":")),
@@ -138,7 +137,7 @@ def request_error_status(response: GraphQLHTTPResponse) -> int:
     codes = {
         error.get("extensions", {}).get("code") for error in response.get("errors") or () if isinstance(error, dict)
     }
-    return 500 if INTERNAL_SERVER_ERROR in codes else 400
+    return 500 if Code.INTERNAL_SERVER_ERROR in codes else 400
 
 
 class BodyTooLarge(Exception):
@@ -273,7 +272,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
                     if cause.operation_name
                     else "The document has several operations (or none): name one with `operationName`."
                 )
-                extensions = {"code": OPERATION_RESOLUTION_FAILURE}
+                extensions = {"code": Code.OPERATION_RESOLUTION_FAILURE}
                 return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
             raise
 

@@ -6,21 +6,20 @@ is the order of the root fields in the exported SDL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.types import ExecutionContext
 
 from meetgraph.settings import Settings
 from schema.api_tokens import ApiTokensMutation, AuthenticateWebSocketOperations
@@ -28,6 +27,14 @@ from schema.base import SCALAR_OVERRIDES
 from schema.booking import BookingMutation, BookingSubscription
 from schema.connections import ConnectionsMutation
 from schema.domains import DomainsMutation
+from schema.error_codes import (
+    IntrospectionForSignedIn,
+    ParseThenReport,
+    ValidationCode,
+    ValidationPhase,
+    naming,
+    process,
+)
 from schema.meetings import MeetingsMutation
 from schema.pages import PagesMutation, PagesQuery
 from schema.settings import SettingsMutation
@@ -74,33 +81,37 @@ class CloseSession(SchemaExtension):
             await context.close()
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Hide unexpected exceptions; our own GraphQLErrors and validation errors pass through."""
-    original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Every result's errors pass here once before they are sent: each gets its `extensions.code`,
+        unexpected ones are masked; client mistakes log one INFO line, unexpected errors their traceback
+        (strawberry's default logs every error at ERROR with a traceback)."""
+        process(errors, execution_context.operation_name if execution_context else None)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # Strawberry builds every extension anew per operation from these classes and factories: an
-    # extension instance keeps its operation's execution context, so a shared one masks the wrong result.
+    # extension instance keeps its operation's execution context, so a shared one codes the wrong result.
     # The rule classes hold no request state and are built once, so ValidationCache keys repeat.
     limits: list[type[ASTValidationRule]] = [
-        depth_rule(settings.max_query_depth, None),
-        aliases_rule(settings.max_aliases),
+        naming(depth_rule(settings.max_query_depth, None), ValidationCode.MAX_DEPTH_EXCEEDED),
+        naming(aliases_rule(settings.max_aliases), ValidationCode.MAX_ALIASES_EXCEEDED),
     ]
-    return strawberry.Schema(
+    introspection: list[Callable[[], SchemaExtension]] = [] if settings.graphiql else [IntrospectionForSignedIn]
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             lambda: AddValidationRules(limits),
+            *introspection,
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: MaskErrors(should_mask_error=should_mask),
+            ValidationPhase,
             # frontends send the same documents again and again: parse and validate each once; the LRU
             # caches live in strawberry's modules, shared by every request (keyed by maxsize)
-            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ParseThenReport(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             AuthenticateWebSocketOperations,
             CloseSession,

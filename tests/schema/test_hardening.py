@@ -23,6 +23,10 @@ async def test_over_deep_queries_are_refused(services: Services) -> None:
     # then
     assert "errors" not in ok
     assert "exceeds maximum operation depth" in deep["errors"][0]["message"]
+    assert deep["errors"][0]["extensions"] == {
+        "code": "GRAPHQL_VALIDATION_FAILED",
+        "validationErrorCode": "MAX_DEPTH_EXCEEDED",
+    }
 
 
 async def test_graphiql_introspection_fits_the_limits(gql: GraphQLClient) -> None:

@@ -87,6 +87,8 @@ class Process:
     port: int = field(default_factory=free_port)
     popen: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    log_level: str = "warning"
+    """`serve --log-level`: "info" shows uvicorn's access log."""
 
     @property
     def url(self) -> str:
@@ -103,7 +105,7 @@ class Process:
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "meetgraph.cli", self.command]
         if self.command == "serve":
-            argv += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+            argv += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", self.log_level]
         return argv
 
     async def start(self, **env: str | None) -> Process:
