@@ -245,12 +245,6 @@ def test_an_ews_url_of_the_maximum_length_is_accepted() -> None:
     assert ews_url(value) == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="known bug kept by the redesign (a pure move), to fix with the hardening issue: "
-    "ews_url lets urlsplit's ValueError (malformed IPv6 host) escape instead of InvalidInput",
-)
 def test_an_ews_url_with_a_malformed_ipv6_host_is_refused_as_invalid_input() -> None:
     with pytest.raises(InvalidInput) as error:
         ews_url("https://[mail.example.com/EWS/Exchange.asmx")
