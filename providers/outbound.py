@@ -25,6 +25,17 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
 IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+NOT_GLOBAL: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        # IANA special-purpose blocks, written out so the answer does not depend on the Python version's tables
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+        "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "::/128", "::1/128", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
+        "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+    )
+)  # fmt: skip
 
 
 class InvalidAllowance(ValueError):
@@ -57,7 +68,8 @@ def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 def is_public(address: IPAddress) -> bool:
     """Globally routable unicast, and so is any IPv4 address it embeds."""
     if (
-        not address.is_global
+        any(address in block for block in NOT_GLOBAL if block.version == address.version)
+        or not address.is_global
         or address.is_multicast
         or address.is_unspecified
         or address.is_reserved

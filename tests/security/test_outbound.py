@@ -185,36 +185,27 @@ async def test_an_ews_url_padded_with_spaces_to_the_limit_is_accepted(
     assert result["__typename"] == "ConnectCalendarSuccess", result
 
 
-async def test_an_allowed_private_network_is_reached_over_plain_http(
-    gql: GraphQLClient, services: Services, settings: Settings, world: World
+@pytest.mark.parametrize(
+    ("networks", "connects"),
+    [("10.0.0.0/8, 127.0.0.0/8", True), ("127.0.0.1/32", True), ("10.0.0.0/8", False), ("", False)],
+)
+async def test_allowed_private_networks_are_reached_over_plain_http_and_nothing_else(
+    gql: GraphQLClient, services: Services, settings: Settings, world: World, networks: str, connects: bool
 ) -> None:
-    # given: the operator allows a network (loopback stands in for an on-prem 10.0.0.0/8) and nothing else
+    # given: the emulator on loopback (standing in for on-prem Exchange in 10.0.0.0/8); the operator's networks
     _, token = await create_user(gql, "ada@example.com")
-    url = ews_url(settings)
-    settings.exchange_private_networks = "10.0.0.0/8, 127.0.0.0/8"
-    # when
-    result = await connect_exchange(gql, token, ewsUrl=url)
-    # then
-    assert result["__typename"] == "ConnectCalendarSuccess", result
-    assert result["connection"]["email"] == EXCHANGE_USER
-
-
-async def test_outside_the_allowed_networks_the_same_server_is_refused(
-    gql: GraphQLClient, services: Services, settings: Settings, world: World
-) -> None:
-    # given: the emulator is on loopback, the operator allows only 10.0.0.0/8
-    _, token = await create_user(gql, "ada@example.com")
-    url = ews_url(settings)
-    settings.exchange_private_networks = "10.0.0.0/8"
+    settings.exchange_private_networks = networks
     # when
     with ConnectAttempts() as attempts:
-        result = await connect_exchange(gql, token, ewsUrl=url)
-        discovered = await connect_exchange(gql, token)
+        result = await connect_exchange(gql, token, settings)
     # then
-    assert result["__typename"] == "ProviderError" and discovered["__typename"] == "ProviderError"
-    assert attempts.addresses == []
-    assert world.exchange.faults.api_calls == 0
-    assert await counts(services) == NOTHING
+    if connects:
+        assert result["__typename"] == "ConnectCalendarSuccess", result
+        assert result["connection"]["email"] == EXCHANGE_USER
+    else:
+        assert result["__typename"] == "ProviderError"
+        assert attempts.addresses == [] and world.exchange.faults.api_calls == 0
+        assert await counts(services) == NOTHING
 
 
 async def test_the_emulator_allowance_is_exactly_its_own_host_and_port(
