@@ -96,7 +96,7 @@ BUSY_FIELDS = ("start", "end", "legacy_free_busy_status", "is_cancelled")
 LOST_FOLDER_ERRORS = (ErrorItemNotFound, ErrorFolderNotFound, ErrorAccessDenied)
 CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
 KEY_FIELD = "meetgraph_key"
-UNREACHABLE_MESSAGE = "no Exchange server answered at this address"
+UNREACHABLE_MESSAGE = "no Exchange server (EWS) answered at this address; check the EWS URL"
 """The one answer to every failure to reach an EWS endpoint (refused by policy, closed port, not EWS, timeout, DNS):
 telling them apart would let any user map the server's network."""
 

@@ -7,7 +7,9 @@ import ipaddress
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from meetgraph.settings import Settings
 from providers.outbound import Endpoint, InvalidAllowance, OutboundPolicy, embedded_ipv4, is_public
 
 NOT_PUBLIC_V4 = [
@@ -172,3 +174,8 @@ def test_a_malformed_allowance_is_refused(text: str) -> None:
 
 def test_the_empty_setting_allows_nothing_private() -> None:
     assert OutboundPolicy.parse(" , ") == OutboundPolicy()
+
+
+def test_a_malformed_setting_stops_the_server_at_start() -> None:
+    with pytest.raises(ValidationError, match="exchange_private_networks"):
+        Settings(exchange_private_networks="10.0.0.0/8,exchange.corp.example", _env_file=None)  # type: ignore[call-arg]
