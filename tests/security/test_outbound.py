@@ -20,7 +20,7 @@ from tests.utils.db import counts
 from tests.utils.emulators import EXCHANGE_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.live import LiveDatabases, serve
-from tests.utils.outbound import AsHost, ConnectAttempts, Redirect, listeners, redis_connections
+from tests.utils.outbound import AsHost, Canned, ConnectAttempts, listeners, redis_connections
 from tests.utils.redis_server import RedisServer, redis_server_or_skip
 from tests.utils.user import create_user, me
 
@@ -71,7 +71,7 @@ async def test_internal_targets_are_never_reached_and_all_answer_the_same(
     state = EmulatorState("x")
     state.seed_demo(EXCHANGE_USER, "Owner (Exchange)")
     with listeners(2) as loopback, listeners(1, "::1") as (v6,), ConnectAttempts() as attempts:
-        lure = Redirect(f"http://127.0.0.1:{loopback[0].port}{EWS}")
+        lure = Canned.redirect(f"http://127.0.0.1:{loopback[0].port}{EWS}")
         emulator = create_exchange_emulator(state)
         autodiscover_as_loopback = AsHost(emulator, f"127.0.0.1:{loopback[1].port}")
         with serve_in_thread(lure) as redirector, serve_in_thread(autodiscover_as_loopback) as discovery:
@@ -110,25 +110,27 @@ async def test_internal_targets_are_never_reached_and_all_answer_the_same(
 async def test_closed_ports_and_services_that_are_not_ews_answer_like_a_refusal(
     gql: GraphQLClient, services: Services, settings: Settings, world: World
 ) -> None:
-    # given: allowed, but not Exchange: a closed port, a port that hangs up, an HTTP server that is not EWS
+    # given: allowed, but not Exchange: a closed port, a port that hangs up, web servers that are not EWS
     _, token = await create_user(gql, "ada@example.com")
     closed = free_port()
-    with listeners(1) as (hangs_up,), serve_in_thread(Redirect("https://example.com/")) as not_ews:
-        settings.exchange_private_networks = f"127.0.0.1:{closed},127.0.0.1:{hangs_up.port},{urlsplit(not_ews).netloc}"
-        # when
+    web_page, moved = Canned(200, b"<html><body>It works!</body></html>"), Canned.redirect("https://example.com/")
+    with listeners(1) as (hangs_up,), serve_in_thread(web_page) as page, serve_in_thread(moved) as redirects:
+        servers = (
+            f"127.0.0.1:{closed}",
+            f"127.0.0.1:{hangs_up.port}",
+            urlsplit(page).netloc,
+            urlsplit(redirects).netloc,
+        )
+        settings.exchange_private_networks = ",".join(servers)
+        # when: each of them, and a refused address for comparison
         answers = [
-            await connect_exchange(gql, token, ewsUrl=url)
-            for url in (
-                f"http://127.0.0.1:{closed}{EWS}",
-                f"http://127.0.0.1:{hangs_up.port}{EWS}",
-                f"{not_ews}{EWS}",
-                f"http://127.0.0.1:{free_port()}{EWS}",  # refused: not allowed
-            )
+            await connect_exchange(gql, token, ewsUrl=f"http://{server}{EWS}")
+            for server in (*servers, f"127.0.0.1:{free_port()}")
         ]
     # then
-    assert [a["__typename"] for a in answers] == ["ProviderError"] * 4
+    assert [a["__typename"] for a in answers] == ["ProviderError"] * 5
     assert len({a["message"] for a in answers}) == 1, answers
-    assert hangs_up.accepted >= 1  # allowed, so really tried
+    assert hangs_up.accepted >= 1 and web_page.requests >= 1 and moved.requests >= 1  # allowed, so really tried
     assert await counts(services) == NOTHING
 
 

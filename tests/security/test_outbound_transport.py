@@ -13,7 +13,7 @@ import requests
 from emulators.runner import serve_in_thread
 from providers.guarded_http import CheckedHTTPAdapter, checked_session, using
 from providers.outbound import OutboundPolicy
-from tests.utils.outbound import ConnectAttempts, Redirect, listeners
+from tests.utils.outbound import Canned, ConnectAttempts, listeners
 
 PUBLIC = "93.184.215.14"
 
@@ -30,7 +30,7 @@ def test_without_a_policy_loopback_is_refused_before_connecting() -> None:
 
 def test_a_redirect_to_an_address_the_policy_refuses_is_not_followed() -> None:
     with listeners(1) as (inside,):
-        with serve_in_thread(Redirect(f"http://127.0.0.1:{inside.port}/EWS/Exchange.asmx")) as lure:
+        with serve_in_thread(Canned.redirect(f"http://127.0.0.1:{inside.port}/EWS/Exchange.asmx")) as lure:
             policy = OutboundPolicy.parse(urlsplit(lure).netloc)
             # when
             with using(policy), pytest.raises(requests.ConnectionError):

@@ -95,19 +95,24 @@ class ConnectAttempts:
         ConnectAttempts._active.remove(self)
 
 
-class Redirect:
-    """An ASGI app that answers every request with a 302 to `location`."""
+class Canned:
+    """An ASGI app that answers every HTTP request with the same status, headers and body (and counts them)."""
 
-    def __init__(self, location: str) -> None:
-        self.location = location
+    def __init__(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.status, self.body = status, body
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         self.requests = 0
+
+    @classmethod
+    def redirect(cls, location: str) -> Canned:
+        return cls(302, headers={"Location": location})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         self.requests += 1
-        await send({"type": "http.response.start", "status": 302, "headers": [(b"location", self.location.encode())]})
-        await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 class AsHost:
