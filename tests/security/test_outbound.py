@@ -134,6 +134,23 @@ async def test_closed_ports_and_services_that_are_not_ews_answer_like_a_refusal(
     assert await counts(services) == NOTHING
 
 
+async def test_a_server_that_never_answers_times_out_like_a_refusal(
+    gql: GraphQLClient, services: Services, settings: Settings, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: an allowed port that accepts and then says nothing; a short HTTP timeout (the test waits it out)
+    monkeypatch.setattr("providers.exchange.HTTP_TIMEOUT_SECONDS", 0.2)
+    _, token = await create_user(gql, "ada@example.com")
+    with listeners(1, hold=True) as (silent,):
+        settings.exchange_private_networks = f"127.0.0.1:{silent.port}"
+        # when
+        timed_out = await connect_exchange(gql, token, ewsUrl=f"http://127.0.0.1:{silent.port}{EWS}")
+        refused = await connect_exchange(gql, token, ewsUrl=f"http://127.0.0.1:{free_port()}{EWS}")
+    # then
+    assert silent.accepted >= 1
+    assert timed_out == refused and refused["__typename"] == "ProviderError"
+    assert await counts(services) == NOTHING
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -20,9 +20,12 @@ OUTBOUND_MODULES = ("urllib3.", "requests.", "providers.guarded_http")
 
 
 class Listener:
-    """A TCP socket listening on `host` that accepts, records and closes every connection."""
+    """A TCP socket listening on `host` that accepts, records and closes every connection (or, with `hold`, keeps
+    it open without a word until the listener stops: a server that never answers)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, hold: bool = False) -> None:
+        self.hold = hold
+        self.held: list[socket.socket] = []
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.create_server((host, 0), family=family)
         self.sock.settimeout(ACCEPT_POLL_SECONDS)
@@ -40,7 +43,10 @@ class Listener:
             except OSError:
                 return
             self.accepted += 1
-            conn.close()
+            if self.hold:
+                self.held.append(conn)
+            else:
+                conn.close()
 
     def __enter__(self) -> Listener:
         self._thread.start()
@@ -49,6 +55,8 @@ class Listener:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        for conn in self.held:
+            conn.close()
         self.sock.close()
 
 
@@ -140,9 +148,9 @@ def redis_connections(port: int) -> int:
 
 
 @contextmanager
-def listeners(count: int, host: str = "127.0.0.1") -> Iterator[list[Listener]]:
+def listeners(count: int, host: str = "127.0.0.1", *, hold: bool = False) -> Iterator[list[Listener]]:
     """`count` recording listeners on `host`."""
-    made = [Listener(host) for _ in range(count)]
+    made = [Listener(host, hold=hold) for _ in range(count)]
     for listener in made:
         listener.__enter__()
     try:
