@@ -205,6 +205,7 @@ def _emulate(args: argparse.Namespace) -> int:
                 "MEETGRAPH_MICROSOFT_TOKEN_URL": settings.microsoft_token_url,
                 "MEETGRAPH_MICROSOFT_GRAPH_URL": settings.microsoft_graph_url,
                 "MEETGRAPH_EXCHANGE_AUTODISCOVER_URL": settings.exchange_autodiscover_url,
+                "MEETGRAPH_EXCHANGE_PRIVATE_NETWORKS": settings.exchange_private_networks,
             },
             indent=2,
         ),

@@ -123,9 +123,13 @@ def get_provider(
     credentials = services.cipher.decrypt(connection.credentials)
     if kind is ProviderKind.EXCHANGE:
         from providers.exchange import ExchangeCalendarProvider, ExchangeCredentials
+        from providers.outbound import OutboundPolicy
 
         return ExchangeCalendarProvider(
-            ExchangeCredentials.from_dict(credentials), retry=services.retry, accounts=services.exchange_accounts
+            ExchangeCredentials.from_dict(credentials),
+            retry=services.retry,
+            accounts=services.exchange_accounts,
+            outbound=OutboundPolicy.parse(services.settings.exchange_private_networks),
         )
     return oauth_provider(
         kind,

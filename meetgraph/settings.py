@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.dns_txt import parse_nameservers
+from providers.outbound import Endpoint, OutboundPolicy, normalized_host
 
 log = logging.getLogger("meetgraph.settings")
 
@@ -114,8 +116,19 @@ class Settings(BaseSettings):
         )
         return key
 
+    @field_validator("exchange_private_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        OutboundPolicy.parse(value)  # a typo stops the server at start, not a user's connect later
+        return value
+
     def with_emulators(self, base_url: str) -> Settings:
-        """These settings with every provider pointed at the emulators mounted under base_url."""
+        """These settings with every provider pointed at the emulators mounted under base_url, whose host:port
+        (exactly that, plain http included) Exchange URLs may then reach."""
+        parts = urlsplit(base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        emulator = str(OutboundPolicy(endpoints=frozenset({Endpoint(normalized_host(parts.hostname or ""), port)})))
+        allowed = ",".join(entry for entry in (self.exchange_private_networks, emulator) if entry)
         google = f"{base_url}/_emulators/google"
         microsoft = f"{base_url}/_emulators/microsoft"
         return self.model_copy(
@@ -128,5 +141,6 @@ class Settings(BaseSettings):
                 "microsoft_token_url": f"{microsoft}/common/oauth2/v2.0/token",
                 "microsoft_graph_url": f"{microsoft}/v1.0",
                 "exchange_autodiscover_url": f"{base_url}/_emulators/exchange/autodiscover/autodiscover.svc",
+                "exchange_private_networks": allowed,
             }
         )

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -52,7 +52,7 @@ from exchangelib.folders.queryset import DEEP, SHALLOW
 from exchangelib.items import ID_ONLY, SEND_TO_ALL_AND_SAVE_COPY, CalendarItem
 from exchangelib.properties import Attendee as EwsAttendee
 from exchangelib.properties import Body, CalendarView, FolderId, Mailbox
-from exchangelib.protocol import FailFast, Protocol
+from exchangelib.protocol import BaseProtocol, FailFast, Protocol
 from exchangelib.services import FindItem
 from exchangelib.util import SOAPNS, TNS, ParseError, to_xml
 from exchangelib.version import EXCHANGE_2010_SP2
@@ -71,8 +71,10 @@ from providers.base import (
     ProviderVersionError,
     UnsupportedOperation,
 )
+from providers.guarded_http import CheckedHTTPAdapter, checked_session, using
 from providers.http import RetryPolicy
 from providers.intervals import time_windows
+from providers.outbound import OutboundPolicy
 from scheduling.calendars import EXCHANGE_CAPABILITIES, AccessRole, Capabilities
 from scheduling.slots import BusyInterval
 
@@ -94,6 +96,9 @@ BUSY_FIELDS = ("start", "end", "legacy_free_busy_status", "is_cancelled")
 LOST_FOLDER_ERRORS = (ErrorItemNotFound, ErrorFolderNotFound, ErrorAccessDenied)
 CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
 KEY_FIELD = "meetgraph_key"
+UNREACHABLE_MESSAGE = "no Exchange server (EWS) answered at this address; check the EWS URL"
+"""The one answer to every failure to reach an EWS endpoint (refused by policy, closed port, not EWS, timeout, DNS):
+telling them apart would let any user map the server's network."""
 
 
 class MeetgraphKey(ExtendedProperty):  # type: ignore[misc]
@@ -107,6 +112,24 @@ class MeetgraphKey(ExtendedProperty):  # type: ignore[misc]
 
 if KEY_FIELD not in {f.name for f in CalendarItem.FIELDS}:
     CalendarItem.register(KEY_FIELD, MeetgraphKey)
+
+
+def _install_checked_transport() -> None:
+    """Every session exchangelib opens (EWS, autodiscover, auth probes, for any URL it is redirected to) checks each
+    connection against the context's OutboundPolicy (providers/guarded_http.py). exchangelib mounts its adapter on
+    the endpoint's URL only; the checked one is also mounted on http:// and https:// so no URL escapes it."""
+    if BaseProtocol.HTTP_ADAPTER_CLS is CheckedHTTPAdapter:
+        return
+    raw_session = BaseProtocol.raw_session.__func__
+
+    def checked_raw_session(cls: type[BaseProtocol], prefix: str, *args: object, **kwargs: object) -> requests.Session:
+        return checked_session(raw_session(cls, prefix, *args, **kwargs), cls.get_adapter())
+
+    BaseProtocol.HTTP_ADAPTER_CLS = CheckedHTTPAdapter
+    BaseProtocol.raw_session = classmethod(checked_raw_session)
+
+
+_install_checked_transport()
 
 
 @dataclass(frozen=True)
@@ -212,10 +235,11 @@ def _translate(exc: Exception) -> Exception:
     return exc
 
 
-def _translated(fn: Callable[[], T]) -> Callable[[], T]:
+def _translated(fn: Callable[[], T], outbound: OutboundPolicy) -> Callable[[], T]:
     def call() -> T:
         try:
-            return fn()
+            with using(outbound):
+                return fn()
         except Exception as exc:
             translated = _translate(exc)
             if translated is exc:
@@ -225,15 +249,18 @@ def _translated(fn: Callable[[], T]) -> Callable[[], T]:
     return call
 
 
-async def _with_retry(policy: RetryPolicy, fn: Callable[[], T], *, idempotent: bool = True) -> T:
-    """Run blocking `fn` in a worker thread, retrying transient failures per `policy`. When `fn` is not idempotent
-    (a create without a key), only failures the server refused unprocessed are retried."""
+async def _with_retry(
+    policy: RetryPolicy, fn: Callable[[], T], outbound: OutboundPolicy, *, idempotent: bool = True
+) -> T:
+    """Run blocking `fn` in a worker thread, its connections checked against `outbound`, retrying transient failures
+    per `policy`. When `fn` is not idempotent (a create without a key), only failures the server refused unprocessed
+    are retried."""
     started = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
         try:
-            return await asyncio.to_thread(_translated(fn))
+            return await asyncio.to_thread(_translated(fn, outbound))
         except _Transient as transient:
             if not idempotent and not transient.refused:
                 raise transient.error from transient
@@ -452,6 +479,10 @@ def _calendar_view(
     )
 
 
+class _NotDiscovered(ProviderRequestError):
+    """Autodiscover answered, without an EWS URL for the account."""
+
+
 def _autodiscover(credentials: ExchangeCredentials, autodiscover_url: str | None) -> str:
     """The EWS URL for the account: SOAP autodiscover at `autodiscover_url`, else exchangelib's DNS-based steps."""
     try:
@@ -479,11 +510,11 @@ def _autodiscover(credentials: ExchangeCredentials, autodiscover_url: str | None
             ).discover()
             url = ad_response.ews_url
     except (AutoDiscoverError, ErrorNonExistentMailbox) as exc:
-        raise ProviderRequestError(
+        raise _NotDiscovered(
             f"Autodiscover could not find the Exchange server for {credentials.email}; enter the EWS URL"
         ) from exc
     if not url:
-        raise ProviderRequestError(f"Autodiscover returned no EWS URL for {credentials.email}; enter the EWS URL")
+        raise _NotDiscovered(f"Autodiscover returned no EWS URL for {credentials.email}; enter the EWS URL")
     return str(url)
 
 
@@ -506,11 +537,14 @@ class ExchangeCalendarProvider(CalendarProvider):
         *,
         retry: RetryPolicy | None = None,
         accounts: ExchangeAccounts | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         """`accounts`: the process-wide cache to take the opened Account from (and leave it in when closed);
-        without it the provider opens its own and closes it in aclose()."""
+        without it the provider opens its own and closes it in aclose(). `outbound`: where the (user-given) EWS URL
+        may connect; public https only by default."""
         self._credentials = credentials
         self._retry = retry or RetryPolicy()
+        self._outbound = outbound or OutboundPolicy()
         self._accounts = accounts
         self._account: Account | None = None
         self._account_lock = threading.Lock()
@@ -548,7 +582,7 @@ class ExchangeCalendarProvider(CalendarProvider):
 
     async def _run(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         try:
-            return await _with_retry(self._retry, fn, idempotent=idempotent)
+            return await _with_retry(self._retry, fn, self._outbound, idempotent=idempotent)
         except ProviderAuthError:
             self._forget_refused_account()
             raise
@@ -708,18 +742,23 @@ async def connect_exchange(
     *,
     autodiscover_url: str | None = None,
     retry: RetryPolicy | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> tuple[ExchangeCalendarProvider, ExchangeCredentials]:
     """Validate the credentials against the server before anything is saved.
 
     Resolves the EWS URL (autodiscover when missing), logs in, requires Exchange 2010 SP2 or later and reads the
-    Calendar folder. Returns the provider and the credentials with the resolved EWS URL.
+    Calendar folder. Returns the provider and the credentials with the resolved EWS URL. Every connection (the EWS
+    URL, autodiscover's answer, redirects) is checked against `outbound` (public https only by default). A refused
+    login and a too old server have their own errors; any other failure to talk EWS there is one ProviderUnavailable
+    with UNREACHABLE_MESSAGE, whatever it was (refused address, closed port, another service, timeout, DNS).
     """
     policy = retry or RetryPolicy()
+    guard = outbound or OutboundPolicy()
     resolved = credentials
     if not credentials.ews_url:
-        url = await _with_retry(policy, lambda: _autodiscover(credentials, autodiscover_url))
+        url = await _reached(_with_retry(policy, lambda: _autodiscover(credentials, autodiscover_url), guard))
         resolved = replace(credentials, ews_url=url)
-    provider = ExchangeCalendarProvider(resolved, retry=policy)
+    provider = ExchangeCalendarProvider(resolved, retry=policy, outbound=guard)
 
     def validate() -> None:
         account = provider._ews()
@@ -727,9 +766,21 @@ async def connect_exchange(
         _ = account.calendar  # GetFolder: the Calendar folder must be readable
 
     try:
-        await _with_retry(policy, validate)
+        await _reached(_with_retry(policy, validate, guard))
     except BaseException:
         await provider.aclose()
         raise
     log.info("connected Exchange account %s at %s", resolved.email, resolved.ews_url)
     return provider, resolved
+
+
+async def _reached(step: Awaitable[T]) -> T:
+    """`step`'s result; its failures other than a refused login, a too old server or autodiscover finding nothing
+    become the one UNREACHABLE_MESSAGE error (the cause is logged, not answered)."""
+    try:
+        return await step
+    except (ProviderAuthError, ProviderVersionError, _NotDiscovered):
+        raise
+    except Exception as exc:
+        log.info("Exchange endpoint not reached: %s: %s", type(exc).__name__, exc)
+        raise ProviderUnavailable(UNREACHABLE_MESSAGE) from exc

@@ -25,6 +25,7 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
     """Validate against the Exchange server (login, version, calendar) before anything is stored."""
     from providers.exchange import ExchangeCredentials
     from providers.exchange import connect_exchange as verify
+    from providers.outbound import OutboundPolicy
 
     user = ctx.require_user()
     connection_rules.check_permission(user.personal_email_access)
@@ -37,8 +38,12 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
         await check_not_shared(session, user, email)
     credentials = ExchangeCredentials(email=email, password=data.password, username=username, ews_url=ews_url)
     try:
+        settings = ctx.services.settings
         provider, resolved = await verify(
-            credentials, autodiscover_url=ctx.services.settings.exchange_autodiscover_url, retry=ctx.services.retry
+            credentials,
+            autodiscover_url=settings.exchange_autodiscover_url,
+            retry=ctx.services.retry,
+            outbound=OutboundPolicy.parse(settings.exchange_private_networks),
         )
         try:
             calendars = await provider.list_calendars()

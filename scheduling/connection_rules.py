@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import uuid
 from collections.abc import Collection
 from datetime import datetime
@@ -28,6 +30,9 @@ LEGACY_TWO_MESSAGE = (
 )
 MAX_PASSWORD = 1024
 MAX_EWS_URL = 2000
+MAX_HOSTNAME = 253
+HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)", re.IGNORECASE)
+EWS_URL_MESSAGE = "ewsUrl must be an http(s) URL with a valid host and port"
 
 
 def check_permission(personal_email_access: bool) -> None:
@@ -84,10 +89,42 @@ def check_exchange_password(password: str) -> None:
 
 
 def ews_url(value: str | None) -> str | None:
-    """An http(s) EWS URL, or None to autodiscover."""
+    """An http(s) URL with a valid host (a name or an IP literal) and port, or None to autodiscover.
+
+    Only the form is checked here; where the URL may connect (public https, or the operator's private networks) is
+    decided on the addresses it resolves to, when connecting (providers/outbound.py).
+    """
     if value is None or not value.strip():
         return None
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(value) > MAX_EWS_URL:
-        raise InvalidInput("ewsUrl must be an http(s) URL", field="ewsUrl")
-    return value.strip()
+    url = value.strip()
+    if len(url) > MAX_EWS_URL:
+        raise InvalidInput(f"ewsUrl must be at most {MAX_EWS_URL} characters", field="ewsUrl")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when not a number in 0-65535
+    except ValueError as exc:
+        raise InvalidInput(EWS_URL_MESSAGE, field="ewsUrl") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise InvalidInput(EWS_URL_MESSAGE, field="ewsUrl")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("ewsUrl must not contain a user name or password", field="ewsUrl")
+    if not _valid_host(parts.hostname, bracketed=parts.netloc.rpartition("@")[2].startswith("[")):
+        raise InvalidInput(EWS_URL_MESSAGE, field="ewsUrl")
+    return url
+
+
+def _valid_host(host: str, *, bracketed: bool) -> bool:
+    """An IPv6 literal (in brackets), or a DNS name (IDNA) whose labels are letters, digits and hyphens. Numeric
+    spellings such as 2130706433 are names here; they are judged by the address they resolve to."""
+    if bracketed:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.rstrip(".").split(".")
+    return len(ascii_host) <= MAX_HOSTNAME and all(HOST_LABEL.fullmatch(label) for label in labels)

@@ -49,3 +49,4 @@ def test_libraries_whose_private_apis_we_use_are_pinned_exactly() -> None:
     pins = {canonicalize_name(req.name): str(req.specifier) for req in declared()}
     assert pins["exchangelib"].startswith("==")
     assert pins["strawberry-graphql"].startswith("==")
+    assert pins["urllib3"].startswith("==")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from emulators.exchange import create_exchange_emulator
 from emulators.runner import serve_in_thread
 from emulators.state import EmulatorState
 from providers.exchange import ExchangeCredentials, connect_exchange
 from providers.http import RetryPolicy
+from providers.outbound import OutboundPolicy
 from tests.providers.harness import Harness, RecordedSleeps
 
 OWNER = "owner@exchange.test"
@@ -24,7 +26,8 @@ async def make_harness(policy: RetryPolicy, sleeps: RecordedSleeps) -> AsyncIter
         credentials = ExchangeCredentials(
             email=OWNER, password=account.password, ews_url=f"{base_url}/EWS/Exchange.asmx"
         )
-        provider, _ = await connect_exchange(credentials, retry=policy)
+        emulator_only = OutboundPolicy.parse(urlsplit(base_url).netloc)
+        provider, _ = await connect_exchange(credentials, retry=policy, outbound=emulator_only)
         protocol = provider._ews().protocol  # opened by connect_exchange; exchangelib reads TIMEOUT per request
         try:
             yield Harness(

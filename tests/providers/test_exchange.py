@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from providers.base import (
 )
 from providers.exchange import ExchangeAccounts, ExchangeCalendarProvider, ExchangeCredentials, connect_exchange
 from providers.http import RetryPolicy
+from providers.outbound import OutboundPolicy
 from scheduling.calendars import EXCHANGE_CAPABILITIES
 from tests.providers.harness import RecordedSleeps
 
@@ -59,6 +61,11 @@ class Server:
     def autodiscover_url(self) -> str:
         return f"{self.base_url}/autodiscover/autodiscover.svc"
 
+    @property
+    def outbound(self) -> OutboundPolicy:
+        """Exactly this emulator's host:port (plain http on loopback) may be reached."""
+        return OutboundPolicy.parse(urlsplit(self.base_url).netloc)
+
     def credentials(self, password: str | None = None) -> ExchangeCredentials:
         return ExchangeCredentials(OWNER, password or self.account.password, ews_url=self.ews_url)
 
@@ -77,14 +84,14 @@ def policy() -> RetryPolicy:
 
 
 async def connected(server: Server) -> ExchangeCalendarProvider:
-    provider, _ = await connect_exchange(server.credentials(), retry=policy())
+    provider, _ = await connect_exchange(server.credentials(), retry=policy(), outbound=server.outbound)
     return provider
 
 
 async def test_connect_with_an_explicit_ews_url_keeps_it() -> None:
     with exchange_server() as server:
         # when
-        provider, saved = await connect_exchange(server.credentials(), retry=policy())
+        provider, saved = await connect_exchange(server.credentials(), retry=policy(), outbound=server.outbound)
         # then
         assert saved.ews_url == server.ews_url
         calendars = await provider.list_calendars()
@@ -97,7 +104,9 @@ async def test_connect_without_url_autodiscovers_the_ews_url() -> None:
         # given
         credentials = ExchangeCredentials(OWNER, server.account.password)
         # when
-        provider, saved = await connect_exchange(credentials, autodiscover_url=server.autodiscover_url, retry=policy())
+        provider, saved = await connect_exchange(
+            credentials, autodiscover_url=server.autodiscover_url, retry=policy(), outbound=server.outbound
+        )
         # then
         assert saved.ews_url == server.ews_url
         assert saved.password == credentials.password
@@ -109,7 +118,7 @@ async def test_wrong_password_is_refused_with_the_app_password_hint() -> None:
     with exchange_server() as server:
         # when / then
         with pytest.raises(ProviderAuthError) as caught:
-            await connect_exchange(server.credentials(password="wrong"), retry=policy())
+            await connect_exchange(server.credentials(password="wrong"), retry=policy(), outbound=server.outbound)
         assert "app password" in caught.value.message
         assert "two-factor" in caught.value.message
 
@@ -119,7 +128,10 @@ async def test_autodiscover_with_a_wrong_password_is_an_auth_error() -> None:
         # when / then
         with pytest.raises(ProviderAuthError):
             await connect_exchange(
-                ExchangeCredentials(OWNER, "wrong"), autodiscover_url=server.autodiscover_url, retry=policy()
+                ExchangeCredentials(OWNER, "wrong"),
+                autodiscover_url=server.autodiscover_url,
+                retry=policy(),
+                outbound=server.outbound,
             )
 
 
@@ -128,7 +140,7 @@ async def test_servers_older_than_2010_sp2_are_refused(server_version: str) -> N
     with exchange_server(server_version) as server:
         # when / then
         with pytest.raises(ProviderVersionError) as caught:
-            await connect_exchange(server.credentials(), retry=policy())
+            await connect_exchange(server.credentials(), retry=policy(), outbound=server.outbound)
         assert "2010 SP2" in caught.value.message
 
 
@@ -145,10 +157,15 @@ async def test_exchange_2010_sp2_is_accepted() -> None:
 async def test_unreachable_server_is_unavailable_after_retries() -> None:
     # given
     sleeps = RecordedSleeps()
-    credentials = ExchangeCredentials(OWNER, "pw", ews_url=f"http://127.0.0.1:{free_port()}/EWS/Exchange.asmx")
+    port = free_port()
+    credentials = ExchangeCredentials(OWNER, "pw", ews_url=f"http://127.0.0.1:{port}/EWS/Exchange.asmx")
     # when / then
     with pytest.raises(ProviderUnavailable):
-        await connect_exchange(credentials, retry=RetryPolicy(attempts=3, sleep=sleeps))
+        await connect_exchange(
+            credentials,
+            retry=RetryPolicy(attempts=3, sleep=sleeps),
+            outbound=OutboundPolicy.parse(f"127.0.0.1:{port}"),
+        )
     assert len(sleeps.calls) == 2
 
 
@@ -340,12 +357,16 @@ async def test_providers_sharing_an_account_cache_probe_the_server_once() -> Non
         accounts = ExchangeAccounts()
         primary = server.account.primary_calendar_id
         server.state.add_event(primary, T0, T0 + timedelta(hours=1))
-        first = ExchangeCalendarProvider(server.credentials(), retry=policy(), accounts=accounts)
+        first = ExchangeCalendarProvider(
+            server.credentials(), retry=policy(), outbound=server.outbound, accounts=accounts
+        )
         await first.get_busy([primary], T0, T0 + timedelta(days=1))
         await first.aclose()
         server.traffic.operations.clear()
         # when
-        second = ExchangeCalendarProvider(server.credentials(), retry=policy(), accounts=accounts)
+        second = ExchangeCalendarProvider(
+            server.credentials(), retry=policy(), outbound=server.outbound, accounts=accounts
+        )
         busy = await second.get_busy([primary], T0, T0 + timedelta(days=1))
         await second.aclose()
         # then
@@ -361,9 +382,13 @@ async def test_the_account_cache_keys_on_the_password_and_forgets_refused_logins
         # given
         accounts = ExchangeAccounts()
         primary = server.account.primary_calendar_id
-        good = ExchangeCalendarProvider(server.credentials(), retry=policy(), accounts=accounts)
+        good = ExchangeCalendarProvider(
+            server.credentials(), retry=policy(), outbound=server.outbound, accounts=accounts
+        )
         await good.get_busy([primary], T0, T0 + timedelta(days=1))
-        wrong = ExchangeCalendarProvider(server.credentials("wrong"), retry=policy(), accounts=accounts)
+        wrong = ExchangeCalendarProvider(
+            server.credentials("wrong"), retry=policy(), outbound=server.outbound, accounts=accounts
+        )
         # when
         with pytest.raises(ProviderAuthError):
             await wrong.get_busy([primary], T0, T0 + timedelta(days=1))
@@ -382,7 +407,9 @@ async def test_a_lost_folder_is_reported_through_the_cached_account() -> None:
         # given
         accounts = ExchangeAccounts()
         primary = server.account.primary_calendar_id
-        provider = ExchangeCalendarProvider(server.credentials(), retry=policy(), accounts=accounts)
+        provider = ExchangeCalendarProvider(
+            server.credentials(), retry=policy(), outbound=server.outbound, accounts=accounts
+        )
         await provider.get_busy([primary], T0, T0 + timedelta(days=1))
         # when
         with pytest.raises(CalendarAccessLost) as lost:

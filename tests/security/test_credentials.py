@@ -60,7 +60,15 @@ async def test_no_output_type_exposes_a_credential_field(gql: GraphQLClient) -> 
         for f in t["fields"]
         if any(word in f["name"].lower() for word in CREDENTIAL_WORDS)
     ]
-    assert exposed == ["CreateUserSuccess.token"]  # the user's own API token, shown once at creation
+    # the user's own API tokens, each shown once, at creation; `apiTokens` lists their names and dates only
+    assert sorted(exposed) == [
+        "CreateApiTokenSuccess.apiToken",
+        "CreateApiTokenSuccess.token",
+        "CreateUserSuccess.token",
+        "Mutation.createApiToken",
+        "Mutation.revokeApiToken",
+        "User.apiTokens",
+    ]
 
 
 @pytest.mark.parametrize("provider", ["GOOGLE", "OFFICE365"])

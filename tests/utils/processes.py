@@ -47,6 +47,7 @@ PROVIDER_ENV = {
     "microsoft_token_url": "MEETGRAPH_MICROSOFT_TOKEN_URL",
     "microsoft_graph_url": "MEETGRAPH_MICROSOFT_GRAPH_URL",
     "exchange_autodiscover_url": "MEETGRAPH_EXCHANGE_AUTODISCOVER_URL",
+    "exchange_private_networks": "MEETGRAPH_EXCHANGE_PRIVATE_NETWORKS",
 }
 
 
