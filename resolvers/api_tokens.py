@@ -11,9 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.models import ApiToken
 from meetgraph.context import Context
 from meetgraph.crypto import hash_token, new_api_token
-from resolvers.ids import parse_id
+from resolvers.ids import owned
 from scheduling import validation
-from scheduling.errors import InvalidInput, NotFound
+from scheduling.errors import InvalidInput
 
 NAME_MAX_LENGTH = 100
 INITIAL_NAME = "initial"
@@ -53,11 +53,8 @@ def add_token(*, session: AsyncSession, user_id: uuid.UUID, name: str, now: date
 async def revoke_token(ctx: Context, token_id: str) -> uuid.UUID:
     """Deletes one of the caller's tokens (the one in use too); another user's token is simply not found."""
     user = ctx.require_user()
-    key = parse_id(token_id, "API token")
     async with ctx.db() as session:
-        row = await session.get(ApiToken, key)
-        if row is None or row.user_id != user.id:
-            raise NotFound("API token not found")
+        row = await owned(session, ApiToken, token_id, "API token", user_id=user.id)
         await session.delete(row)
         await session.commit()
-    return key
+    return row.id

@@ -8,18 +8,15 @@ from sqlmodel import select
 
 from db.models import CalendarConnection, CalendarSettings, User
 from meetgraph.context import Context
-from resolvers.ids import parse_id
+from resolvers.ids import owned
 from scheduling import connection_rules, settings_rules
-from scheduling.errors import NotFound
 
 
 async def disconnect_calendar(ctx: Context, connection_id: str) -> uuid.UUID:
     user = ctx.require_user()
-    key = parse_id(connection_id, "calendar connection")
     async with ctx.db() as session:
-        connection = await session.get(CalendarConnection, key)
-        if connection is None or connection.user_id != user.id:
-            raise NotFound("calendar connection not found")
+        connection = await owned(session, CalendarConnection, connection_id, "calendar connection", user_id=user.id)
+        key = connection.id
         held = (await session.exec(select(CalendarConnection.id).where(CalendarConnection.user_id == user.id))).all()
         owner = await session.get(User, user.id)
         assert owner is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,7 +10,7 @@ from db.models import Domain
 from meetgraph.context import Context
 from meetgraph.services import Services
 from providers.dns_txt import lookup_txt, parse_nameservers
-from resolvers.ids import parse_id
+from resolvers.ids import owned
 from resolvers.public_pages import host_of, verified_domain
 from scheduling import domain_rules
 from scheduling.errors import InvalidInput, NotFound, SlugTaken
@@ -53,11 +51,7 @@ async def connect_domain(ctx: Context, hostname: str, disallow_meetings: bool) -
 async def _owned(session: AsyncSession, ctx: Context, domain_id: str) -> Domain:
     """The domain with this id if it belongs to the caller's account; NotFound otherwise."""
     user = ctx.require_user()
-    key: uuid.UUID = parse_id(domain_id, "domain")
-    domain = await session.get(Domain, key)
-    if domain is None or domain.account_id != user.account_id:
-        raise NotFound("domain not found")
-    return domain
+    return await owned(session, Domain, domain_id, "domain", account_id=user.account_id)
 
 
 async def verify_domain(ctx: Context, domain_id: str) -> Domain:

@@ -7,22 +7,19 @@ import uuid
 from db.models import EmailInbox
 from meetgraph.context import Context
 from resolvers.connection_store import inbox_at
-from resolvers.ids import parse_id
+from resolvers.ids import owned
 from scheduling import connection_rules, validation
-from scheduling.errors import InvalidInput, NotFound
+from scheduling.errors import InvalidInput
 
 
 async def disconnect_inbox(ctx: Context, inbox_id: str) -> uuid.UUID:
     """Disconnect a personal inbox; its calendar stays connected."""
     user = ctx.require_user()
-    key = parse_id(inbox_id, "email inbox")
     async with ctx.db() as session:
-        inbox = await session.get(EmailInbox, key)
-        if inbox is None or inbox.user_id != user.id:
-            raise NotFound("email inbox not found")
+        inbox = await owned(session, EmailInbox, inbox_id, "email inbox", user_id=user.id)
         await session.delete(inbox)
         await session.commit()
-    return key
+    return inbox.id
 
 
 async def connect_shared_inbox(ctx: Context, address: str) -> EmailInbox:

@@ -24,11 +24,11 @@ from db.models import (
 )
 from meetgraph.context import Context
 from resolvers import calendar_writes
-from resolvers.ids import parse_id
+from resolvers.ids import owned
 from resolvers.settings import main_connection
 from scheduling import meeting_rules, validation
 from scheduling.calendars import ProviderKind
-from scheduling.errors import InvalidInput, NotFound
+from scheduling.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,8 @@ async def cancel_meeting(ctx: Context, meeting_id: str) -> Meeting:
 
     Exchange calendars can't cancel (no two-way sync)."""
     user = ctx.require_user()
-    key = parse_id(meeting_id, "meeting")
     async with ctx.db() as session:
-        meeting = await session.get(Meeting, key)
-        if meeting is None or meeting.user_id != user.id:
-            raise NotFound("meeting not found")
+        meeting = await owned(session, Meeting, meeting_id, "meeting", user_id=user.id)
         connection = await session.get(CalendarConnection, meeting.connection_id) if meeting.connection_id else None
         meeting_rules.check_cancellable(meeting.status, ProviderKind(connection.provider) if connection else None)
         meeting.status = MeetingStatus.CANCELLED

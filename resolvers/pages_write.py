@@ -11,9 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import CalendarSettings, SchedulingPage
 from meetgraph.context import Context
-from resolvers.ids import parse_id
+from resolvers.ids import owned
 from scheduling import page_rules, validation
-from scheduling.errors import NotFound, SlugTaken
+from scheduling.errors import SlugTaken
 
 
 async def _slug_free(session: AsyncSession, slug: str, page_id: uuid.UUID | None = None) -> bool:
@@ -66,11 +66,8 @@ async def create_page(ctx: Context, data: page_rules.PageInput) -> SchedulingPag
 
 async def update_page(ctx: Context, page_id: str, data: page_rules.PageInput) -> SchedulingPage:
     user = ctx.require_user()
-    key = parse_id(page_id, "scheduling page")
     async with ctx.db() as session:
-        page = await session.get(SchedulingPage, key)
-        if page is None or page.user_id != user.id:
-            raise NotFound("scheduling page not found")
+        page = await owned(session, SchedulingPage, page_id, "scheduling page", user_id=user.id)
         _apply(page, data, page.timezone)
         if data.slug:
             slug = validation.slug(data.slug)
