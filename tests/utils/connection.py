@@ -51,8 +51,9 @@ async def start_connection(gql: GraphQLClient, token: str, provider: str = "GOOG
 
 async def open_authorization(browser: httpx.AsyncClient, authorization_url: str) -> str:
     """The user's browser opens the authorization URL (a page of our server, which binds the flow to this
-    browser with a cookie kept in the client's jar) and is sent on to the provider; returns the provider's URL."""
-    response = await browser.get(authorization_url)
+    browser with a cookie kept in the client's jar) and is sent on to the provider; returns the provider's URL.
+    Like oauth_callback, it goes to the browser's own server (processes run with the default public URL)."""
+    response = await browser.get(urlsplit(authorization_url).path)
     assert response.status_code == 303, response.text
     return response.headers["location"]
 
