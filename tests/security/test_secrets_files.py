@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.processes.conftest import processes  # noqa: F401 (the fixture, shared with the process tests)
 from tests.utils.processes import Processes
 
@@ -18,8 +20,10 @@ SAFETY_TIMEOUT = 120.0
 PRINT_DEV_SECRET = """
 import sys
 from meetgraph.settings import Settings
-sys.stdin.read()  # every process is up and imported: all of them go at once when the test closes stdin
-print(Settings(_env_file=None).resolved_secret_key())
+settings = Settings(_env_file=None)
+print("ready", flush=True)
+sys.stdin.read()  # all of them wait on one pipe, and go at once when the test closes it
+print(settings.resolved_secret_key())
 """
 
 
@@ -31,29 +35,32 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MEETGRAPH_")}
 
 
-def test_twenty_first_starts_at_once_agree_on_one_owner_only_dev_secret(tmp_path: Path) -> None:
-    # given: twenty processes in a directory without a development key, held before they look for it
+@pytest.mark.parametrize("round_", range(3))
+def test_twenty_first_starts_at_once_agree_on_one_owner_only_dev_secret(tmp_path: Path, round_: int) -> None:
+    """(In three rounds: before the fix, some rounds had two keys, some one.)"""
+    # given: twenty processes in a directory without a development key, each waiting on the same pipe
+    gate, release = os.pipe()
     starts = [
         subprocess.Popen(
             [sys.executable, "-c", PRINT_DEV_SECRET],
             cwd=tmp_path,
             env=_env(),
-            stdin=subprocess.PIPE,
+            stdin=gate,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(STARTS)
     ]
-    # when: all let go together
+    os.close(gate)
     for start in starts:
-        assert start.stdin is not None
-        start.stdin.close()
-        start.stdin = None  # closed: communicate must not flush it
+        assert start.stdout is not None and start.stdout.readline() == "ready\n"
+    # when: all let go at once (the pipe's end of file wakes every one)
+    os.close(release)
     outcomes = [start.communicate(timeout=SAFETY_TIMEOUT) for start in starts]
     # then
     assert [start.returncode for start in starts] == [0] * STARTS, [err for _, err in outcomes]
-    keys = {out.strip() for out, _ in outcomes}
+    keys = {out.strip() for out, _ in outcomes}  # what each printed after "ready"
     secret = tmp_path / ".meetgraph-dev-secret"
     assert keys == {secret.read_text().strip()} and len(keys.pop()) >= 48
     assert _mode(secret) == 0o600
@@ -70,7 +77,7 @@ def test_a_dev_secret_left_readable_by_an_earlier_version_is_made_owner_only(tmp
         [sys.executable, "-c", PRINT_DEV_SECRET], cwd=tmp_path, env=_env(), input="", capture_output=True, text=True
     )
     # then
-    assert run.stdout.strip() == "an-earlier-dev-key"
+    assert run.stdout.split() == ["ready", "an-earlier-dev-key"]
     assert _mode(secret) == 0o600
 
 
