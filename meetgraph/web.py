@@ -46,6 +46,8 @@ def routes(services: Services) -> list[BaseRoute]:
         params = request.query_params
         if "connected" in params:
             text = f"Your {params.get('provider', '')} calendar is connected. You can close this tab."
+        elif params.get("error") == connect_oauth.WRONG_BROWSER:
+            text = "This connection was started in another browser: start connecting again from this one."
         else:
             text = f"Connecting failed: {params.get('error', 'unknown error')}. {params.get('message', '')}"
         return HTMLResponse(f"<!doctype html><title>meetgraph</title><p>{html.escape(text)}</p>")

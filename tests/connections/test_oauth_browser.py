@@ -46,6 +46,20 @@ async def test_the_victims_browser_completing_the_attackers_flow_stores_nothing(
     assert await counts(services) == NOTHING
 
 
+async def test_the_default_outcome_page_tells_the_other_browser_what_to_do(
+    gql: GraphQLClient, http: httpx.AsyncClient, victim_browser: httpx.AsyncClient, services: Services, world: World
+) -> None:
+    # given: no DASHBOARD_URL, so the server's own outcome page
+    services.settings.dashboard_url = None
+    _, token = await create_user(gql, "ada@example.com")
+    at_provider = await open_authorization(http, await start_connection(gql, token))
+    parts = urlsplit(await consent(at_provider))
+    # when
+    landed = await victim_browser.get(f"{parts.path}?{parts.query}", follow_redirects=True)
+    # then
+    assert landed.status_code == 200 and "started in another browser" in landed.text
+
+
 async def test_the_browser_that_opened_the_url_connects(
     gql: GraphQLClient, http: httpx.AsyncClient, victim_browser: httpx.AsyncClient, world: World
 ) -> None:
