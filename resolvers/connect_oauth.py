@@ -196,9 +196,7 @@ async def finish_oauth(
     try:
         claimed = await _claim_state(services, kind, nonce, user_id, cookies.get(cookie, ""))
     except InvalidInput as exc:
-        # a browser without the flow's cookie keeps nothing; the one that has it is done with it either way
-        clear = cookie if exc.message != WRONG_BROWSER else None
-        return BrowserRedirect(dashboard_url(services, provider=kind.value, error=exc.message), clear_cookie=clear)
+        return BrowserRedirect(dashboard_url(services, provider=kind.value, error=exc.message), clear_cookie=cookie)
     return BrowserRedirect(await _finish_claimed(services, kind, claimed, params), clear_cookie=cookie)
 
 
