@@ -1,10 +1,13 @@
-"""Async engine and sessions; SQLite gets WAL, foreign keys and a busy timeout."""
+"""Async engine and sessions; SQLite gets WAL, foreign keys, a busy timeout and owner-only files."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,9 +20,33 @@ async def begin_write(session: AsyncSession) -> None:
         await session.connection(execution_options={IMMEDIATE: True})
 
 
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")
+"""The database file and the files SQLite keeps beside it (they take the database file's mode when created)."""
+
+
+def _owner_only_sqlite_files(url: str) -> None:
+    """Create the database file owner-only (0600) before SQLite does (0644 under the usual umask), and tighten
+    the files an earlier version left readable by others: they hold users, tokens' hashes and credentials."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in SQLITE_FILES:
+        file = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=16, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _sqlite_file_modes(*_: Any) -> None:
+            _owner_only_sqlite_files(url)  # before SQLite opens (and maybe creates) the file
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

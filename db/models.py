@@ -281,6 +281,8 @@ class OAuthState(SQLModel, table=True):
     code_verifier: str = Field(max_length=200, repr=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    browser_hash: str | None = Field(default=None, max_length=64, repr=False)
+    """SHA-256 of the secret in the cookie of the browser that opened the authorization URL (first one wins)."""
 
 
 class Job(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""`meetgraph` command line: serve, worker, jobs, migrate, create-user, emulate, export-schema."""
+"""`meetgraph` command line: serve, worker, jobs, migrate, rotate-secret, create-user, emulate, export-schema."""
 
 from __future__ import annotations
 
@@ -141,6 +141,42 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_secret(args: argparse.Namespace) -> int:
+    """Re-encrypt stored credentials with MEETGRAPH_SECRET_KEY; then MEETGRAPH_SECRET_KEY_PREVIOUS can go."""
+    from db.engine import make_engine, make_sessionmaker
+    from meetgraph.crypto import CredentialCipher, previous_keys
+    from meetgraph.rotation import rotate_credentials
+
+    settings = Settings()
+    if not settings.secret_key:
+        print("error: rotate-secret needs MEETGRAPH_SECRET_KEY (the new key) to be set", file=sys.stderr)
+        return 2
+    cipher = CredentialCipher(settings.secret_key, previous_keys(settings.secret_key_previous))
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            rotation = await rotate_credentials(make_sessionmaker(engine), cipher, batch_size=args.batch_size)
+        finally:
+            await engine.dispose()
+        if rotation.undecryptable:
+            listed = ", ".join(str(i) for i in rotation.undecryptable[:10])
+            print(
+                f"error: {len(rotation.undecryptable)} stored credential(s) decrypt with neither MEETGRAPH_SECRET_KEY"
+                f" nor MEETGRAPH_SECRET_KEY_PREVIOUS (connections {listed}{', ...' if len(rotation.undecryptable) > 10 else ''});"
+                " set the key they were written with as MEETGRAPH_SECRET_KEY_PREVIOUS. Nothing was changed.",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"re-encrypted={rotation.re_encrypted} already_current={rotation.already_current}"
+            f" changed_meanwhile={rotation.changed_meanwhile}"
+        )
+        return 0 if rotation.changed_meanwhile == 0 else 3
+
+    return asyncio.run(run())
+
+
 CREATE_USER = """mutation($input: CreateUserInput!) { createUser(input: $input) {
   __typename ... on CreateUserSuccess { token user { id } } ... on Error { message } } }"""
 
@@ -276,6 +312,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(run=_migrate)
+
+    rotate = commands.add_parser(
+        "rotate-secret",
+        help="re-encrypt stored credentials with MEETGRAPH_SECRET_KEY (after a rotation; see the README)",
+    )
+    rotate.add_argument("--batch-size", type=int, default=200, help="rows per transaction")
+    rotate.set_defaults(run=_rotate_secret)
 
     create = commands.add_parser("create-user", help="create a user and print its id and API token")
     create.add_argument("--email", required=True)

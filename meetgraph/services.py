@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 
 import httpx
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import make_engine, make_sessionmaker
 from meetgraph import log_redaction
 from meetgraph.broadcast import Broadcast, make_broadcast
-from meetgraph.crypto import CredentialCipher
+from meetgraph.crypto import CredentialCipher, previous_keys
 from meetgraph.mail import Mailer
 from meetgraph.settings import Settings
 from providers.http import RetryPolicy
@@ -86,14 +87,17 @@ class Services:
         engine: AsyncEngine | None = None,
     ) -> Services:
         secret = settings.resolved_secret_key()
+        previous = previous_keys(settings.secret_key_previous)
         log_redaction.install()
         engine = engine or make_engine(settings.database_url)
         return cls(
             settings=settings,
             engine=engine,
             sessionmaker=make_sessionmaker(engine),
-            cipher=CredentialCipher(secret),
-            signer=URLSafeTimedSerializer(secret, salt="meetgraph-oauth-state"),
+            cipher=CredentialCipher(secret, previous),
+            # itsdangerous signs with the last key and verifies with any: states signed before a rotation
+            # (they live minutes) still come back valid while the previous key is configured
+            signer=URLSafeTimedSerializer([*reversed(previous), secret], salt="meetgraph-oauth-state"),
             broadcast=make_broadcast(settings.broadcast_url),
             mailer=Mailer(settings.smtp_url, settings.email_from, timeout=settings.smtp_timeout_seconds),
             clock=clock,
@@ -106,6 +110,22 @@ class Services:
 
     async def start(self) -> None:
         await self.broadcast.connect()
+        await self._check_secret_keys()
+
+    async def _check_secret_keys(self) -> None:
+        from meetgraph.rotation import check_keys
+
+        try:
+            unreadable = await check_keys(self.sessionmaker, self.cipher)
+        except SQLAlchemyError:
+            return  # not migrated yet (tests, a first start): nothing stored to read
+        if unreadable:
+            log.error(
+                "%d of the recently stored calendar credentials cannot be decrypted with MEETGRAPH_SECRET_KEY"
+                " (nor MEETGRAPH_SECRET_KEY_PREVIOUS): their calendars will fail; configure the key they were"
+                " written with (as MEETGRAPH_SECRET_KEY_PREVIOUS during a rotation)",
+                unreadable,
+            )
 
     async def stop(self) -> None:
         await self.jobs.stop()

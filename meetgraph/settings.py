@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -104,12 +106,7 @@ class Settings(BaseSettings):
         """The configured key, or a generated development key kept in a local file (with a warning)."""
         if self.secret_key:
             return self.secret_key
-        if DEV_SECRET_FILE.exists():
-            key = DEV_SECRET_FILE.read_text().strip()
-        else:
-            key = secrets.token_urlsafe(48)
-            DEV_SECRET_FILE.write_text(key)
-            DEV_SECRET_FILE.chmod(0o600)
+        key = _dev_secret(DEV_SECRET_FILE)
         log.warning(
             "MEETGRAPH_SECRET_KEY is not set: using the development key in %s; set a real key in production",
             DEV_SECRET_FILE,
@@ -144,3 +141,24 @@ class Settings(BaseSettings):
                 "exchange_private_networks": allowed,
             }
         )
+
+
+def _dev_secret(path: Path) -> str:
+    """The development key in `path`, made on first use: written whole (mode 0600) to a file of this process's
+    own, then hard-linked into place, which fails if it exists; so of processes starting together the first
+    one wins, every one reads its key, and none reads a half-written file."""
+    if not path.exists():
+        draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink()
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # made by an earlier version, readable by others
+    return path.read_text().strip()

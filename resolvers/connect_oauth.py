@@ -1,9 +1,14 @@
-"""Connecting Google and Office 365: the authorization URL (signed single-use state, PKCE) and the callback."""
+"""Connecting Google and Office 365: our authorization URL, which binds the flow to the browser that opens it
+(a cookie), then the provider (signed single-use state, PKCE), and the callback, which needs that cookie."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -11,6 +16,7 @@ from itsdangerous import BadSignature
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
+from db.engine import begin_write
 from db.models import CalendarConnection, OAuthState
 from meetgraph.context import Context
 from meetgraph.providers import oauth_config, oauth_provider
@@ -24,6 +30,10 @@ from scheduling.errors import InvalidInput, ProviderFailure, UserError
 
 log = logging.getLogger("meetgraph.connections")
 
+BROWSER_COOKIE_PREFIX = "meetgraph_oauth_"
+WRONG_BROWSER = "wrong_browser"
+"""The dashboard's error when the callback (or a second opening) comes from a browser the flow is not bound to."""
+
 
 def callback_url(services: Services, kind: ProviderKind) -> str:
     return f"{services.settings.public_url.rstrip('/')}/oauth/callback/{kind.value.lower()}"
@@ -35,15 +45,37 @@ def dashboard_url(services: Services, **outcome: str) -> str:
     return f"{base}{separator}{urlencode(outcome)}"
 
 
+def start_url(services: Services, nonce: str) -> str:
+    """The authorization URL we hand out: a page of our own that binds the flow to the browser opening it."""
+    return f"{services.settings.public_url.rstrip('/')}/oauth/start/{nonce}"
+
+
+def browser_cookie_name(nonce: str) -> str:
+    """One cookie per flow, so two flows started in two tabs of one browser do not displace each other."""
+    return f"{BROWSER_COOKIE_PREFIX}{nonce}"
+
+
+def _hash_browser_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class BrowserRedirect:
+    """Where the browser goes next, and the flow's cookie to set (name, value) or to clear (name)."""
+
+    location: str
+    set_cookie: tuple[str, str] | None = None
+    clear_cookie: str | None = None
+
+
 async def start_oauth(ctx: Context, kind: ProviderKind) -> str:
-    """The provider's authorization URL, with a signed single-use state bound to the caller, and PKCE."""
+    """Our authorization URL (see start_url) for a new single-use state bound to the caller, with PKCE."""
     user = ctx.require_user()
     connection_rules.check_permission(user.personal_email_access)
     if kind is ProviderKind.EXCHANGE:
         raise InvalidInput("Exchange connects with connectExchangeCalendar", field="provider")
     services = ctx.services
     nonce = secrets.token_urlsafe(24)
-    verifier = new_code_verifier()
     async with ctx.db() as session:
         await free_slot(session, user)
         # states live minutes; drop the expired ones (used or abandoned) as new flows start
@@ -53,61 +85,124 @@ async def start_oauth(ctx: Context, kind: ProviderKind) -> str:
                 nonce=nonce,
                 user_id=user.id,
                 provider=kind.value,
-                code_verifier=verifier,
+                code_verifier=new_code_verifier(),
                 expires_at=ctx.now() + timedelta(seconds=services.settings.oauth_state_ttl_seconds),
             )
         )
         await session.commit()
-    state = services.signer.dumps({"n": nonce, "u": str(user.id), "p": kind.value})
+    return start_url(services, nonce)
+
+
+async def open_oauth(services: Services, nonce: str, cookies: Mapping[str, str]) -> BrowserRedirect:
+    """A browser opens our authorization URL: the first browser to open it owns the flow (it gets a cookie
+    whose hash the state keeps) and goes on to the provider; that browser may open it again, others may not."""
+    now = services.clock()
+    live = (
+        col(OAuthState.nonce) == nonce,
+        col(OAuthState.used_at).is_(None),
+        col(OAuthState.expires_at) > now,
+    )
+    cookie = browser_cookie_name(nonce)
+    secret = secrets.token_urlsafe(32)
+    async with services.sessionmaker() as session:
+        await begin_write(session)
+        bound = await session.exec(  # type: ignore[call-overload]
+            update(OAuthState)
+            .where(*live, col(OAuthState.browser_hash).is_(None))
+            .values(browser_hash=_hash_browser_secret(secret))
+        )
+        row = (await session.exec(select(OAuthState).where(*live))).one_or_none()
+        await session.commit()
+    if row is None:
+        return BrowserRedirect(dashboard_url(services, error="invalid_state"))
+    kind = ProviderKind(row.provider)
+    if bound.rowcount == 1:
+        return BrowserRedirect(_provider_url(services, kind, row), set_cookie=(cookie, secret))
+    if row.browser_hash and hmac.compare_digest(row.browser_hash, _hash_browser_secret(cookies.get(cookie, ""))):
+        return BrowserRedirect(_provider_url(services, kind, row))
+    log.warning("an authorization URL of user %s was opened in a second browser: refused", row.user_id)
+    return BrowserRedirect(dashboard_url(services, provider=kind.value, error=WRONG_BROWSER))
+
+
+def _provider_url(services: Services, kind: ProviderKind, row: OAuthState) -> str:
+    state = services.signer.dumps({"n": row.nonce, "u": str(row.user_id), "p": kind.value})
     return authorization_url(
         oauth_config(kind, services.settings),
         redirect_uri=callback_url(services, kind),
         state=state,
-        code_verifier=verifier,
+        code_verifier=row.code_verifier,
     )
 
 
-async def _claim_state(services: Services, kind: ProviderKind, state: str) -> OAuthState:
-    """Mark the state used (once, atomically); unknown, forged, reused or expired states are refused."""
+def _state_nonce(services: Services, kind: ProviderKind, state: str) -> tuple[str, str]:
+    """The nonce and user id a state carries; forged, expired or other-provider states are refused."""
     try:
         payload = services.signer.loads(state, max_age=services.settings.oauth_state_ttl_seconds)
     except BadSignature:
         raise InvalidInput("invalid_state") from None
     if not isinstance(payload, dict) or payload.get("p") != kind.value:
         raise InvalidInput("invalid_state")
+    nonce, user_id = payload.get("n"), payload.get("u")
+    if not isinstance(nonce, str) or not isinstance(user_id, str):
+        raise InvalidInput("invalid_state")
+    return nonce, user_id
+
+
+async def _claim_state(
+    services: Services, kind: ProviderKind, nonce: str, user_id: str, browser_secret: str
+) -> OAuthState:
+    """Mark the state used (once, atomically) when the browser's cookie is the one the state is bound to;
+    unknown, reused or expired states are refused (invalid_state), other browsers too (wrong_browser)."""
     now = services.clock()
+    live = (
+        col(OAuthState.nonce) == nonce,
+        col(OAuthState.used_at).is_(None),
+        col(OAuthState.expires_at) > now,
+        col(OAuthState.provider) == kind.value,
+    )
     async with services.sessionmaker() as session:
+        await begin_write(session)
         claimed = await session.exec(  # type: ignore[call-overload]
             update(OAuthState)
-            .where(
-                col(OAuthState.nonce) == payload.get("n"),
-                col(OAuthState.used_at).is_(None),
-                col(OAuthState.expires_at) > now,
-                col(OAuthState.provider) == kind.value,
-            )
+            .where(*live, col(OAuthState.browser_hash) == _hash_browser_secret(browser_secret))
             .values(used_at=now)
         )
-        if claimed.rowcount != 1:
-            raise InvalidInput("invalid_state")
-        row = (await session.exec(select(OAuthState).where(OAuthState.nonce == payload.get("n")))).one()
+        row = (await session.exec(select(OAuthState).where(OAuthState.nonce == nonce))).one_or_none()
         await session.commit()
-    if str(row.user_id) != payload.get("u"):
+    if claimed.rowcount != 1:
+        usable = row is not None and row.used_at is None and row.expires_at > now
+        raise InvalidInput(WRONG_BROWSER if usable else "invalid_state")
+    assert row is not None
+    if str(row.user_id) != user_id:
         raise InvalidInput("invalid_state")
     return row
 
 
-async def finish_oauth(services: Services, kind_slug: str, params: dict[str, str]) -> str:
+async def finish_oauth(
+    services: Services, kind_slug: str, params: Mapping[str, str], cookies: Mapping[str, str]
+) -> BrowserRedirect:
     """Handle the provider's redirect; returns where to send the browser (the dashboard, with the outcome)."""
     try:
         kind = ProviderKind(kind_slug.upper())
     except ValueError:
-        return dashboard_url(services, error="unknown_provider")
+        return BrowserRedirect(dashboard_url(services, error="unknown_provider"))
     if kind is ProviderKind.EXCHANGE:
-        return dashboard_url(services, error="unknown_provider")
+        return BrowserRedirect(dashboard_url(services, error="unknown_provider"))
     try:
-        claimed = await _claim_state(services, kind, params.get("state", ""))
+        nonce, user_id = _state_nonce(services, kind, params.get("state", ""))
     except InvalidInput:
-        return dashboard_url(services, provider=kind.value, error="invalid_state")
+        return BrowserRedirect(dashboard_url(services, provider=kind.value, error="invalid_state"))
+    cookie = browser_cookie_name(nonce)
+    try:
+        claimed = await _claim_state(services, kind, nonce, user_id, cookies.get(cookie, ""))
+    except InvalidInput as exc:
+        return BrowserRedirect(dashboard_url(services, provider=kind.value, error=exc.message), clear_cookie=cookie)
+    return BrowserRedirect(await _finish_claimed(services, kind, claimed, params), clear_cookie=cookie)
+
+
+async def _finish_claimed(
+    services: Services, kind: ProviderKind, claimed: OAuthState, params: Mapping[str, str]
+) -> str:
     if "error" in params or not params.get("code"):
         return dashboard_url(services, provider=kind.value, error=params.get("error") or "missing_code")
     try:

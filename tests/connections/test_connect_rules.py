@@ -77,7 +77,7 @@ async def test_oauth_address_connected_as_shared_inbox_redirects_with_error(
     await gql(CONNECT_SHARED_INBOX, {"address": GOOGLE_USER}, token)
     start = (await gql(START, {"provider": "GOOGLE"}, token))["startCalendarConnection"]
     # when
-    outcome = await oauth_callback(http, await authorize(start["authorizationUrl"]))
+    outcome = await oauth_callback(http, await authorize(http, start["authorizationUrl"]))
     # then
     assert outcome["error"] == ["SharedInbox"] and "connected" not in outcome
     state = await me(gql, token)
@@ -186,10 +186,10 @@ async def test_second_oauth_connect_started_before_the_first_finished_stores_not
     _, token = await create_user(gql, "ada@example.com")
     google = (await gql(START, {"provider": "GOOGLE"}, token))["startCalendarConnection"]
     microsoft = (await gql(START, {"provider": "OFFICE365"}, token))["startCalendarConnection"]
-    await oauth_callback(http, await authorize(google["authorizationUrl"]))
+    await oauth_callback(http, await authorize(http, google["authorizationUrl"]))
     before = await counts(services)
     # when
-    outcome = await oauth_callback(http, await authorize(microsoft["authorizationUrl"]))
+    outcome = await oauth_callback(http, await authorize(http, microsoft["authorizationUrl"]))
     # then
     assert outcome["error"] == ["ConnectionLimit"]
     assert [c["provider"] for c in (await me(gql, token))["calendarConnections"]] == ["GOOGLE"]

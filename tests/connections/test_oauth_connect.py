@@ -5,7 +5,15 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.utils.connection import DISCONNECT_CALENDAR, MY_CALENDARS, START, authorize, connect_oauth, oauth_callback
+from tests.utils.connection import (
+    DISCONNECT_CALENDAR,
+    MY_CALENDARS,
+    START,
+    authorize,
+    connect_oauth,
+    oauth_callback,
+    open_authorization,
+)
 from tests.utils.emulators import GOOGLE_USER, MICROSOFT_USER, World
 from tests.utils.graphql import GraphQLClient
 from tests.utils.user import create_user
@@ -36,10 +44,13 @@ async def test_oauth_dance_connects_calendar_and_inbox(
     assert me["calendarSettings"] == {"calendarSync": True, "schedulingPagesEnabled": True}
 
 
-async def test_authorization_url_carries_state_and_pkce(gql: GraphQLClient, world: World) -> None:
+async def test_authorization_url_carries_state_and_pkce(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World
+) -> None:
     _, token = await create_user(gql, "ada@example.com")
     data = await gql(START, {"provider": "GOOGLE"}, token)
-    query = parse_qs(urlsplit(data["startCalendarConnection"]["authorizationUrl"]).query)
+    at_provider = await open_authorization(http, data["startCalendarConnection"]["authorizationUrl"])
+    query = parse_qs(urlsplit(at_provider).query)
     assert query["code_challenge_method"] == ["S256"]
     assert query["access_type"] == ["offline"]
     assert query["state"][0] and query["code_challenge"][0]
@@ -51,7 +62,7 @@ async def test_reused_state_is_refused_and_stores_nothing(
     # given
     _, token = await create_user(gql, "ada@example.com")
     data = await gql(START, {"provider": "GOOGLE"}, token)
-    redirect = await authorize(data["startCalendarConnection"]["authorizationUrl"])
+    redirect = await authorize(http, data["startCalendarConnection"]["authorizationUrl"])
     await oauth_callback(http, redirect)
     await gql(
         DISCONNECT_CALENDAR,

@@ -11,7 +11,7 @@ from sqlmodel import select
 from db.models import OAuthState
 from meetgraph.services import Services
 from tests.utils.clock import FakeClock
-from tests.utils.connection import START, authorize
+from tests.utils.connection import authorize, consent, open_authorization, start_connection
 from tests.utils.db import counts
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
@@ -19,13 +19,6 @@ from tests.utils.user import create_user, me
 
 NOTHING = {"CalendarConnection": 0, "Calendar": 0, "EmailInbox": 0}
 DASHBOARD = "http://dashboard.test/meetings"
-
-
-async def _authorization_url(gql: GraphQLClient, token: str, provider: str = "GOOGLE") -> str:
-    result = (await gql(START, {"provider": provider}, token))["startCalendarConnection"]
-    assert result["__typename"] == "StartCalendarConnectionSuccess", result
-    url: str = result["authorizationUrl"]
-    return url
 
 
 def _with_params(redirect: str, **changes: str) -> str:
@@ -58,7 +51,7 @@ async def test_user_denying_consent_stores_nothing(
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token, provider), emulator_deny="1")
+    redirect = await authorize(http, await start_connection(gql, token, provider), emulator_deny="1")
     # when
     target, outcome = await _callback(http, redirect)
     # then
@@ -73,7 +66,7 @@ async def test_forged_state_is_refused(
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token))
+    redirect = await authorize(http, await start_connection(gql, token))
     # when
     target, outcome = await _callback(http, _with_params(redirect, state=forged))
     # then
@@ -86,7 +79,7 @@ async def test_tampered_state_signature_is_refused(
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token))
+    redirect = await authorize(http, await start_connection(gql, token))
     state = parse_qs(urlsplit(redirect).query)["state"][0]
     tampered = state[:-2] + ("AA" if not state.endswith("AA") else "BB")
     # when
@@ -101,7 +94,7 @@ async def test_state_of_another_provider_is_refused(
 ) -> None:
     # given: a Google redirect delivered to the Office 365 callback
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token, "GOOGLE"))
+    redirect = await authorize(http, await start_connection(gql, token, "GOOGLE"))
     parts = urlsplit(redirect)
     # when
     _, outcome = await _callback(http, urlunsplit(parts._replace(path="/oauth/callback/office365")))
@@ -115,7 +108,7 @@ async def test_expired_state_is_refused(
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token))
+    redirect = await authorize(http, await start_connection(gql, token))
     clock.advance(seconds=services.settings.oauth_state_ttl_seconds + 1)
     # when
     _, outcome = await _callback(http, redirect)
@@ -129,7 +122,7 @@ async def test_state_just_inside_its_lifetime_is_accepted(
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token))
+    redirect = await authorize(http, await start_connection(gql, token))
     clock.advance(seconds=services.settings.oauth_state_ttl_seconds - 1)
     # when
     _, outcome = await _callback(http, redirect)
@@ -142,10 +135,10 @@ async def test_reused_state_is_refused_even_after_a_failure(
 ) -> None:
     # given: the first use failed (consent denied)
     _, token = await create_user(gql, "ada@example.com")
-    url = await _authorization_url(gql, token)
-    denied = await authorize(url, emulator_deny="1")
+    at_provider = await open_authorization(http, await start_connection(gql, token))
+    denied = await consent(at_provider, emulator_deny="1")
     await _callback(http, denied)
-    granted = await authorize(url)
+    granted = await consent(at_provider)
     # when: the same state comes back with a valid code
     _, outcome = await _callback(http, granted)
     # then
@@ -159,7 +152,7 @@ async def test_failed_token_exchange_stores_nothing(
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token, provider))
+    redirect = await authorize(http, await start_connection(gql, token, provider))
     code = parse_qs(urlsplit(redirect).query)["code"][0]
     # when
     target, outcome = await _callback(http, _with_params(redirect, code=code + "tampered"))
@@ -174,7 +167,7 @@ async def test_callback_without_code_stores_nothing(
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token))
+    redirect = await authorize(http, await start_connection(gql, token))
     parts = urlsplit(redirect)
     state = parse_qs(parts.query)["state"][0]
     # when
@@ -189,7 +182,7 @@ async def test_unknown_provider_callback_is_refused(
 ) -> None:
     # given
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token))
+    redirect = await authorize(http, await start_connection(gql, token))
     parts = urlsplit(redirect)
     # when
     _, outcome = await _callback(http, urlunsplit(parts._replace(path="/oauth/callback/exchange")))
@@ -203,7 +196,7 @@ async def test_failed_account_read_stores_nothing(
 ) -> None:
     # given: the token exchange works, then the calendar API refuses
     _, token = await create_user(gql, "ada@example.com")
-    redirect = await authorize(await _authorization_url(gql, token))
+    redirect = await authorize(http, await start_connection(gql, token))
     world.google.faults.fail_next = [403, 403, 403, 403]
     # when
     _, outcome = await _callback(http, redirect)
@@ -217,10 +210,10 @@ async def test_expired_states_are_pruned_when_a_flow_starts(
 ) -> None:
     # given: an abandoned flow
     _, token = await create_user(gql, "prune@example.com")
-    await gql(START, {"provider": "GOOGLE"}, token)
+    await start_connection(gql, token)
     clock.advance(seconds=601)
     # when
-    await gql(START, {"provider": "GOOGLE"}, token)
+    await start_connection(gql, token)
     # then
     async with services.sessionmaker() as session:
         states = (await session.exec(select(OAuthState))).all()

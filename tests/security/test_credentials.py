@@ -84,7 +84,7 @@ async def test_oauth_tokens_never_reach_responses_or_logs(
     caplog.set_level(logging.DEBUG)
     _, token = await create_user(gql, "ada@example.com")
     start = (await gql(START, {"provider": provider}, token))["startCalendarConnection"]
-    redirect = await authorize(start["authorizationUrl"])
+    redirect = await authorize(http, start["authorizationUrl"])
     # when
     callback = await http.get(redirect[redirect.index("/oauth/callback") :])
     seen = json.dumps(await gql(ME, token=token))

@@ -41,16 +41,40 @@ mutation($id: ID!) { disconnectEmailInbox(inboxId: $id) {
 MY_CALENDARS = "{ me { calendarConnections { id provider calendars { id name isPrimary status } } } }"
 
 
-async def authorize(authorization_url: str, **params: str) -> str:
-    """Play the user at the provider: open the authorization URL and return where it redirects back to."""
-    async with httpx.AsyncClient() as browser:
-        response = await browser.get(httpx.URL(authorization_url).copy_merge_params(params))
+async def start_connection(gql: GraphQLClient, token: str, provider: str = "GOOGLE") -> str:
+    """startCalendarConnection, which must succeed; returns the authorization URL."""
+    result = (await gql(START, {"provider": provider}, token))["startCalendarConnection"]
+    assert result["__typename"] == "StartCalendarConnectionSuccess", result
+    url: str = result["authorizationUrl"]
+    return url
+
+
+async def open_authorization(browser: httpx.AsyncClient, authorization_url: str) -> str:
+    """The user's browser opens the authorization URL (a page of our server, which binds the flow to this
+    browser with a cookie kept in the client's jar) and is sent on to the provider; returns the provider's URL.
+    Like oauth_callback, it goes to the browser's own server (processes run with the default public URL)."""
+    response = await browser.get(urlsplit(authorization_url).path)
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+async def consent(provider_url: str, **params: str) -> str:
+    """Play the user at the provider: open its authorization page and return where it redirects back to."""
+    async with httpx.AsyncClient() as provider_browser:
+        response = await provider_browser.get(httpx.URL(provider_url).copy_merge_params(params))
     assert response.status_code in (302, 303), response.text
     return response.headers["location"]
 
 
+async def authorize(browser: httpx.AsyncClient, authorization_url: str, **params: str) -> str:
+    """Open the authorization URL in `browser` and consent at the provider; returns the redirect to our callback
+    (to be followed in the same browser, see oauth_callback)."""
+    return await consent(await open_authorization(browser, authorization_url), **params)
+
+
 async def oauth_callback(http: httpx.AsyncClient, redirect: str) -> dict[str, list[str]]:
-    """Follow the provider's redirect into our callback; returns the dashboard redirect's query."""
+    """Follow the provider's redirect into our callback in the browser `http` (its cookies go along); returns
+    the dashboard redirect's query."""
     parts = urlsplit(redirect)
     response = await http.get(f"{parts.path}?{parts.query}")
     assert response.status_code == 303, response.text
@@ -62,10 +86,7 @@ async def connect_oauth(
 ) -> dict[str, list[str]]:
     """The whole OAuth dance (`params` go to the provider's authorization page); the start must succeed.
     Returns the dashboard redirect's query, whatever the outcome."""
-    data = await gql(START, {"provider": provider}, token)
-    result = data["startCalendarConnection"]
-    assert result["__typename"] == "StartCalendarConnectionSuccess", result
-    return await oauth_callback(http, await authorize(result["authorizationUrl"], **params))
+    return await oauth_callback(http, await authorize(http, await start_connection(gql, token, provider), **params))
 
 
 async def connect_calendar(

@@ -237,13 +237,13 @@ class Processes:
     ) -> None:
         await wait_until(condition, what, self.all, timeout)
 
-    async def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`meetgraph <args>` against the test's database (e.g. `jobs --json`)."""
+    async def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`meetgraph <args>` against the test's database (e.g. `jobs --json`), with `env` changed for this run."""
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("MEETGRAPH_")}
         return await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "meetgraph.cli", *args],
-            env={**inherited, **self.env},
+            env={**inherited, **self.env, **(env or {})},
             cwd=self.workdir,
             capture_output=True,
             text=True,
