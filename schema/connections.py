@@ -151,8 +151,10 @@ class ExchangeConnectionInput:
 class StartCalendarConnectionSuccess:
     authorization_url: str = strawberry.field(
         description=(
-            "Send the user's browser here. After consent the provider returns to the server, which stores the "
-            "connection and redirects to the dashboard. Valid for a few minutes and for one use."
+            "Send the user's browser here (a page of this server: it ties the flow to that browser with a cookie, "
+            "then redirects to the provider's consent page). After consent the provider returns to the server, "
+            "which stores the connection only in that same browser and redirects to the dashboard. Valid for a "
+            "few minutes and for one use."
         )
     )
 
@@ -210,8 +212,8 @@ def _connected(model: models.CalendarConnection) -> ConnectCalendarSuccess:
 class ConnectionsMutation:
     @strawberry.mutation(
         description=(
-            "Start connecting a Google or Office 365 calendar by OAuth: answers the provider's authorization URL "
-            "to send the user's browser to. PermissionRequiredError without personal email access; "
+            "Start connecting a Google or Office 365 calendar by OAuth: answers the URL to send the user's "
+            "browser to (it leads to the provider's consent page). PermissionRequiredError without personal email access; "
             "ConnectionLimitError when the user holds the calendar accounts they may; ValidationError "
             "(field `provider`) for EXCHANGE, which connects with connectExchangeCalendar."
         )
