@@ -86,7 +86,7 @@ def validate(changes: Mapping[str, Any], facts: SettingsFacts) -> SettingsUpdate
             values[name] = _own_page(changes[name], input_field, facts.own_page_ids)
     if "meeting_domain_id" in changes:
         values["meeting_domain_id"] = _domain(changes["meeting_domain_id"], facts.account_domain_ids)
-    include_chat = changes.get("chat_include_meeting_link", facts.chat_include_meeting_link)
+    include_chat = values.get("chat_include_meeting_link", facts.chat_include_meeting_link)  # null = unchanged
     chat_target = values["chat_meeting_link_id"] if "chat_meeting_link_id" in changes else facts.chat_meeting_link_id
     if include_chat and chat_target is None:
         raise InvalidInput("choose the scheduling page to include in the chat widget", field="chatMeetingLinkId")

@@ -38,6 +38,9 @@ END_OF_DAY = time.max
 
 MINIMUM_STEP = timedelta(minutes=5)
 
+MAX_TIMEZONE_LENGTH = 64
+"""Longer than any IANA zone key."""
+
 _UTC = UTC
 _HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
 _MIDNIGHT_END = "24:00"
@@ -138,8 +141,8 @@ DEFAULT_WEEKLY_HOURS: tuple[WeeklyHours, ...] = tuple(
 
 
 def validate_timezone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; ValueError when it is not a known zone key."""
-    if not isinstance(name, str) or not name or name != name.strip():
+    """The IANA zone called `name`; ValueError when it is not a known zone key (directories included)."""
+    if not isinstance(name, str) or not name or len(name) > MAX_TIMEZONE_LENGTH or name != name.strip():
         raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+from scheduling import slots
 from scheduling.errors import InvalidInput
 
 EMAIL = re.compile(
     r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
+MAX_SLUG = 200
+"""The stored column's length: each part (prefix, name) is 1-100 characters, the whole at most 200."""
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?(?:/[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?)?$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -32,20 +33,19 @@ def email(value: str, field: str = "email") -> str:
 
 
 def timezone(value: str, field: str = "timezone") -> str:
-    if not value or len(value) > 64:
-        raise InvalidInput(f"{field} is not a known IANA time zone", field=field)
+    """`value` when it is an IANA zone key (the rule is slots.validate_timezone)."""
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{field} {value!r} is not a known IANA time zone", field=field) from None
+        slots.validate_timezone(value)
+    except ValueError:
+        raise InvalidInput(f"{field} is not a known IANA time zone", field=field) from None
     return value
 
 
 def slug(value: str, field: str = "slug") -> str:
     cleaned = value.strip().lower()
-    if not SLUG.match(cleaned):
+    if len(cleaned) > MAX_SLUG or not SLUG.match(cleaned):
         raise InvalidInput(
-            f"{field} may use a-z, 0-9 and '-' (one '/' after a prefix), 1-200 characters",
+            f"{field} may use a-z, 0-9 and '-' (one '/' after a prefix), 1-{MAX_SLUG} characters",
             field=field,
         )
     return cleaned
