@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
+
 from scheduling import slots
 from scheduling.errors import InvalidInput
 
@@ -13,6 +15,10 @@ EMAIL = re.compile(
 MAX_SLUG = 200
 """The stored column's length: each part (prefix, name) is 1-100 characters, the whole at most 200."""
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?(?:/[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?)?$")
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Dates taken as input lie in [EARLIEST, LATEST): far enough from datetime's limits (years 1 and 9999)
+that adding a duration, a buffer or a time zone never overflows."""
 HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -56,6 +62,22 @@ def hostname(value: str, field: str = "hostname") -> str:
     if not HOSTNAME.match(cleaned):
         raise InvalidInput(f"{field} is not a valid host name", field=field)
     return cleaned
+
+
+def instant(value: datetime, field: str) -> datetime:
+    """`value` in UTC; it needs a UTC offset and must lie in the sane window [EARLIEST, LATEST)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{field} needs a UTC offset, e.g. 2026-12-07T09:00:00Z", field=field)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise InvalidInput(
+            f"{field} must lie between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()} (UTC)",
+            field=field,
+        )
+    return moment
 
 
 def int_range(value: int, field: str, *, low: int, high: int) -> int:
