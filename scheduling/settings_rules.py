@@ -23,6 +23,8 @@ from scheduling.errors import InvalidInput
 
 TASK_CALENDAR_NAME = "CRM tasks"
 FLAGS = ("calendar_sync", "task_sync", "scheduling_pages_enabled", "chat_include_meeting_link")
+MAX_AVAILABILITY_CALENDARS = 200
+"""The most calendars availabilityCalendarIds may name."""
 LINKS = ("meeting_url_prefix", "default_meeting_link_id", "chat_meeting_link_id", "meeting_domain_id")
 
 
@@ -63,6 +65,7 @@ class SettingsUpdate:
 
 def validate(changes: Mapping[str, Any], facts: SettingsFacts) -> SettingsUpdate:
     """Check every change before anything is written (absent = unchanged, None = cleared where allowed)."""
+    check_sizes(changes)
     if changes.get("calendar_sync"):
         if not facts.connection_kinds:
             raise InvalidInput("calendar sync needs a connected calendar", field="calendarSync")
@@ -95,6 +98,14 @@ def validate(changes: Mapping[str, Any], facts: SettingsFacts) -> SettingsUpdate
         availability_calendar_ids=availability,
         create_task_calendar=bool(changes.get("task_sync")) and not facts.task_calendar_exists,
     )
+
+
+def check_sizes(changes: Mapping[str, Any]) -> None:
+    """The list inputs within their maximums (checked before anything is loaded for them)."""
+    if changes.get("availability_calendar_ids") is not None:
+        validation.at_most(
+            changes["availability_calendar_ids"], "availabilityCalendarIds", max_items=MAX_AVAILABILITY_CALENDARS
+        )
 
 
 def _availability(values: Sequence[str], calendars: Mapping[uuid.UUID, CalendarChoice]) -> frozenset[uuid.UUID]:

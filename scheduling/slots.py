@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_WEEKLY_HOURS",
     "BusyInterval",
     "END_OF_DAY",
+    "MAX_WEEKLY_HOURS",
     "MINIMUM_STEP",
     "Slot",
     "SlotRules",
@@ -37,6 +38,9 @@ END_OF_DAY = time.max
 """The `end` of an interval that runs until midnight ("24:00")."""
 
 MINIMUM_STEP = timedelta(minutes=5)
+
+MAX_WEEKLY_HOURS = 100
+"""The most intervals a page's weekly hours may hold (about 14 a day)."""
 
 MAX_TIMEZONE_LENGTH = 64
 """Longer than any IANA zone key."""
@@ -107,6 +111,8 @@ def parse_weekly_hours(
     items: Sequence[tuple[int, str, str]], *, field_prefix: str = "weeklyHours"
 ) -> list[WeeklyHours]:
     """Validate (weekday, "HH:MM", "HH:MM") triples into WeeklyHours sorted by weekday and start."""
+    if len(items) > MAX_WEEKLY_HOURS:
+        raise WeeklyHoursError(field_prefix, f"may hold at most {MAX_WEEKLY_HOURS} intervals")
     parsed: list[tuple[WeeklyHours, int]] = []
     for index, item in enumerate(items):
         path = f"{field_prefix}[{index}]"

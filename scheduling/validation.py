@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sized
 from datetime import UTC, datetime
 
 from scheduling import slots
@@ -78,6 +79,12 @@ def instant(value: datetime, field: str) -> datetime:
             field=field,
         )
     return moment
+
+
+def at_most(values: Sized, field: str, *, max_items: int) -> None:
+    """Every list input has a documented maximum (no query grows with the input beyond it)."""
+    if len(values) > max_items:
+        raise InvalidInput(f"{field} may hold at most {max_items} items", field=field)
 
 
 def int_range(value: int, field: str, *, low: int, high: int) -> int:
