@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import logging
 from collections.abc import AsyncIterator
@@ -70,6 +71,20 @@ class Context:
     def renew_loaders(self) -> None:
         """A fresh set of dataloaders (after a mutation, so its payload reads what was just written)."""
         self.loaders = Loaders(self.db)
+
+    async def for_operation(self) -> Context:
+        """The context one operation runs with. An HTTP request's is its own; a WebSocket connection's is
+        shared by all its operations, so each gets a copy with a session and dataloaders of its own and the
+        caller's row read again: only the connection's authentication is kept."""
+        if not isinstance(self.request, WebSocket):
+            return self
+        operation = dataclasses.replace(
+            self, write_mode=False, _session=None, _lock=asyncio.Lock(), _closed=False, _holder=None
+        )
+        if self.user is not None:
+            async with self.services.sessionmaker() as session:
+                operation.user = await session.get(User, self.user.id)
+        return operation
 
     def now(self) -> datetime:
         return self.services.clock()

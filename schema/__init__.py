@@ -60,11 +60,14 @@ class Subscription(BookingSubscription):
 
 
 class CloseSession(SchemaExtension):
-    """Each operation's database session is closed when the operation ends (Context.close never raises)."""
+    """Each operation runs with its own context state (Context.for_operation: one WebSocket connection
+    carries many operations) and its database session is closed when it ends (Context.close never raises)."""
 
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
-        yield
         context = self.execution_context.context
+        if hasattr(context, "for_operation"):
+            context = self.execution_context.context = await context.for_operation()
+        yield
         if hasattr(context, "close"):
             await context.close()
 
