@@ -87,6 +87,8 @@ class Process:
     port: int = field(default_factory=free_port)
     popen: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    options: tuple[str, ...] = ()
+    """More command-line options, e.g. `--emulators` for `serve`."""
 
     @property
     def url(self) -> str:
@@ -104,7 +106,7 @@ class Process:
         argv = [sys.executable, "-m", "meetgraph.cli", self.command]
         if self.command == "serve":
             argv += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        return argv
+        return [*argv, *self.options]
 
     async def start(self, **env: str | None) -> Process:
         """Start (again), with `env` changed for this run (None removes a variable); a server until /healthz
