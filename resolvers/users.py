@@ -43,7 +43,8 @@ async def insert_user(*, session: AsyncSession, data: NewUser, now: datetime) ->
     email = validation.email(data.email)
     name = validation.text(data.name, "name", max_length=200)
     timezone = validation.timezone(data.timezone)
-    if data.created_at is not None and (data.created_at.tzinfo is None or data.created_at > now):
+    created_at = validation.instant(data.created_at, "createdAt") if data.created_at is not None else None
+    if created_at is not None and created_at > now:
         raise InvalidInput("createdAt must be a past time with a UTC offset", field="createdAt")
     if (await session.exec(select(User).where(User.email == email))).first():
         raise InvalidInput("a user with this email exists", field="email")
@@ -65,7 +66,7 @@ async def insert_user(*, session: AsyncSession, data: NewUser, now: datetime) ->
         hub=data.hub,
         tier=data.tier,
         paid_seat=data.paid_seat,
-        created_at=data.created_at or now,
+        created_at=created_at or now,
     )
     session.add(user)
     try:

@@ -12,7 +12,7 @@ from tests.utils.graphql import GraphQLClient
 from tests.utils.meeting import BOOK, CONTACT_EMAIL, CONTACT_NAME, CREATE_CRM_MEETING, my_meetings
 from tests.utils.page import AVAILABLE_SLOTS, page_owner
 from tests.utils.task import CREATE_TASK
-from tests.utils.user import create_user
+from tests.utils.user import ADMIN_TOKEN, CREATE_USER, create_user
 
 EXTREMES = [
     "0001-01-01T00:00:00+00:00",
@@ -110,3 +110,19 @@ async def test_a_task_due_at_an_extreme_date_is_a_validation_error_and_creates_n
     assert_no_internal_error(body)
     assert body["data"]["createTask"] == {"__typename": "ValidationError", "field": "due"}
     assert (await gql(MY_TASKS, token=token))["me"]["tasks"] == []
+
+
+@pytest.mark.parametrize("moment", [m for m in EXTREMES if not m.startswith("2200")])
+async def test_a_user_created_at_an_extreme_date_is_a_validation_error_and_not_created(
+    gql: GraphQLClient, moment: str
+) -> None:
+    # when
+    body = await gql.raw(
+        CREATE_USER, {"input": {"email": "ada@example.com", "name": "Ada", "createdAt": moment}}, ADMIN_TOKEN
+    )
+
+    # then
+    assert_no_internal_error(body)
+    result = body["data"]["createUser"]
+    assert (result["__typename"], result["field"]) == ("ValidationError", "createdAt")
+    assert (await create_user(gql, "ada@example.com"))[1].startswith("mg_")
