@@ -18,7 +18,7 @@ from hypothesis_graphql import from_schema, nodes
 from schema import build_schema
 from tests.utils.connection import calendar_ids, connect
 from tests.utils.emulators import World
-from tests.utils.graphql import GraphQLClient
+from tests.utils.graphql import GraphQLClient, internal_errors
 from tests.utils.page import create_page
 from tests.utils.user import create_user
 
@@ -74,15 +74,6 @@ def operations(known_ids: list[str]) -> st.SearchStrategy[str]:
     return st.sampled_from(root_fields()).flatmap(
         lambda name: from_schema(sdl, fields=[name], custom_scalars=scalars)  # type: ignore[arg-type]
     )
-
-
-def internal_errors(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        error
-        for error in body.get("errors") or []
-        if error.get("message") == "Unexpected error."
-        or (error.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR"
-    ]
 
 
 async def test_no_generated_operation_answers_an_internal_error(
