@@ -4,13 +4,17 @@ Mounted at `<emulator>/_control` by `meetgraph emulate` and `meetgraph serve --e
 `curl -X POST .../_emulators/google/_control/faults -d '{"latency_seconds": 0.1, "fail_next": [429]}'`.
 `{"lose_next_create": "timeout" | "disconnect" | "503"}` makes the next event create succeed on the server and lose
 its answer; `GET .../_control/events?calendar_id=...` counts a calendar's live (not cancelled) events.
+Wherever a calendar is named, `"calendar": "<its name>"` (with `"email"` when several share it) may stand
+for `"calendar_id"`: the meetgraph API shows calendars' names, and ids of its own.
 `{"hold_creates": true}` keeps event creates waiting before they are stored (`creates_held` counts them) until
 `{"hold_creates": false}`: a write in flight, e.g. while a test kills the client.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +35,24 @@ FAULT_FIELDS = {
 
 def _bad(message: str) -> Response:
     return JSONResponse({"error": message}, status_code=400)
+
+
+def _calendar_id(state: EmulatorState, given: Mapping[str, Any]) -> str | None:
+    """The calendar `calendar_id` names, or the one called `calendar` (the name the meetgraph API shows; the
+    API's ids are its own), among the calendars `email` has when given. None when unknown or ambiguous."""
+    if "calendar_id" in given:
+        calendar_id = str(given["calendar_id"])
+        return calendar_id if calendar_id in state.calendars else None
+    name = given.get("calendar")
+    account = state.account(str(given["email"])) if "email" in given else None
+    candidates = account.access if account is not None else state.calendars
+    found = [cid for cid in candidates if cid in state.calendars and state.calendars[cid].name == name]
+    return found[0] if len(found) == 1 else None
+
+
+UNKNOWN_CALENDAR = (
+    "unknown calendar: give calendar_id (see /accounts) or calendar, its name (with email if several share it)"
+)
 
 
 def control_app(state: EmulatorState) -> Starlette:
@@ -82,9 +104,9 @@ def control_app(state: EmulatorState) -> Starlette:
 
     async def access(request: Request) -> Response:
         body = await request.json()
-        email, calendar_id = body.get("email", ""), body.get("calendar_id", "")
-        if state.account(email) is None or calendar_id not in state.calendars:
-            return _bad("unknown email or calendar_id")
+        email, calendar_id = body.get("email", ""), _calendar_id(state, body)
+        if state.account(email) is None or calendar_id is None:
+            return _bad(f"unknown email or {UNKNOWN_CALENDAR}")
         if body.get("lost", True):
             state.lose_access(email, calendar_id)
         else:
@@ -93,15 +115,15 @@ def control_app(state: EmulatorState) -> Starlette:
 
     async def events(request: Request) -> Response:
         if request.method == "GET":
-            calendar_id = request.query_params.get("calendar_id", "")
-            if calendar_id not in state.calendars:
-                return _bad("unknown calendar_id")
+            calendar_id = _calendar_id(state, request.query_params)
+            if calendar_id is None:
+                return _bad(UNKNOWN_CALENDAR)
             live = state.live_events(calendar_id)
             return JSONResponse({"calendar_id": calendar_id, "count": len(live), "ids": [e.id for e in live]})
         body = await request.json()
-        calendar_id = body.get("calendar_id", "")
-        if calendar_id not in state.calendars:
-            return _bad("unknown calendar_id")
+        calendar_id = _calendar_id(state, body)
+        if calendar_id is None:
+            return _bad(UNKNOWN_CALENDAR)
         try:
             start, end = datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"])
         except (KeyError, ValueError):

@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -196,30 +197,52 @@ def _create_user(args: argparse.Namespace) -> int:
             return 1
         user_id, token = result["user"]["id"], result["token"]
     else:
-        user_id, token = asyncio.run(_create_user_in_database(fields))
+        user_id, token = asyncio.run(_create_user_in_database(fields, create=args.create))
     sys.stdout.write(f"user_id={user_id}\ntoken={token}\n")
     return 0
 
 
-async def _create_user_in_database(fields: dict[str, str]) -> tuple[str, str]:
+def _missing_sqlite_file(database_url: str) -> Path | None:
+    """The SQLite file `database_url` names when it does not exist (None: it exists, or not SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database).resolve()
+    return None if path.exists() else path
+
+
+async def _create_user_in_database(fields: dict[str, str], *, create: bool) -> tuple[str, str]:
+    """Insert the user into the server's database: never a new SQLite file by mistake (the server, run
+    elsewhere, would not know the token), and no dev secret (a token is stored as its hash)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # stdout is the id and token, stderr only trouble
+    from db.engine import make_engine, make_sessionmaker
     from db.migrate import upgrade
-    from meetgraph.services import Services
     from resolvers.users import NewUser, insert_user
     from scheduling.errors import UserError
 
-    services = Services.create(Settings())
+    database_url = Settings().database_url
+    missing = _missing_sqlite_file(database_url)
+    if missing is not None and not create:
+        raise SystemExit(
+            f"error: there is no database at {missing}. Run create-user in the directory the server runs in "
+            "(`make run` uses ./meetgraph.db), or set MEETGRAPH_DATABASE_URL to the server's database; "
+            "--create makes a new database there."
+        )
+    engine = make_engine(database_url)
     try:
-        await upgrade(services.engine)
-        async with services.sessionmaker() as session:
+        await upgrade(engine)
+        async with make_sessionmaker(engine)() as session:
             try:
                 data = NewUser(email=fields["email"], name=fields["name"], timezone=fields["timezone"])
-                user, token = await insert_user(session=session, data=data, now=services.clock())
+                user, token = await insert_user(session=session, data=data, now=datetime.now(UTC))
             except UserError as exc:
                 raise SystemExit(f"error: {exc.message}") from None
             await session.commit()
         return str(user.id), token
     finally:
-        await services.engine.dispose()
+        await engine.dispose()
 
 
 def _emulate(args: argparse.Namespace) -> int:
@@ -326,6 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--timezone", default="UTC")
     create.add_argument("--admin-token", help="create through a running server's API instead of the database")
     create.add_argument("--url", help="the running server (default MEETGRAPH_PUBLIC_URL)")
+    create.add_argument(
+        "--create", action="store_true", help="create the SQLite database when it does not exist (else refused)"
+    )
     create.set_defaults(run=_create_user)
 
     emulate = commands.add_parser("emulate", help="run the Google, Microsoft and Exchange emulators")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import logging
 from collections.abc import AsyncIterator
@@ -75,6 +76,18 @@ class Context:
     def renew_loaders(self) -> None:
         """A fresh set of dataloaders (after a mutation, so its payload reads what was just written)."""
         self.loaders = Loaders(self.db)
+
+    async def for_operation(self) -> Context:
+        """The context one operation runs with. An HTTP request's is its own; a WebSocket connection's is
+        shared by all its operations, so each gets a copy with a session and dataloaders of its own, and the
+        connection's token checked again (the caller's row read afresh; a revoked token leaves it anonymous)."""
+        if not isinstance(self.request, WebSocket):
+            return self
+        operation = dataclasses.replace(
+            self, write_mode=False, _session=None, _lock=asyncio.Lock(), _closed=False, _holder=None
+        )
+        await operation.authenticate_again()
+        return operation
 
     def now(self) -> datetime:
         return self.services.clock()

@@ -18,16 +18,20 @@ from meetgraph.providers import provider_for
 from meetgraph.services import Services
 from providers.base import CalendarAccessLost, ProviderAuthError, ProviderError
 from resolvers.pages import page_state, slot_rules
-from scheduling import slots
+from scheduling import slots, validation
 from scheduling.booking_rules import LIVE_STATUSES
+from scheduling.errors import InvalidInput
 from scheduling.slots import BusyInterval
 
 MAX_WINDOW = timedelta(days=62)
 
 
 class BadWindow(GraphQLError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        extensions: dict[str, object] = {"code": "BAD_USER_INPUT"}
+        if argument is not None:
+            extensions["argument"] = argument
+        super().__init__(message, extensions=extensions)
 
 
 class ProvidersUnavailable(GraphQLError):
@@ -140,17 +144,21 @@ async def meeting_busy(services: Services, owner_id: uuid.UUID, start: datetime,
     return [BusyInterval(s, e) for s, e in rows]
 
 
-def check_window(start: datetime, end: datetime) -> None:
-    if start.tzinfo is None or end.tzinfo is None:
-        raise BadWindow("start and end need a UTC offset, e.g. 2026-12-07T09:00:00Z")
+def check_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The window in UTC; BAD_USER_INPUT naming the argument unless it is a sane window of at most 62 days."""
+    try:
+        start, end = validation.instant(start, "start"), validation.instant(end, "end")
+    except InvalidInput as exc:
+        raise BadWindow(exc.message, argument=exc.field) from None
     if end <= start:
         raise BadWindow("end must be after start")
     if end - start > MAX_WINDOW:
         raise BadWindow("the window may span at most 62 days")
+    return start, end
 
 
 async def slots_for_page(ctx: Context, page: SchedulingPage, start: datetime, end: datetime) -> list[slots.Slot]:
-    check_window(start, end)
+    start, end = check_window(start, end)
     state = await page_state(ctx, page)
     if not state.active:
         return []

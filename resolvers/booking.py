@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,7 @@ from resolvers.pages import page_state, slot_rules
 from resolvers.public_pages import find_page
 from scheduling import booking_rules, slots, validation
 from scheduling.booking_rules import LIVE_STATUSES, BookingOutcome, Refusal
-from scheduling.errors import InvalidInput, NotFound, ProviderFailure, UserError
+from scheduling.errors import NotFound, ProviderFailure, UserError
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,7 @@ class Attempt:
 def _validated(request: BookingRequest) -> tuple[str, str, datetime]:
     email = validation.email(request.contact_email, "contactEmail")
     name = validation.text(request.contact_name, "contactName", max_length=200)
-    if request.start.tzinfo is None:
-        raise InvalidInput("start needs a UTC offset, e.g. 2026-12-07T09:00:00Z", field="start")
-    return email, name, request.start.astimezone(UTC)
+    return email, name, validation.instant(request.start, "start")
 
 
 async def book(ctx: Context, request: BookingRequest) -> Meeting:

@@ -90,6 +90,7 @@ async def _facts(
 async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
     """Apply the given fields (absent = unchanged, None = cleared where a field may be empty)."""
     user = ctx.require_user()
+    settings_rules.check_sizes(changes)
     async with ctx.db() as session:
         owner = await session.get(User, user.id)
         assert owner is not None

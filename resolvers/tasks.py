@@ -3,22 +3,19 @@ connected account."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from db.models import CalendarSettings, SyncState, Task
 from meetgraph.context import Context
 from resolvers import calendar_writes
 from resolvers.settings import main_connection
 from scheduling import meeting_rules, validation
-from scheduling.errors import InvalidInput
 
 
 async def create_task(ctx: Context, title: str, due: datetime) -> Task:
     user = ctx.require_user()
     title = validation.text(title, "title", max_length=300)
-    if due.tzinfo is None:
-        raise InvalidInput("due needs a UTC offset", field="due")
-    due = due.astimezone(UTC)
+    due = validation.instant(due, "due")
     async with ctx.db() as session:
         settings = await session.get(CalendarSettings, user.id)
         connection = await main_connection(session, user.id)

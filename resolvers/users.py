@@ -53,7 +53,8 @@ async def insert_user(*, session: AsyncSession, data: NewUser, now: datetime) ->
     email = validation.email(data.email)
     name = validation.text(data.name, "name", max_length=200)
     timezone = validation.timezone(data.timezone)
-    if data.created_at is not None and (data.created_at.tzinfo is None or data.created_at > now):
+    created_at = validation.instant(data.created_at, "createdAt") if data.created_at is not None else None
+    if created_at is not None and created_at > now:
         raise InvalidInput("createdAt must be a past time with a UTC offset", field="createdAt")
     account_id = validation.input_id(data.account_id, "accountId") if data.account_id is not None else None
     existing = (await session.exec(select(User).where(User.email == email))).first()
@@ -77,7 +78,7 @@ async def insert_user(*, session: AsyncSession, data: NewUser, now: datetime) ->
         hub=data.hub,
         tier=data.tier,
         paid_seat=data.paid_seat,
-        created_at=data.created_at or now,
+        created_at=created_at or now,
     )
     session.add(user)
     try:

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from scheduling import validation
 from scheduling.booking_rules import MeetingStatus
 from scheduling.calendars import ProviderKind, capabilities_of
 from scheduling.errors import InvalidInput, Unsupported
@@ -22,10 +23,7 @@ TASK_EVENT_LENGTH = timedelta(minutes=15)
 
 def meeting_span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """Both ends with a UTC offset, end after start and at most MAX_LENGTH later; returned in UTC."""
-    for value, field in ((start, "start"), (end, "end")):
-        if value.tzinfo is None:
-            raise InvalidInput(f"{field} needs a UTC offset", field=field)
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    start, end = validation.instant(start, "start"), validation.instant(end, "end")
     if end <= start or end - start > MAX_LENGTH:
         raise InvalidInput("end must be after start, at most 24 hours later", field="end")
     return start, end

@@ -21,6 +21,8 @@ MAX_DURATION = 12 * 60
 MAX_BUFFER = 24 * 60
 MAX_NOTICE = 60 * 24 * 60
 DEFAULT_DURATION = 30
+MAX_SLUGIFIED = 80
+"""A slug made from a name is cut to this length (before its edge '-' are stripped)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class PageFields:
 
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:80] or "meeting"
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text)[:MAX_SLUGIFIED].strip("-") or "meeting"
 
 
 def stored_hours(hours: list[slots.WeeklyHours]) -> list[dict[str, Any]]:

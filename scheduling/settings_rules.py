@@ -23,6 +23,8 @@ from scheduling.errors import InvalidInput
 
 TASK_CALENDAR_NAME = "CRM tasks"
 FLAGS = ("calendar_sync", "task_sync", "scheduling_pages_enabled", "chat_include_meeting_link")
+MAX_AVAILABILITY_CALENDARS = 200
+"""The most calendars availabilityCalendarIds may name."""
 LINKS = ("meeting_url_prefix", "default_meeting_link_id", "chat_meeting_link_id", "meeting_domain_id")
 
 
@@ -65,6 +67,7 @@ class SettingsUpdate:
 
 def validate(changes: Mapping[str, Any], facts: SettingsFacts) -> SettingsUpdate:
     """Check every change before anything is written (absent = unchanged, None = cleared where allowed)."""
+    check_sizes(changes)
     if changes.get("calendar_sync"):
         if not facts.connection_kinds:
             raise InvalidInput("calendar sync needs a connected calendar", field="calendarSync")
@@ -88,7 +91,7 @@ def validate(changes: Mapping[str, Any], facts: SettingsFacts) -> SettingsUpdate
             values[name] = _own_page(changes[name], input_field, facts.own_page_ids)
     if "meeting_domain_id" in changes:
         values["meeting_domain_id"] = _domain(changes["meeting_domain_id"], facts)
-    include_chat = changes.get("chat_include_meeting_link", facts.chat_include_meeting_link)
+    include_chat = values.get("chat_include_meeting_link", facts.chat_include_meeting_link)  # null = unchanged
     chat_target = values["chat_meeting_link_id"] if "chat_meeting_link_id" in changes else facts.chat_meeting_link_id
     if include_chat and chat_target is None:
         raise InvalidInput("choose the scheduling page to include in the chat widget", field="chatMeetingLinkId")
@@ -97,6 +100,14 @@ def validate(changes: Mapping[str, Any], facts: SettingsFacts) -> SettingsUpdate
         availability_calendar_ids=availability,
         create_task_calendar=bool(changes.get("task_sync")) and not facts.task_calendar_exists,
     )
+
+
+def check_sizes(changes: Mapping[str, Any]) -> None:
+    """The list inputs within their maximums (checked before anything is loaded for them)."""
+    if changes.get("availability_calendar_ids") is not None:
+        validation.at_most(
+            changes["availability_calendar_ids"], "availabilityCalendarIds", max_items=MAX_AVAILABILITY_CALENDARS
+        )
 
 
 def _availability(values: Sequence[str], calendars: Mapping[uuid.UUID, CalendarChoice]) -> frozenset[uuid.UUID]:

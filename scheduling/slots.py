@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_WEEKLY_HOURS",
     "BusyInterval",
     "END_OF_DAY",
+    "MAX_WEEKLY_HOURS",
     "MINIMUM_STEP",
     "Slot",
     "SlotRules",
@@ -37,6 +38,12 @@ END_OF_DAY = time.max
 """The `end` of an interval that runs until midnight ("24:00")."""
 
 MINIMUM_STEP = timedelta(minutes=5)
+
+MAX_WEEKLY_HOURS = 100
+"""The most intervals a page's weekly hours may hold (about 14 a day)."""
+
+MAX_TIMEZONE_LENGTH = 64
+"""Longer than any IANA zone key."""
 
 _UTC = UTC
 _HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
@@ -104,6 +111,8 @@ def parse_weekly_hours(
     items: Sequence[tuple[int, str, str]], *, field_prefix: str = "weeklyHours"
 ) -> list[WeeklyHours]:
     """Validate (weekday, "HH:MM", "HH:MM") triples into WeeklyHours sorted by weekday and start."""
+    if len(items) > MAX_WEEKLY_HOURS:
+        raise WeeklyHoursError(field_prefix, f"may hold at most {MAX_WEEKLY_HOURS} intervals")
     parsed: list[tuple[WeeklyHours, int]] = []
     for index, item in enumerate(items):
         path = f"{field_prefix}[{index}]"
@@ -138,8 +147,8 @@ DEFAULT_WEEKLY_HOURS: tuple[WeeklyHours, ...] = tuple(
 
 
 def validate_timezone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; ValueError when it is not a known zone key."""
-    if not isinstance(name, str) or not name or name != name.strip():
+    """The IANA zone called `name`; ValueError when it is not a known zone key (directories included)."""
+    if not isinstance(name, str) or not name or len(name) > MAX_TIMEZONE_LENGTH or name != name.strip():
         raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)

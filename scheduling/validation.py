@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Sized
+from datetime import UTC, datetime
 
+from scheduling import slots
 from scheduling.errors import InvalidInput
 
 EMAIL = re.compile(
     r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
+MAX_SLUG = 200
+"""The stored column's length: each part (prefix, name) is 1-100 characters, the whole at most 200."""
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?(?:/[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?)?$")
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Dates taken as input lie in [EARLIEST, LATEST): far enough from datetime's limits (years 1 and 9999)
+that adding a duration, a buffer or a time zone never overflows."""
 HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -32,20 +40,19 @@ def email(value: str, field: str = "email") -> str:
 
 
 def timezone(value: str, field: str = "timezone") -> str:
-    if not value or len(value) > 64:
-        raise InvalidInput(f"{field} is not a known IANA time zone", field=field)
+    """`value` when it is an IANA zone key (the rule is slots.validate_timezone)."""
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{field} {value!r} is not a known IANA time zone", field=field) from None
+        slots.validate_timezone(value)
+    except ValueError:
+        raise InvalidInput(f"{field} is not a known IANA time zone", field=field) from None
     return value
 
 
 def slug(value: str, field: str = "slug") -> str:
     cleaned = value.strip().lower()
-    if not SLUG.match(cleaned):
+    if len(cleaned) > MAX_SLUG or not SLUG.match(cleaned):
         raise InvalidInput(
-            f"{field} may use a-z, 0-9 and '-' (one '/' after a prefix), 1-200 characters",
+            f"{field} may use a-z, 0-9 and '-' (one '/' after a prefix), 1-{MAX_SLUG} characters",
             field=field,
         )
     return cleaned
@@ -56,6 +63,28 @@ def hostname(value: str, field: str = "hostname") -> str:
     if not HOSTNAME.match(cleaned):
         raise InvalidInput(f"{field} is not a valid host name", field=field)
     return cleaned
+
+
+def instant(value: datetime, field: str) -> datetime:
+    """`value` in UTC; it needs a UTC offset and must lie in the sane window [EARLIEST, LATEST)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{field} needs a UTC offset, e.g. 2026-12-07T09:00:00Z", field=field)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise InvalidInput(
+            f"{field} must lie between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()} (UTC)",
+            field=field,
+        )
+    return moment
+
+
+def at_most(values: Sized, field: str, *, max_items: int) -> None:
+    """Every list input has a documented maximum (no query grows with the input beyond it)."""
+    if len(values) > max_items:
+        raise InvalidInput(f"{field} may hold at most {max_items} items", field=field)
 
 
 def int_range(value: int, field: str, *, low: int, high: int) -> int:

@@ -22,7 +22,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types import ExecutionContext
 
 from meetgraph.settings import Settings
-from schema.api_tokens import ApiTokensMutation, AuthenticateWebSocketOperations
+from schema.api_tokens import ApiTokensMutation
 from schema.base import SCALAR_OVERRIDES
 from schema.booking import BookingMutation, BookingSubscription
 from schema.connections import ConnectionsMutation
@@ -72,11 +72,14 @@ class Subscription(BookingSubscription):
 
 
 class CloseSession(SchemaExtension):
-    """Each operation's database session is closed when the operation ends (Context.close never raises)."""
+    """Each operation runs with its own context state (Context.for_operation: one WebSocket connection
+    carries many operations) and its database session is closed when it ends (Context.close never raises)."""
 
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
-        yield
         context = self.execution_context.context
+        if hasattr(context, "for_operation"):
+            context = self.execution_context.context = await context.for_operation()
+        yield
         if hasattr(context, "close"):
             await context.close()
 
@@ -113,7 +116,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             # caches live in strawberry's modules, shared by every request (keyed by maxsize)
             lambda: ParseThenReport(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-            AuthenticateWebSocketOperations,
             CloseSession,
         ],
     )

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from starlette.websockets import WebSocket
-from strawberry.extensions import SchemaExtension
 
 from db import models
-from meetgraph.context import Context
 from resolvers import api_tokens
 from schema.base import CtxInfo
 from schema.connections import DisconnectResult, DisconnectSuccess
@@ -79,17 +75,3 @@ class ApiTokensMutation:
         id: Annotated[strawberry.ID, strawberry.argument(description="The id of the token, as apiTokens lists it.")],
     ) -> DisconnectResult:
         return await outcome(info.context, api_tokens.revoke_token(info.context, id), _revoked)
-
-
-class AuthenticateWebSocketOperations(SchemaExtension):
-    """Every operation over a WebSocket checks the connection's token again: a revoked token ends its access.
-
-    HTTP requests authenticate per request already (GraphQLApp.get_context); a WebSocket authenticates at
-    connection_init and then runs any number of operations with that one context.
-    """
-
-    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
-        context = self.execution_context.context
-        if isinstance(context, Context) and isinstance(context.request, WebSocket):
-            await context.authenticate_again()
-        yield

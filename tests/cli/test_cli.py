@@ -50,7 +50,7 @@ def test_migrate_then_create_user_prints_a_working_token(database: str, capsys: 
 
 def test_create_user_refuses_bad_input(database: str) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["create-user", "--email", "nope", "--name", "Ada"])
+        main(["create-user", "--email", "nope", "--name", "Ada", "--create"])
     assert "email" in str(exited.value.code)
 
 

@@ -94,3 +94,24 @@ async def test_creates_can_be_held_and_released() -> None:
         # then
         assert (held.json()["hold_creates"], held.json()["creates_held"]) == (True, 0)
         assert released.json()["hold_creates"] is False
+
+
+async def test_a_calendar_can_be_named_as_the_meetgraph_api_shows_it() -> None:
+    async with _client() as http:
+        # given: "Team events" is the demo account's; the colleague's calendars are shared with it
+        control = "/_emulators/google/_control"
+        (account,) = [a for a in (await http.get(f"{control}/accounts")).json() if a["email"] == DEMO_GOOGLE]
+        team = next(c["id"] for c in account["calendars"] if c["name"] == "Team events")
+        # when
+        added = await http.post(
+            f"{control}/events",
+            json={"calendar": "Team events", "start": "2026-12-07T09:00:00+00:00", "end": "2026-12-07T10:00:00+00:00"},
+        )
+        counted = await http.get(f"{control}/events", params={"calendar": "Team events", "email": DEMO_GOOGLE})
+        lost = await http.post(f"{control}/access", json={"email": DEMO_GOOGLE, "calendar": "Team events"})
+        unknown = await http.post(f"{control}/access", json={"email": DEMO_GOOGLE, "calendar": "Nope"})
+        # then
+        assert added.status_code == 201
+        assert counted.json()["calendar_id"] == team and counted.json()["count"] == 1
+        assert lost.json() == {"email": DEMO_GOOGLE, "calendar_id": team, "lost": True}
+        assert unknown.status_code == 400 and "calendar" in unknown.json()["error"]

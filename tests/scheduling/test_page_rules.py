@@ -77,12 +77,6 @@ def test_slugify_gives_a_short_nonempty_lowercase_ascii_slug(name: str) -> None:
     assert "--" not in slug
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug kept by the redesign (a pure move), to fix with the hardening issue: "
-    "slugify strips '-' before cutting to 80 characters, so the cut can leave a trailing '-' "
-    "that validation.slug refuses",
-)
 def test_a_slug_cut_to_80_characters_is_still_a_valid_slug() -> None:
     # given
     name = "a" * 79 + " b"

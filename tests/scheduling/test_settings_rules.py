@@ -387,12 +387,6 @@ def test_replacing_the_included_chat_page_is_accepted() -> None:
     assert update.values == {"chat_meeting_link_id": OTHER_OWN_PAGE}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug kept by the redesign (a pure move), to fix with the hardening issue: "
-    "validate reads chat_include_meeting_link with changes.get(name, current): an explicit null "
-    "(meaning unchanged for flags) hides the current True, so the chosen page can be cleared while included",
-)
 def test_an_explicit_null_inclusion_keeps_the_current_one_when_clearing_the_page() -> None:
     # given
     facts = replace(FACTS, chat_include_meeting_link=True, chat_meeting_link_id=OWN_PAGE)

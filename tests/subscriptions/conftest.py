@@ -49,6 +49,15 @@ class GraphQLWebSocket:
             data: dict[str, Any] = message["payload"]["data"]
             return data
 
+    async def execute(self, operation_id: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A query or mutation over the connection: its one result, once the server completed it."""
+        payload = {"query": query, "variables": variables or {}}
+        await self.send({"id": operation_id, "type": "subscribe", "payload": payload})
+        data = await self.next_data(operation_id)
+        done = await self.receive()
+        assert done == {"id": operation_id, "type": "complete"}, done
+        return data
+
 
 @asynccontextmanager
 async def ws_client(live: Live) -> AsyncIterator[GraphQLWebSocket]:

@@ -43,3 +43,13 @@ def iso(moment: datetime) -> str:
 def parse(value: str) -> datetime:
     """A DateTime the API answered with."""
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def internal_errors(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The errors of a response that are the server's fault (masked exceptions), not the client's."""
+    return [
+        error
+        for error in body.get("errors") or []
+        if error.get("message") == "Unexpected error."
+        or (error.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR"
+    ]

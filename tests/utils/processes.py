@@ -90,6 +90,8 @@ class Process:
     starts: int = 0
     log_level: str = "warning"
     """`serve --log-level`: "info" shows uvicorn's access log."""
+    options: tuple[str, ...] = ()
+    """More command-line options, e.g. `--emulators` for `serve`."""
 
     @property
     def url(self) -> str:
@@ -107,7 +109,7 @@ class Process:
         argv = [sys.executable, "-m", "meetgraph.cli", self.command]
         if self.command == "serve":
             argv += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", self.log_level]
-        return argv
+        return [*argv, *self.options]
 
     async def start(self, **env: str | None) -> Process:
         """Start (again), with `env` changed for this run (None removes a variable); a server until /healthz
