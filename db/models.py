@@ -228,6 +228,8 @@ class Meeting(SQLModel, table=True):
             sqlite_where=text("status != 'CANCELLED'"),
             postgresql_where=text("status != 'CANCELLED'"),
         ),
+        # meetingsConnection's keyset pages: one user's meetings by (start, id), read backwards
+        Index("ix_meetings_user_start_id", "user_id", "start", "id"),
     )
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
