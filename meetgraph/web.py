@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -28,17 +27,12 @@ def routes(services: Services) -> list[BaseRoute]:
         return _redirect(outcome)
 
     def _redirect(outcome: connect_oauth.BrowserRedirect) -> Response:
-        """303 to the next step, with the flow's cookie: HttpOnly, Lax (it must come back on the provider's
-        top-level redirect to the callback), Secure on https, scoped to /oauth/, alive as long as the state."""
+        """303 to the next step, setting or clearing the flow's cookie."""
         response = RedirectResponse(outcome.location, status_code=303)
-        public = urlsplit(services.settings.public_url)
-        path, secure = f"{public.path.rstrip('/')}/oauth/", public.scheme == "https"
         if outcome.set_cookie:
-            name, value = outcome.set_cookie
-            max_age = services.settings.oauth_state_ttl_seconds
-            response.set_cookie(name, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="lax")
+            connect_oauth.set_flow_cookie(services, response, *outcome.set_cookie)
         if outcome.clear_cookie:
-            response.delete_cookie(outcome.clear_cookie, path=path, secure=secure, httponly=True, samesite="lax")
+            connect_oauth.clear_flow_cookie(services, response, outcome.clear_cookie)
         return response
 
     async def connect_outcome(request: Request) -> Response:

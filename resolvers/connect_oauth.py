@@ -10,11 +10,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from itsdangerous import BadSignature
 from sqlalchemy import delete, update
 from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.responses import Response
 
 from db.engine import begin_write
 from db.models import CalendarConnection, OAuthState
@@ -68,14 +70,49 @@ class BrowserRedirect:
     clear_cookie: str | None = None
 
 
+def _same_origin_browser(ctx: Context) -> bool:
+    """Whether the request comes from a page of this server's own origin in a browser (the dashboard served
+    with the API, GraphiQL): such a browser keeps the cookies our answer sets."""
+    request = ctx.request
+    if not isinstance(request, Request):
+        return False
+    if request.headers.get("sec-fetch-site") == "same-origin":
+        return True
+    public = urlsplit(ctx.services.settings.public_url)
+    return request.headers.get("origin") == f"{public.scheme}://{public.netloc}"
+
+
+def set_flow_cookie(services: Services, response: Response, name: str, value: str) -> None:
+    """The flow's cookie: HttpOnly, Lax (it must come back on the provider's top-level redirect to the
+    callback), Secure on https, scoped to /oauth/, alive as long as the state."""
+    path, secure = _cookie_scope(services)
+    max_age = services.settings.oauth_state_ttl_seconds
+    response.set_cookie(name, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="lax")
+
+
+def clear_flow_cookie(services: Services, response: Response, name: str) -> None:
+    path, secure = _cookie_scope(services)
+    response.delete_cookie(name, path=path, secure=secure, httponly=True, samesite="lax")
+
+
+def _cookie_scope(services: Services) -> tuple[str, bool]:
+    public = urlsplit(services.settings.public_url)
+    return f"{public.path.rstrip('/')}/oauth/", public.scheme == "https"
+
+
 async def start_oauth(ctx: Context, kind: ProviderKind) -> str:
-    """Our authorization URL (see start_url) for a new single-use state bound to the caller, with PKCE."""
+    """Our authorization URL (see start_url) for a new single-use state bound to the caller, with PKCE.
+
+    Asked from a browser on this server's own origin, the flow is bound to that browser at once (its cookie
+    comes with this answer), so the URL works nowhere else, not even in a browser that opens it first.
+    Asked by anything else (a CRM backend, a script), the first browser to open the URL owns the flow."""
     user = ctx.require_user()
     connection_rules.check_permission(user.personal_email_access)
     if kind is ProviderKind.EXCHANGE:
         raise InvalidInput("Exchange connects with connectExchangeCalendar", field="provider")
     services = ctx.services
     nonce = secrets.token_urlsafe(24)
+    browser_secret = secrets.token_urlsafe(32) if _same_origin_browser(ctx) else None
     async with ctx.db() as session:
         await free_slot(session, user)
         # states live minutes; drop the expired ones (used or abandoned) as new flows start
@@ -87,9 +124,12 @@ async def start_oauth(ctx: Context, kind: ProviderKind) -> str:
                 provider=kind.value,
                 code_verifier=new_code_verifier(),
                 expires_at=ctx.now() + timedelta(seconds=services.settings.oauth_state_ttl_seconds),
+                browser_hash=_hash_browser_secret(browser_secret) if browser_secret else None,
             )
         )
         await session.commit()
+    if browser_secret and isinstance(ctx.response, Response):
+        set_flow_cookie(services, ctx.response, browser_cookie_name(nonce), browser_secret)
     return start_url(services, nonce)
 
 

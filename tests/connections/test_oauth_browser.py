@@ -11,7 +11,7 @@ import pytest
 
 from meetgraph.app import create_app
 from meetgraph.services import Services
-from tests.utils.connection import consent, oauth_callback, open_authorization, start_connection
+from tests.utils.connection import START, consent, oauth_callback, open_authorization, start_connection
 from tests.utils.db import counts
 from tests.utils.emulators import World
 from tests.utils.graphql import GraphQLClient
@@ -135,3 +135,80 @@ async def test_two_flows_in_two_tabs_of_one_browser_keep_their_own_cookies(
     # then
     assert "connected" in outcome, outcome
     assert [c["provider"] for c in (await me(gql, token))["calendarConnections"]] == ["GOOGLE"]
+
+
+async def _start_in_browser(browser: httpx.AsyncClient, token: str, **headers: str) -> str:
+    """startCalendarConnection asked by a page in `browser` (the headers a browser's fetch sends)."""
+    response = await browser.post(
+        "/graphql",
+        json={"query": START, "variables": {"provider": "GOOGLE"}},
+        headers={"authorization": f"Bearer {token}", **headers},
+    )
+    result = response.json()["data"]["startCalendarConnection"]
+    assert result["__typename"] == "StartCalendarConnectionSuccess", result
+    return str(result["authorizationUrl"])
+
+
+SAME_ORIGIN_FETCHES = [
+    pytest.param({"sec-fetch-site": "same-origin"}, id="sec-fetch-site"),
+    pytest.param({"origin": "PUBLIC_ORIGIN"}, id="origin"),
+]
+
+
+def _browser_headers(headers: dict[str, str], services: Services) -> dict[str, str]:
+    public = urlsplit(services.settings.public_url)
+    return {k: f"{public.scheme}://{public.netloc}" if v == "PUBLIC_ORIGIN" else v for k, v in headers.items()}
+
+
+@pytest.mark.parametrize("headers", SAME_ORIGIN_FETCHES)
+async def test_a_url_asked_by_a_page_of_our_origin_is_bound_before_anyone_opens_it(
+    headers: dict[str, str],
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    victim_browser: httpx.AsyncClient,
+    services: Services,
+    world: World,
+) -> None:
+    # given: the attacker's dashboard asks for a URL and sends it, never opened, to the victim
+    _, attacker = await create_user(gql, "mallory@example.com")
+    url = await _start_in_browser(http, attacker, **_browser_headers(headers, services))
+    # when: the victim opens it first
+    opened = await victim_browser.get(urlsplit(url).path)
+    # then: it goes nowhere, and nothing is stored
+    assert opened.status_code == 303
+    assert parse_qs(urlsplit(opened.headers["location"]).query)["error"] == ["wrong_browser"]
+    assert "set-cookie" not in opened.headers
+    assert (await me(gql, attacker))["calendarConnections"] == []
+    assert await counts(services) == NOTHING
+
+
+@pytest.mark.parametrize("headers", SAME_ORIGIN_FETCHES)
+async def test_the_browser_that_asked_for_the_url_connects_with_it(
+    headers: dict[str, str], gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World
+) -> None:
+    # given: the flow's cookie came with the mutation's answer
+    _, token = await create_user(gql, "ada@example.com")
+    url = await _start_in_browser(http, token, **_browser_headers(headers, services))
+    # when
+    outcome = await oauth_callback(http, await consent(await open_authorization(http, url)))
+    # then
+    assert "connected" in outcome, outcome
+    assert [c["id"] for c in (await me(gql, token))["calendarConnections"]] == outcome["connected"]
+
+
+async def test_a_page_of_another_origin_gets_no_cookie_and_the_first_opener_owns_the_flow(
+    gql: GraphQLClient, http: httpx.AsyncClient, victim_browser: httpx.AsyncClient, world: World
+) -> None:
+    # given: a fetch from another site (its cookies would not be ours to set)
+    _, token = await create_user(gql, "ada@example.com")
+    response = await http.post(
+        "/graphql",
+        json={"query": START, "variables": {"provider": "GOOGLE"}},
+        headers={"authorization": f"Bearer {token}", "origin": "https://evil.example", "sec-fetch-site": "cross-site"},
+    )
+    url = response.json()["data"]["startCalendarConnection"]["authorizationUrl"]
+    # when
+    opened = await open_authorization(victim_browser, url)
+    # then
+    assert "set-cookie" not in response.headers
+    assert opened.startswith(("http://", "https://")) and "wrong_browser" not in opened
