@@ -34,6 +34,7 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
             max_subscriptions_per_connection=services.settings.max_subscriptions_per_connection,
         )
         self.services = services
+        self.max_tokens = services.settings.max_query_tokens
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
         context = Context(services=self.services, request=request, response=response)

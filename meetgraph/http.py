@@ -7,12 +7,13 @@ no JSON, JSON error bodies instead of text/plain, and a request body size limit 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any, Generic
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -196,8 +197,22 @@ class BodyLimit:
         return error_response(413, message, headers.get("accept"))
 
 
+@functools.lru_cache(maxsize=512)
+def operation_count(query: str, max_tokens: int | None) -> int:
+    """How many operations the document defines; a document that does not parse counts as one (the schema's
+    own parse then reports it, with its code)."""
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return 1
+    return sum(isinstance(definition, OperationDefinitionNode) for definition in document.definitions)
+
+
 class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
     """Strawberry's ASGI view with the GraphQL-over-HTTP media types, status codes and JSON errors."""
+
+    max_tokens: int | None = None
+    """The schema's token limit, also applied when the view reads a document itself (operation_count)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -256,6 +271,10 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         root_value: RootValue | None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        if request_data.operation_name is None and operation_count(request_data.query or "", self.max_tokens) > 1:
+            # the GraphQL spec's GetOperation: several operations and no name is a request error (Strawberry
+            # would run the first one)
+            return _operation_resolution_failure("The document has several operations: name one with `operationName`.")
         try:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
@@ -272,8 +291,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
                     if cause.operation_name
                     else "The document has several operations (or none): name one with `operationName`."
                 )
-                extensions = {"code": Code.OPERATION_RESOLUTION_FAILURE}
-                return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
+                return _operation_resolution_failure(message)
             raise
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -291,3 +309,9 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         if media_type == GRAPHQL_RESPONSE_JSON and isinstance(response_data, dict) and "data" not in response_data:
             response.status_code = sub_response.status_code or request_error_status(response_data)
         return response
+
+
+def _operation_resolution_failure(message: str) -> ExecutionResult:
+    return ExecutionResult(
+        data=None, errors=[GraphQLError(message, extensions={"code": Code.OPERATION_RESOLUTION_FAILURE})]
+    )

@@ -99,6 +99,19 @@ async def test_naming_an_operation_picks_it_and_an_unknown_name_is_a_request_err
     assert unknown.json()["errors"][0]["extensions"]["code"] == "OPERATION_RESOLUTION_FAILURE"
 
 
+@pytest.mark.parametrize("accept, status", [(GRAPHQL_RESPONSE, 400), ("application/json", 200)])
+async def test_several_operations_and_no_name_is_a_request_error(
+    http: httpx.AsyncClient, accept: str, status: int
+) -> None:
+    # when: the GraphQL spec's GetOperation has no operation to pick
+    response = await post(http, accept, TWO_OPERATIONS)
+    # then: nothing ran (no `data`), not the first operation
+    assert response.status_code == status
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "OPERATION_RESOLUTION_FAILURE"
+
+
 async def test_queries_run_over_get_with_url_encoded_parameters(http: httpx.AsyncClient) -> None:
     # given
     params = {
