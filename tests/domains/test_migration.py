@@ -3,7 +3,6 @@ unique host name becomes one claim per account and host, one verified claim per 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,42 +10,21 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import make_engine
-from db.migrate import alembic_config, upgrade
+from db.migrate import upgrade
 from db.types import UTCDateTime
-from tests.utils.databases import asyncpg_url, postgres_url
+from tests.utils.databases import downgrade, empty_database
 
-SCHEMA = f"meetgraph_migration_{os.getpid()}"
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 async def engine(backend: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if backend == "sqlite":
-        made = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}")
+    async with empty_database(backend, tmp_path) as made:
         yield made
-        await made.dispose()
-        return
-    url = postgres_url()
-    assert url
-    admin = make_engine(asyncpg_url(url))
-    async with admin.begin() as connection:
-        await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    made = make_engine(asyncpg_url(url), connect_args={"server_settings": {"search_path": SCHEMA}})
-    try:
-        yield made
-    finally:
-        await made.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await admin.dispose()
 
 
 ACCOUNTS = sa.table("accounts", sa.column("id", sa.Uuid()), sa.column("created_at", UTCDateTime()))
@@ -75,10 +53,6 @@ async def _domain(engine: AsyncEngine, account: uuid.UUID, hostname: str, verifi
         await connection.execute(
             DOMAINS.insert().values(created_at=NOW, **values, **({"verified_at": NOW} if verified else {}))
         )
-
-
-def _downgrade(connection: Connection) -> None:
-    command.downgrade(alembic_config(connection), "0003")
 
 
 async def test_existing_domains_get_a_value_and_start_unverified(engine: AsyncEngine) -> None:
@@ -118,7 +92,7 @@ async def test_downgrade_restores_the_unique_host_name(engine: AsyncEngine) -> N
     await _domain(engine, account, "meet.example.com", verified=True)
     # when
     async with engine.begin() as connection:
-        await connection.run_sync(_downgrade)
+        await connection.run_sync(downgrade, "0003")
     # then
     with pytest.raises(IntegrityError):
         await _domain(engine, await _account(engine), "meet.example.com")

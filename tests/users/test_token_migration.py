@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import make_engine
-from db.migrate import alembic_config, upgrade
-from tests.utils.databases import asyncpg_url, postgres_url
-
-SCHEMA = f"meetgraph_migration_{os.getpid()}"
-"""PostgreSQL: a schema of this test's own, so migrating back and forth never touches the shared test tables."""
+from db.migrate import upgrade
+from tests.utils.databases import downgrade, empty_database
 
 
 @pytest.fixture
 async def engine(backend: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if backend == "sqlite":
-        made = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'migration.db'}")
+    async with empty_database(backend, tmp_path) as made:
         yield made
-        await made.dispose()
-        return
-    url = postgres_url()
-    assert url
-    admin = make_engine(asyncpg_url(url))
-    async with admin.begin() as connection:
-        await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    made = make_engine(asyncpg_url(url), connect_args={"server_settings": {"search_path": SCHEMA}})
-    try:
-        yield made
-    finally:
-        await made.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await admin.dispose()
-
-
-def _downgrade(connection: Connection, revision: str) -> None:
-    command.downgrade(alembic_config(connection), revision)
 
 
 async def _add_token(engine: AsyncEngine, name: str | None = None) -> None:
@@ -99,7 +71,7 @@ async def test_the_revision_goes_back_down(engine: AsyncEngine) -> None:
     await _add_token(engine, "laptop")
     # when
     async with engine.begin() as connection:
-        await connection.run_sync(_downgrade, "0002")
+        await connection.run_sync(downgrade, "0002")
     # then
     async with engine.connect() as connection:
         columns = await connection.run_sync(lambda sync: [c["name"] for c in inspect(sync).get_columns("api_tokens")])

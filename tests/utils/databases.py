@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401
 from db.engine import make_engine
-from db.migrate import upgrade
+from db.migrate import alembic_config, upgrade
 
 POSTGRES_ENV = "MEETGRAPH_TEST_POSTGRES_URL"
 PG_SCHEMA = f"meetgraph_test_{os.getpid()}"
@@ -81,3 +85,39 @@ class TemplateDatabases:
         async with admin.begin() as connection:
             await connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
         await admin.dispose()
+
+
+MIGRATION_SCHEMA = f"meetgraph_migration_{os.getpid()}"
+"""PostgreSQL: a schema of the migration tests' own, so migrating back and forth never touches the shared tables."""
+
+
+@asynccontextmanager
+async def empty_database(backend: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on a database with no tables (a SQLite file, or a PostgreSQL schema of its own), for tests that
+    migrate step by step; dropped afterwards."""
+    if backend == "sqlite":
+        made = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'migration.db'}")
+        try:
+            yield made
+        finally:
+            await made.dispose()
+        return
+    url = postgres_url()
+    assert url
+    admin = make_engine(asyncpg_url(url))
+    async with admin.begin() as connection:
+        await connection.execute(text(f"DROP SCHEMA IF EXISTS {MIGRATION_SCHEMA} CASCADE"))
+        await connection.execute(text(f"CREATE SCHEMA {MIGRATION_SCHEMA}"))
+    made = make_engine(asyncpg_url(url), connect_args={"server_settings": {"search_path": MIGRATION_SCHEMA}})
+    try:
+        yield made
+    finally:
+        await made.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA IF EXISTS {MIGRATION_SCHEMA} CASCADE"))
+        await admin.dispose()
+
+
+def downgrade(connection: Connection, revision: str) -> None:
+    """Alembic's downgrade on an open connection (for `connection.run_sync`)."""
+    command.downgrade(alembic_config(connection), revision)
