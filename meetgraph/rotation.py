@@ -54,7 +54,7 @@ async def rotate_credentials(
     checked = Rotation()
     async for rows in _batches(sessionmaker, batch_size):
         for connection_id, token in rows:
-            if not cipher.is_current(token) and not _decrypts(cipher, token):
+            if _unreadable(cipher, token):
                 checked.undecryptable.append(connection_id)
     if checked.undecryptable:
         return checked
@@ -87,12 +87,15 @@ async def check_keys(
     query = select(CalendarConnection.credentials).order_by(col(CalendarConnection.created_at).desc())
     async with sessionmaker() as session:
         tokens = (await session.exec(query.limit(sample))).all()
-    return sum(1 for token in tokens if not cipher.is_current(token) and not _decrypts(cipher, token))
+    return sum(1 for token in tokens if _unreadable(cipher, token))
 
 
-def _decrypts(cipher: CredentialCipher, token: str) -> bool:
+def _unreadable(cipher: CredentialCipher, token: str) -> bool:
+    """Whether no configured key decrypts the stored credentials (those under the current key are readable)."""
+    if cipher.is_current(token):
+        return False
     try:
         cipher.decrypt(token)
     except UndecryptableCredentials:
-        return False
-    return True
+        return True
+    return False

@@ -29,8 +29,9 @@ async def connect_domain(ctx: Context, hostname: str, disallow_meetings: bool) -
     name = _claimable(ctx, hostname, "hostname")
     async with ctx.db() as session:
         claims = (await session.exec(select(Domain).where(Domain.hostname == name))).all()
+        already = SlugTaken(f"{name} is already in your account's domain manager")
         if any(claim.account_id == user.account_id for claim in claims):
-            raise SlugTaken(f"{name} is already in your account's domain manager")
+            raise already
         if any(claim.verified_at is not None for claim in claims):
             raise InvalidInput(domain_rules.REFUSED, field="hostname")
         domain = Domain(
@@ -44,7 +45,7 @@ async def connect_domain(ctx: Context, hostname: str, disallow_meetings: bool) -
             await session.commit()
         except IntegrityError:  # the same account, twice at once (uq_domain_hostname_account)
             await session.rollback()
-            raise SlugTaken(f"{name} is already in your account's domain manager") from None
+            raise already from None
     return domain
 
 
