@@ -70,8 +70,11 @@ async def connect(http: httpx.AsyncClient, token: str, provider: str, settings: 
         token,
     )
     url = data["startCalendarConnection"]["authorizationUrl"]  # type: ignore[index]
+    # `http` is the user's browser on our server: it opens our start URL (which ties the flow to it with a
+    # cookie) and later follows the provider's redirect to the callback; the provider is a real server
+    at_provider = (await http.get(urlsplit(url).path)).headers["location"]
     async with httpx.AsyncClient() as browser:
-        redirect = (await browser.get(url)).headers["location"]
+        redirect = (await browser.get(at_provider)).headers["location"]
     parts = urlsplit(redirect)
     await http.get(f"{parts.path}?{parts.query}")
 

@@ -14,12 +14,14 @@ Each on SQLite and, when MEETGRAPH_BENCH_POSTGRES_URL or MEETGRAPH_TEST_POSTGRES
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from packaging.requirements import Requirement
 
 from bench.__main__ import ADMIN, emulator_process, gql
 from bench.emulators import BOOKING_ACCOUNT
@@ -83,15 +86,37 @@ async def scratch_database(kind: str, workdir: Path, label: str) -> AsyncIterato
         await admin.close()
 
 
+BEFORE_DEPENDENCIES = ".bench-before-dependencies"
+"""In the before tree: the packages its pyproject.toml asks for that this venv no longer has (broadcaster,
+which durable jobs replaced), installed there with pip --target and put on the before server's PYTHONPATH."""
+
+
 @contextmanager
 def before_tree() -> Iterator[Path]:
     """BEFORE_REF in a temporary git worktree (removed afterwards; nothing is committed from it)."""
     path = Path(tempfile.mkdtemp(prefix="bench-before-"))
     subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), BEFORE_REF], cwd=TREE, check=True)
     try:
+        _install_missing_dependencies(path)
         yield path
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=TREE, check=True)
+
+
+def _install_missing_dependencies(tree: Path) -> None:
+    missing = []
+    for spec in tomllib.loads((tree / "pyproject.toml").read_text())["project"]["dependencies"]:
+        requirement = Requirement(spec)
+        try:
+            importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(f"{requirement.name}{requirement.specifier}")  # its own dependencies: ours suffice
+    if missing:
+        target = tree / BEFORE_DEPENDENCIES
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), *missing],
+            check=True,
+        )
 
 
 def server_env(database_url: str, public_url: str, emulators: str) -> dict[str, str]:
@@ -124,7 +149,10 @@ def server_process(tree: Path, database_url: str, emulators: str) -> Iterator[st
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "uvicorn", "--factory", "meetgraph.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    child = subprocess.Popen(command, cwd=tree, env=server_env(database_url, base, emulators))
+    env = server_env(database_url, base, emulators)
+    if (tree / BEFORE_DEPENDENCIES).is_dir():
+        env["PYTHONPATH"] = str(tree / BEFORE_DEPENDENCIES)
+    child = subprocess.Popen(command, cwd=tree, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -159,6 +187,10 @@ async def owner_page(http: httpx.AsyncClient) -> str:
         token,
     )
     url = data["startCalendarConnection"]["authorizationUrl"]  # type: ignore[index]
+    if "/oauth/start/" in url:
+        # since the hardening issue the URL is ours: `http`, the user's browser, opens it (the flow's cookie
+        # stays in its jar for the callback) and is sent on to the provider; before, it was the provider's
+        url = (await http.get(urlsplit(url).path)).headers["location"]
     async with httpx.AsyncClient() as browser:
         redirect = (await browser.get(f"{url}&login_hint={BOOKING_ACCOUNT}")).headers["location"]
     parts = urlsplit(redirect)
