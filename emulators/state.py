@@ -34,6 +34,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class EmulatedRecurrence:
+    """A daily or weekly series: every `interval` days or weeks (on `weekdays`, Monday = 0), ending after `count`
+    occurrences or at `until` (or never)."""
+
+    frequency: str
+    interval: int = 1
+    weekdays: tuple[int, ...] = ()
+    count: int | None = None
+    until: datetime | None = None
+
+
 @dataclass
 class EmulatedEvent:
     id: str
@@ -49,6 +61,14 @@ class EmulatedEvent:
     properties: dict[str, str] = field(default_factory=dict)
     """Client-set properties a provider dedups creates by: Graph's `transactionId`, EWS extended properties
     (keyed by emulators.exchange_wire.extended_property_key)."""
+    show_as: str | None = None
+    """The free/busy status as Microsoft names it (free, tentative, busy, oof, workingElsewhere); None: from `busy`."""
+    timezone: str = "UTC"
+    """The zone the event was written in (IANA name), as each provider shows it back in its own vocabulary."""
+    all_day: bool = False
+    """An all-day event: start and end are midnights in `timezone`."""
+    recurrence: EmulatedRecurrence | None = None
+    """A series: `start`/`end` are the first occurrence's."""
 
 
 @dataclass
@@ -226,6 +246,10 @@ class EmulatorState:
         invitations_sent: bool = False,
         event_id: str | None = None,
         properties: dict[str, str] | None = None,
+        show_as: str | None = None,
+        timezone: str = "UTC",
+        all_day: bool = False,
+        recurrence: EmulatedRecurrence | None = None,
     ) -> EmulatedEvent:
         with self.lock:
             event = EmulatedEvent(
@@ -239,6 +263,10 @@ class EmulatorState:
                 busy=busy,
                 invitations_sent=invitations_sent,
                 properties=dict(properties or {}),
+                show_as=show_as,
+                timezone=timezone,
+                all_day=all_day,
+                recurrence=recurrence,
             )
             self.calendars[calendar_id].events[event.id] = event
             return event

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     dns_timeout_seconds: float = 5.0
     """How long one domain verification waits for the DNS answer before telling the user to try again."""
 
+    # --- Exchange as it really is (issue 11) ---
+    exchange_ca_bundle: str | None = None
+    """PEM file of CA certificates trusted for Exchange servers (an on-prem CA), besides the system's."""
+    exchange_threads: int = 16
+    """Worker threads of the Exchange executor (exchangelib is blocking); no other work shares them."""
+    exchange_server_concurrency: int = 4
+    """Most Exchange calls in flight to one EWS endpoint at a time; more wait (bounded) for a turn."""
+    exchange_connect_timeout_seconds: float = 5.0
+    """How long a TCP/TLS connect to an Exchange server may take before it counts as unreachable."""
+
     @field_validator("dns_nameservers")
     @classmethod
     def _nameservers_parse(cls, value: str | None) -> str | None:

@@ -138,7 +138,7 @@ async def test_a_server_that_never_answers_times_out_like_a_refusal(
     gql: GraphQLClient, services: Services, settings: Settings, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: an allowed port that accepts and then says nothing; a short HTTP timeout (the test waits it out)
-    monkeypatch.setattr("providers.exchange.HTTP_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr("providers.exchange.session.HTTP_TIMEOUT_SECONDS", 0.2)
     _, token = await create_user(gql, "ada@example.com")
     with listeners(1, hold=True) as (silent,):
         settings.exchange_private_networks = f"127.0.0.1:{silent.port}"

@@ -1,0 +1,26 @@
+"""Exchange (EWS, through exchangelib) calendar provider.
+
+exchangelib is synchronous: every call runs in a worker thread. exchangelib itself fails fast (its FailFast policy,
+bounded HTTP timeouts): it never sends a request twice (its FaultTolerance policy would re-send a timed-out
+CreateItem after a back-off). Retries and back-off are ours, driven by the RetryPolicy and its injected `sleep`, and
+a create is only retried in a way that cannot duplicate it (see ExchangeCalendarProvider.create_event).
+
+Modules: credentials (what the user typed), errors (failures as ProviderErrors), session (exchangelib sessions,
+opened accounts, autodiscover, the worker threads), view (busy time from CalendarView), provider (one mailbox as a
+CalendarProvider), connect (checking an account before it is stored).
+"""
+
+from __future__ import annotations
+
+from providers.exchange.connect import UNREACHABLE_MESSAGE, connect_exchange
+from providers.exchange.credentials import ExchangeCredentials
+from providers.exchange.provider import ExchangeCalendarProvider
+from providers.exchange.session import ExchangeAccounts
+
+__all__ = [
+    "UNREACHABLE_MESSAGE",
+    "ExchangeAccounts",
+    "ExchangeCalendarProvider",
+    "ExchangeCredentials",
+    "connect_exchange",
+]
