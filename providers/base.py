@@ -58,6 +58,11 @@ class ProviderAuthError(ProviderError):
     """Login refused, or the grant/token was revoked (the connection becomes inactive)."""
 
 
+class AccountLockedOut(ProviderAuthError):
+    """The server says the account is locked out (too many failed logins): only its administrator or time unlocks
+    it, and every further login attempt prolongs the lockout."""
+
+
 class CalendarAccessLost(ProviderError):
     """The account can no longer read one or more calendars."""
 
