@@ -46,6 +46,8 @@ class EwsTraffic:
     operations: list[str] = field(default_factory=list)
     calendar_views: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     """(folder id, StartDate, EndDate) of each FindItem CalendarView, per folder."""
+    view_sizes: list[int | None] = field(default_factory=list)
+    """MaxEntriesReturned of each FindItem CalendarView (None: not sent), in the order of `calendar_views`."""
 
 
 @dataclass
@@ -165,12 +167,72 @@ def _expression(elem: ET.Element) -> Matcher:
     return lambda event: event.properties.get(key) == value
 
 
+def find_count_exceeded(limit: int) -> MessageError:
+    """What Exchange answers a FindItem that would return more items than the caller's EWSFindCountLimit."""
+    return MessageError(
+        "ErrorExceededFindCountLimit",
+        "You have exceeded the maximum number of objects that can be returned for the find operation. "
+        "Use paging to reduce the result size and try your request again.",
+        {"PolicyLimit": str(limit)},
+    )
+
+
+def _entries(view: ET.Element | None) -> int | None:
+    value = None if view is None else view.get("MaxEntriesReturned")
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SoapFault("ErrorSchemaValidation", f"The request failed schema validation: MaxEntriesReturned {value}.")
+    return int(value)
+
+
+def page_of(
+    events: list[EmulatedEvent],
+    view: ET.Element | None,
+    properties: tuple[str, ...],
+    *,
+    indexed: bool,
+    limit: int,
+    available: int,
+) -> str:
+    """One page of `events` as a FindItem m:RootFolder, paged as Exchange pages: at most MaxEntriesReturned items
+    and never more than the caller's find count budget has `available` (of `limit`); without MaxEntriesReturned,
+    more items than that is ErrorExceededFindCountLimit, as is any find with nothing left in the budget.
+    IncludesLastItemInRange says whether the page reaches the last item; an indexed view (IndexedPageItemView)
+    starts at its Offset and names the next one in IndexedPagingOffset."""
+    offset = int(view.get("Offset", "0")) if indexed and view is not None else 0
+    remaining = events[offset:]
+    wanted = _entries(view)
+    if (wanted is None and len(remaining) > available) or available < 1:
+        raise find_count_exceeded(limit)
+    page = remaining[: min(wanted or available, available)]
+    last = offset + len(page) >= len(events)
+    paging = f' IndexedPagingOffset="{offset + len(page)}"' if indexed else ""
+    items = "".join([item_xml(e, properties) for e in page])
+    return (
+        f'<m:RootFolder{paging} TotalItemsInView="{len(events)}" IncludesLastItemInRange="{str(last).lower()}">'
+        f"<t:Items>{items}</t:Items></m:RootFolder>"
+    )
+
+
 def find_item(ctx: EwsContext, request: ET.Element) -> str:
     parents = child_list(request, f"{M}ParentFolderIds")
     view = request.find(f"{M}CalendarView")
+    indexed_view = request.find(f"{M}IndexedPageItemView")
     properties = item_shape(request)
     restriction = request.find(f"{M}Restriction")
     matches = restriction_matcher(restriction)
+
+    def calendar_view(folder: WireFolder, calendar: EmulatedCalendar, view: ET.Element) -> list[EmulatedEvent]:
+        """Single items and occurrences of series in the view, by start (a CalendarView expands series)."""
+        start, end = parse_time(view.get("StartDate", "")), parse_time(view.get("EndDate", ""))
+        if end - start > MAX_CALENDAR_VIEW:
+            raise MessageError("ErrorCalendarViewRangeTooBig", "The time window of the CalendarView is too big.")
+        ctx.traffic.calendar_views.append((folder.id, start, end))
+        ctx.traffic.view_sizes.append(_entries(view))
+        # Real EWS also returns items ending exactly at StartDate.
+        found = ctx.state.occurrences(calendar.id, start - timedelta(seconds=1), end)
+        return [e for e in found if e.end >= start]
 
     def answer(elem: ET.Element) -> str:
         if view is not None and restriction is not None:
@@ -180,23 +242,18 @@ def find_item(ctx: EwsContext, request: ET.Element) -> str:
             events: list[EmulatedEvent] = []
         elif folder.role is AccessRole.FREE_BUSY:
             raise access_denied()
+        elif view is not None:
+            events = calendar_view(folder, folder.calendar, view)
         else:
-            events = sorted(folder.calendar.events.values(), key=lambda e: e.start)
-        if view is not None:
-            start, end = parse_time(view.get("StartDate", "")), parse_time(view.get("EndDate", ""))
-            if end - start > MAX_CALENDAR_VIEW:
-                raise MessageError("ErrorCalendarViewRangeTooBig", "The time window of the CalendarView is too big.")
-            ctx.traffic.calendar_views.append((folder.id, start, end))
-            # Real EWS also returns items ending exactly at StartDate.
-            events = [e for e in events if e.start < end and e.end >= start]
-            limit = view.get("MaxEntriesReturned")
-            if limit:
-                events = events[: int(limit)]
+            events = sorted(folder.calendar.events.values(), key=lambda e: (e.start, e.id))
         events = [e for e in events if matches(e)]
-        items = "".join([item_xml(e, properties) for e in events])
-        return (
-            f'<m:RootFolder TotalItemsInView="{len(events)}" IncludesLastItemInRange="true">'
-            f"<t:Items>{items}</t:Items></m:RootFolder>"
+        return page_of(
+            events,
+            view if view is not None else indexed_view,
+            properties,
+            indexed=view is None,
+            limit=ctx.state.find_count_limit,
+            available=ctx.state.find_count_limit - ctx.state.find_count_in_use,
         )
 
     return per_element("FindItem", parents, answer)

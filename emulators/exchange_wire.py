@@ -94,12 +94,13 @@ class SoapFault(Exception):
 
 
 class MessageError(Exception):
-    """Answered as one response message with ResponseClass="Error"."""
+    """Answered as one response message with ResponseClass="Error"; `values`: its MessageXml t:Value elements."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, values: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.values = values or {}
 
 
 def not_found() -> MessageError:
@@ -181,17 +182,25 @@ def folder_xml(folder: WireFolder, child_count: int) -> str:
     )
 
 
+def calendar_item_type(event: EmulatedEvent) -> str:
+    """Single, a series' RecurringMaster (outside a CalendarView) or one Occurrence of it (in a CalendarView)."""
+    if event.occurrence_of is not None:
+        return "Occurrence"
+    return "Single" if event.recurrence is None else "RecurringMaster"
+
+
 ITEM_PROPERTIES: dict[str, Callable[[EmulatedEvent], str]] = {
     "item:Subject": lambda e: f"<t:Subject>{escape(e.summary)}</t:Subject>",
     "calendar:Start": lambda e: f"<t:Start>{ews_time(e.start)}</t:Start>",
     "calendar:End": lambda e: f"<t:End>{ews_time(e.end)}</t:End>",
-    "calendar:IsAllDayEvent": lambda e: "<t:IsAllDayEvent>false</t:IsAllDayEvent>",
+    "calendar:IsAllDayEvent": lambda e: f"<t:IsAllDayEvent>{'true' if e.all_day else 'false'}</t:IsAllDayEvent>",
     "calendar:LegacyFreeBusyStatus": lambda e: (
         f"<t:LegacyFreeBusyStatus>{'Busy' if e.busy else 'Free'}</t:LegacyFreeBusyStatus>"
     ),
     "calendar:IsCancelled": lambda e: f"<t:IsCancelled>{'true' if e.cancelled else 'false'}</t:IsCancelled>",
     "calendar:IsMeeting": lambda e: f"<t:IsMeeting>{'true' if e.attendees else 'false'}</t:IsMeeting>",
-    "calendar:CalendarItemType": lambda e: "<t:CalendarItemType>Single</t:CalendarItemType>",
+    "calendar:IsRecurring": lambda e: f"<t:IsRecurring>{'true' if e.occurrence_of else 'false'}</t:IsRecurring>",
+    "calendar:CalendarItemType": lambda e: f"<t:CalendarItemType>{calendar_item_type(e)}</t:CalendarItemType>",
 }
 """The calendar item properties the emulator knows, by FieldURI, in schema order (as EWS writes them)."""
 
@@ -223,10 +232,12 @@ def success(operation: str, inner: str = "") -> str:
 
 
 def failure(operation: str, error: MessageError) -> str:
+    values = "".join(f"<t:Value Name={quoteattr(k)}>{escape(v)}</t:Value>" for k, v in error.values.items())
     return (
         f'<m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{escape(error.message)}</m:MessageText>'
         f"<m:ResponseCode>{error.code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
-        f"</m:{operation}ResponseMessage>"
+        + (f"<m:MessageXml>{values}</m:MessageXml>" if values else "")
+        + f"</m:{operation}ResponseMessage>"
     )
 
 

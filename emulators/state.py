@@ -10,9 +10,10 @@ import asyncio
 import enum
 import secrets
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from emulators.oauth import OAuthBook
 
@@ -69,6 +70,8 @@ class EmulatedEvent:
     """An all-day event: start and end are midnights in `timezone`."""
     recurrence: EmulatedRecurrence | None = None
     """A series: `start`/`end` are the first occurrence's."""
+    occurrence_of: str | None = None
+    """On one occurrence of a series (as EmulatorState.occurrences expands it): the series' id."""
 
 
 @dataclass
@@ -145,6 +148,60 @@ class Faults:
             await asyncio.sleep(self.latency_seconds)
 
 
+def occurrence_id(series_id: str, index: int) -> str:
+    """The id of a series' occurrence (0 is the first), as the emulators show it."""
+    return f"{series_id}occ{index:05d}"
+
+
+def event_zone(event: EmulatedEvent) -> ZoneInfo:
+    try:
+        return ZoneInfo(event.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _series_dates(first: date, rule: EmulatedRecurrence) -> Iterator[date]:
+    """The dates of a daily or weekly series from its first date on, without end (count/until are the caller's)."""
+    step = max(1, rule.interval)
+    if rule.frequency == "daily":
+        day = first
+        while True:
+            yield day
+            day += timedelta(days=step)
+    if rule.frequency != "weekly":
+        raise ValueError(f"Unknown recurrence frequency {rule.frequency!r}")
+    weekdays = sorted(set(rule.weekdays)) or [first.weekday()]
+    monday = first - timedelta(days=first.weekday())
+    while True:
+        for weekday in weekdays:
+            day = monday + timedelta(days=weekday)
+            if day >= first:
+                yield day
+        monday += timedelta(weeks=step)
+
+
+def expand_series(event: EmulatedEvent, before: datetime) -> Iterator[EmulatedEvent]:
+    """The occurrences of a series starting before `before`, each at the series' wall-clock time in its zone (so a
+    09:00 meeting stays at 09:00 across daylight-saving changes; an all-day one stays midnight to midnight)."""
+    rule = event.recurrence
+    if rule is None:
+        return
+    zone = event_zone(event)
+    local_start = event.start.astimezone(zone)
+    local_end = event.end.astimezone(zone)
+    days = local_end.date() - local_start.date()
+    for index, day in enumerate(_series_dates(local_start.date(), rule)):
+        if rule.count is not None and index >= rule.count:
+            return
+        start = datetime.combine(day, local_start.time(), zone).astimezone(UTC)
+        if start >= before or (rule.until is not None and start > rule.until):
+            return
+        end = datetime.combine(day + days, local_end.time(), zone).astimezone(UTC)
+        yield replace(
+            event, id=occurrence_id(event.id, index), start=start, end=end, recurrence=None, occurrence_of=event.id
+        )
+
+
 class EmulatorState:
     """Thread-safe enough for one emulator process: every mutation takes the lock.
 
@@ -164,6 +221,10 @@ class EmulatorState:
         self.faults = Faults()
         self.oauth = OAuthBook(self.faults, clock)
         """OAuth codes and tokens (Google, Microsoft): mint tokens, expire them, check a bearer token."""
+        self.find_count_limit = 1000
+        """Exchange's EWSFindCountLimit: the most items one FindItem answers (more without paging is an error)."""
+        self.find_count_in_use = 0
+        """Items the caller's other FindItems in flight hold against that limit right now (one budget per caller)."""
         self._counter = 0
 
     # ids -----------------------------------------------------------------
@@ -283,12 +344,26 @@ class EmulatorState:
         with self.lock:
             return [e for e in self.calendars[calendar_id].events.values() if not e.cancelled]
 
+    def occurrences(self, calendar_id: str, start: datetime, end: datetime) -> list[EmulatedEvent]:
+        """The calendar's single events and the occurrences of its series overlapping [start, end), by start.
+
+        An occurrence is a copy of its series with its own id, start and end, `occurrence_of` the series' id and no
+        `recurrence`. Cancelled events are included (each emulator decides how to show them).
+        """
+        with self.lock:
+            events = list(self.calendars[calendar_id].events.values())
+        found: list[EmulatedEvent] = []
+        for event in events:
+            if event.recurrence is None:
+                if event.start < end and event.end > start:
+                    found.append(event)
+                continue
+            found.extend(o for o in expand_series(event, end) if o.end > start)
+        return sorted(found, key=lambda e: (e.start, e.id))
+
     def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[EmulatedEvent]:
-        calendar = self.calendars[calendar_id]
-        return sorted(
-            (e for e in calendar.events.values() if e.busy and not e.cancelled and e.start < end and e.end > start),
-            key=lambda e: e.start,
-        )
+        """Busy, not cancelled events and occurrences overlapping [start, end), by start."""
+        return [e for e in self.occurrences(calendar_id, start, end) if e.busy and not e.cancelled]
 
     # demo data -----------------------------------------------------------
     def seed_demo(self, email: str, name: str) -> EmulatedAccount:
