@@ -333,14 +333,7 @@ class _MicrosoftEmulator:
             }
         role = AccessRole.OWNER if target.email == caller.email else self.state.role(caller.email, calendar_id)
         details = role in (AccessRole.OWNER, AccessRole.WRITER, AccessRole.READER)
-        events = sorted(
-            (
-                e
-                for e in self.state.calendars[calendar_id].events.values()
-                if not e.cancelled and e.start < end and e.end > start
-            ),
-            key=lambda e: e.start,
-        )
+        events = [e for e in self.state.occurrences(calendar_id, start, end) if not e.cancelled]
         items: list[dict[str, object]] = []
         for event in events:
             item: dict[str, object] = {
@@ -377,10 +370,7 @@ class _MicrosoftEmulator:
                 "StartDateTime and EndDateTime.",
             )
         start, end = parse_query_datetime(start_text), parse_query_datetime(end_text)
-        events = sorted(
-            (e for e in calendar.events.values() if e.start < end and e.end > start),
-            key=lambda e: (e.start, e.id),
-        )
+        events = self.state.occurrences(calendar.id, start, end)
         return odata_collection(
             request,
             f"users('me')/calendars('{calendar.id}')/calendarView",
