@@ -32,7 +32,16 @@ from providers.base import (
 from providers.exchange.credentials import ExchangeCredentials
 from providers.exchange.errors import LOST_FOLDER_ERRORS, FolderLost
 from providers.exchange.session import ExchangeAccounts, close_protocol, open_account, with_retry
-from providers.exchange.view import calendar_view, event_zone, ews_time
+from providers.exchange.view import (
+    FindCountExceeded,
+    PageRequest,
+    ViewPage,
+    ViewPager,
+    blocks,
+    event_zone,
+    ews_time,
+    view_page,
+)
 from providers.http import RetryPolicy
 from providers.intervals import time_windows
 from providers.outbound import OutboundPolicy
@@ -139,44 +148,43 @@ class ExchangeCalendarProvider(CalendarProvider):
         return calendars
 
     async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
-        jobs = [
-            (cid, w_start, w_end) for cid in calendar_ids for w_start, w_end in time_windows(start, end, MAX_VIEW_SPAN)
-        ]
-        results = await asyncio.gather(
-            *(self._run(functools.partial(self._view, cid, w_start, w_end)) for cid, w_start, w_end in jobs),
-            return_exceptions=True,
-        )
+        """One CalendarView per calendar and window, one after another: FindItems of one mailbox share one budget
+        of items in flight on the server (EWSFindCountLimit), so views never run side by side."""
         lost: list[str] = []
-        by_item: dict[str, dict[str, BusyInterval]] = {cid: {} for cid in calendar_ids}
-        for (cid, _, _), result in zip(jobs, results):
-            if isinstance(result, FolderLost):
-                if cid not in lost:
-                    lost.append(cid)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                by_item[cid].update(result)
+        by_calendar: dict[str, list[BusyInterval]] = {}
+        for cid in calendar_ids:
+            spans: dict[str, BusyInterval] = {}
+            try:
+                for w_start, w_end in time_windows(start, end, MAX_VIEW_SPAN):
+                    spans.update(await self._view(cid, w_start, w_end))
+            except FolderLost:
+                lost.append(cid)
+                continue
+            by_calendar[cid] = sorted(spans.values(), key=lambda i: (i.start, i.end))
         if lost:
             raise CalendarAccessLost(lost)
-        return BusyByCalendar(
-            {cid: sorted(spans.values(), key=lambda i: (i.start, i.end)) for cid, spans in by_item.items()}
-        )
+        return BusyByCalendar(by_calendar)
 
-    def _view(self, calendar_id: str, start: datetime, end: datetime) -> dict[str, BusyInterval]:
-        """Busy items of one folder overlapping [start, end), by item id (one CalendarView request)."""
+    async def _view(self, calendar_id: str, start: datetime, end: datetime) -> dict[str, BusyInterval]:
+        """Busy items of one folder overlapping [start, end), by item id: the CalendarView read page by page
+        (ViewPager), each page one FindItem request retried on its own."""
+        pager = ViewPager(start, end)
+        while (request := pager.next_request()) is not None:
+            try:
+                page = await self._run(functools.partial(self._page, calendar_id, request))
+            except FindCountExceeded:
+                pager.shrink()
+                continue
+            pager.take(page)
+        return {
+            item.id: BusyInterval(item.start, item.end)
+            for item in pager.items.values()
+            if blocks(item) and item.end > start and item.start < end  # EWS also returns items ending at the start
+        }
+
+    def _page(self, calendar_id: str, request: PageRequest) -> ViewPage:
         try:
-            busy: dict[str, BusyInterval] = {}
-            for item in calendar_view(self._ews(), calendar_id, start, end):
-                if isinstance(item, LOST_FOLDER_ERRORS):
-                    raise FolderLost(calendar_id)
-                if isinstance(item, Exception):
-                    raise item
-                if item.free or item.cancelled:
-                    continue
-                if item.end <= start or item.start >= end:
-                    continue  # EWS also returns items that end exactly at the view's start
-                busy[item.id] = BusyInterval(item.start, item.end)
-            return busy
+            return view_page(self._ews(), calendar_id, request)
         except LOST_FOLDER_ERRORS as exc:
             raise FolderLost(calendar_id) from exc
 

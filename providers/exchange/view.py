@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import NamedTuple
 
 import requests
 from exchangelib import Account
 from exchangelib.errors import (
+    ErrorExceededFindCountLimit,
     MalformedResponseError,
     SOAPError,
     UnknownTimeZone,
@@ -21,7 +21,21 @@ from exchangelib.properties import CalendarView, FolderId
 from exchangelib.services import FindItem
 from exchangelib.util import SOAPNS, TNS, ParseError, to_xml
 
+from providers.base import ProviderUnavailable
+from scheduling.free_busy import blocks_time
+
 BUSY_FIELDS = ("start", "end", "legacy_free_busy_status", "is_cancelled")
+
+PAGE_SIZE = 500
+"""Items asked of one CalendarView page (MaxEntriesReturned): half of Exchange's default EWSFindCountLimit (1,000),
+the most one FindItem may answer, and a budget that concurrent FindItems of one mailbox share."""
+MAX_PAGE_SIZE = 1000
+"""A page grows up to this when items starting at one instant fill it (the window cannot slide past them)."""
+MIN_PAGE_SIZE = 16
+"""ErrorExceededFindCountLimit halves the page; below this the server is unavailable for us."""
+MAX_PAGES = 100
+"""Pages of one view at most (a 42-day window of 50,000 items at the normal page size): a server that never lets a
+view end is unavailable, never a loop."""
 
 
 def ews_time(value: datetime) -> EWSDateTime:
@@ -36,13 +50,29 @@ def event_zone(name: str) -> EWSTimeZone:
 
 
 class ViewItem(NamedTuple):
-    """What busy time needs of one CalendarView item."""
+    """What busy time needs of one CalendarView item: `status` is its LegacyFreeBusyStatus as sent (None: absent)."""
 
     id: str
     start: datetime
     end: datetime
-    free: bool
+    status: str | None
     cancelled: bool
+
+
+def blocks(item: ViewItem) -> bool:
+    """Whether the item makes its time unavailable: by its free/busy status; a cancelled item never does."""
+    return not item.cancelled and blocks_time(item.status)
+
+
+class ViewPage(NamedTuple):
+    """One CalendarView answer: its items (by start) and whether they reach the view's last item."""
+
+    items: list[ViewItem]
+    last: bool
+
+
+class FindCountExceeded(Exception):
+    """The page asked for more items than the mailbox's FindItem budget has left (ErrorExceededFindCountLimit)."""
 
 
 def parse_ews_time(value: str) -> datetime:
@@ -62,12 +92,13 @@ _CANCELLED = f"{{{TNS}}}IsCancelled"
 
 
 class BusyFindItem(FindItem):  # type: ignore[misc]
-    """exchangelib's FindItem for a CalendarView, reading only the busy-time properties of each item.
+    """exchangelib's FindItem for one CalendarView page, reading only the busy-time properties of each item.
 
-    The request, version negotiation, paging and per-folder errors stay exchangelib's. What changes is the parse:
-    exchangelib builds a full CalendarItem per row (every field of the model looked up in the XML) and hands the
-    already downloaded body to lxml one byte at a time (`response.iter_content()`), seconds of CPU for a few
-    thousand items; here the body is parsed in one go and each row read with four lookups.
+    The request, version negotiation and per-folder errors stay exchangelib's; the paging is ViewPager's, one
+    request per page (exchangelib's own loop re-requests a truncated view without end). The parse is lean too:
+    exchangelib builds a full CalendarItem per row and hands the already downloaded body to lxml one byte at a time
+    (`response.iter_content()`), seconds of CPU for a few thousand items; here the body is parsed in one go and each
+    row read with four lookups.
     """
 
     @classmethod
@@ -102,25 +133,116 @@ class BusyFindItem(FindItem):  # type: ignore[misc]
             id=item_id,
             start=parse_ews_time(start),
             end=parse_ews_time(end),
-            free=free_busy == "Free",
+            status=free_busy,
             cancelled=(cancelled or "").strip() in ("true", "1"),
         )
 
+    def _get_page(self, message: object) -> tuple[object, None]:
+        """The page's m:RootFolder (or the folder's error) as sent; the paging is ours (see ViewPager)."""
+        return self._get_element_container(message=message, name=self.paging_container_name), None
 
-def calendar_view(account: Account, calendar_id: str, start: datetime, end: datetime) -> Iterator[ViewItem | Exception]:
-    """The items of one folder's CalendarView [start, end) (one FindItem request), or the folder's error."""
-    service = BusyFindItem(account=account)
-    view = CalendarView(start=ews_time(start), end=ews_time(end))
-    fields = [FieldPath(field=CalendarItem.get_field_by_fieldname(name)) for name in BUSY_FIELDS]
-    return service.call(  # type: ignore[no-any-return]
-        folders=[FolderId(id=calendar_id)],
-        additional_fields=fields,
-        restriction=None,
-        order_fields=None,
-        shape=ID_ONLY,
-        query_string=None,
-        depth=SHALLOW,
-        calendar_view=view,
-        max_items=None,
-        offset=0,
-    )
+    def page(self, calendar_id: str, start: datetime, end: datetime, size: int) -> ViewPage:
+        """One FindItem request: the first `size` items of the folder's CalendarView [start, end)."""
+        fields = [FieldPath(field=CalendarItem.get_field_by_fieldname(name)) for name in BUSY_FIELDS]
+        self.additional_fields, self.shape = fields, ID_ONLY
+        payload = self.get_payload(
+            folders=[FolderId(id=calendar_id)],
+            additional_fields=fields,
+            restriction=None,
+            order_fields=None,
+            query_string=None,
+            shape=ID_ONLY,
+            depth=SHALLOW,
+            calendar_view=CalendarView(start=ews_time(start), end=ews_time(end), max_items=size),
+            page_size=size,
+        )
+        try:
+            answers = [answer for answer, _ in self._get_elements(payload=payload)]
+        except ErrorExceededFindCountLimit as exc:
+            raise FindCountExceeded() from exc
+        if len(answers) != 1:
+            raise MalformedResponseError(f"Expected one FindItem response message, got {len(answers)}")
+        root = answers[0]
+        if isinstance(root, ErrorExceededFindCountLimit):
+            raise FindCountExceeded() from root
+        if isinstance(root, Exception):
+            raise root
+        container = root.find(self.element_container_name)  # type: ignore[attr-defined]
+        items = [] if container is None else [self._elem_to_obj(elem) for elem in container]
+        last = (root.get("IncludesLastItemInRange") or "true").strip().lower() in ("true", "1")  # type: ignore[attr-defined]
+        return ViewPage(items, last)
+
+
+def view_page(account: Account, calendar_id: str, request: PageRequest) -> ViewPage:
+    """One page of one folder's CalendarView (one FindItem request, never exchangelib's paging loop)."""
+    return BusyFindItem(account=account).page(calendar_id, request.start, request.end, request.size)
+
+
+class PageRequest(NamedTuple):
+    start: datetime
+    end: datetime
+    size: int
+
+
+class ViewPager:
+    """Reads one CalendarView [start, end) page by page, sliding the window's start to the last item's start while
+    the server says IncludesLastItemInRange="false".
+
+    Complete because a CalendarView comes sorted by start: every item starting before the last one returned was in
+    the page (or an earlier one), and items starting at that instant come again in the next page (deduplicated by
+    ItemId). When a page cannot slide the window (all its items start at or before the window's start: ties or long
+    items filling it) the page grows, up to MAX_PAGE_SIZE; ErrorExceededFindCountLimit halves it (and caps the
+    growth). So every page either moves the window forward or changes the size within bounds, and MAX_PAGES stops a
+    server that still never ends the view: ProviderUnavailable, not a stuck thread.
+    """
+
+    def __init__(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        size: int = PAGE_SIZE,
+        max_size: int = MAX_PAGE_SIZE,
+        min_size: int = MIN_PAGE_SIZE,
+        max_pages: int = MAX_PAGES,
+    ) -> None:
+        self.items: dict[str, ViewItem] = {}
+        self.pages = 0
+        self._start, self._end = start, end
+        self._size, self._max_size, self._min_size, self._max_pages = size, max_size, min_size, max_pages
+        self._done = False
+
+    def next_request(self) -> PageRequest | None:
+        """The next page to ask for, or None when the view has been read whole."""
+        if self._done:
+            return None
+        if self.pages >= self._max_pages:
+            raise ProviderUnavailable(
+                f"Exchange did not finish a calendar view within {self._max_pages} pages; try again later"
+            )
+        return PageRequest(self._start, self._end, self._size)
+
+    def take(self, page: ViewPage) -> None:
+        self.pages += 1
+        for item in page.items:
+            self.items[item.id] = item
+        if page.last:
+            self._done = True
+            return
+        latest = max((item.start for item in page.items), default=None)
+        if latest is not None and latest > self._start:
+            self._start = latest
+            return
+        if self._size >= self._max_size:
+            raise ProviderUnavailable(
+                "Exchange keeps answering a calendar view without its remaining items; try again later"
+            )
+        self._size = min(self._size * 2, self._max_size)
+
+    def shrink(self) -> None:
+        """The page asked for more than the mailbox's FindItem budget has left: ask for half as many."""
+        self.pages += 1
+        if self._size // 2 < self._min_size:
+            raise ProviderUnavailable("Exchange is too busy to list this calendar (FindItem limit); try again later")
+        self._size //= 2
+        self._max_size = self._size
