@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from emulators.state import EmulatedRecurrence
 from providers.base import (
     Attendee,
     CalendarAccessLost,
@@ -57,6 +58,43 @@ async def test_get_busy_returns_intervals_per_calendar(harness: Harness) -> None
         (T0 + timedelta(hours=3), T0 + timedelta(hours=4))
     ]
     assert all(i.start.tzinfo is not None for i in busy.all())
+
+
+async def test_a_weekly_series_blocks_every_occurrence_in_the_window(harness: Harness) -> None:
+    # given: Mondays and Wednesdays 09:00-10:00 in Berlin (08:00 UTC in winter), from Monday 2026-12-07 on
+    first = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    harness.state.add_event(
+        harness.emulator_calendar_id(harness.primary_id),
+        first,
+        first + timedelta(hours=1),
+        timezone="Europe/Berlin",
+        recurrence=EmulatedRecurrence("weekly", weekdays=(0, 2)),
+    )
+    # when
+    busy = await harness.provider.get_busy([harness.primary_id], first - timedelta(days=1), first + timedelta(days=14))
+    # then
+    starts = [first + timedelta(days=d) for d in (0, 2, 7, 9)]
+    assert [(i.start, i.end) for i in busy.intervals[harness.primary_id]] == [
+        (s, s + timedelta(hours=1)) for s in starts
+    ]
+
+
+async def test_an_all_day_event_blocks_its_day(harness: Harness) -> None:
+    # given: Tuesday 2026-12-08, all day in Berlin (midnight to midnight there)
+    day_start = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+    harness.state.add_event(
+        harness.emulator_calendar_id(harness.primary_id),
+        day_start,
+        day_start + timedelta(days=1),
+        timezone="Europe/Berlin",
+        all_day=True,
+    )
+    # when
+    busy = await harness.provider.get_busy([harness.primary_id], T0, T0 + timedelta(days=3))
+    # then
+    assert [(i.start, i.end) for i in busy.intervals[harness.primary_id]] == [
+        (day_start, day_start + timedelta(days=1))
+    ]
 
 
 async def test_get_busy_names_the_calendar_whose_access_was_lost(harness: Harness) -> None:
