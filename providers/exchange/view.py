@@ -224,6 +224,7 @@ class ViewPager:
 
     def take(self, page: ViewPage) -> None:
         self.pages += 1
+        new = sum(1 for item in page.items if item.id not in self.items)
         for item in page.items:
             self.items[item.id] = item
         if page.last:
@@ -232,6 +233,8 @@ class ViewPager:
         latest = max((item.start for item in page.items), default=None)
         if latest is not None and latest > self._start:
             self._start = latest
+            if 2 * new < len(page.items):  # mostly long items seen before: a larger page gets further
+                self._size = min(self._size * 2, self._max_size)
             return
         if self._size >= self._max_size:
             raise ProviderUnavailable(

@@ -26,8 +26,17 @@ from providers.exchange import ExchangeCalendarProvider, ExchangeCredentials, co
 from providers.exchange.view import MAX_PAGES, PAGE_SIZE, PageRequest, ViewItem, ViewPage, ViewPager
 from providers.http import RetryPolicy
 from providers.outbound import OutboundPolicy
+from scheduling import booking_rules, slots
+from scheduling.slots import BusyInterval
 from tests.providers.harness import RecordedSleeps
 from tests.providers.test_exchange import find_item_request
+from tests.utils.calendars import primary_id
+from tests.utils.clock import FakeClock
+from tests.utils.connection import connect
+from tests.utils.emulators import EXCHANGE_USER, World
+from tests.utils.graphql import GraphQLClient, parse
+from tests.utils.page import AVAILABLE_SLOTS, create_page
+from tests.utils.user import create_user
 
 OWNER = "owner@exchange.test"
 T0 = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
@@ -100,20 +109,24 @@ async def mailbox(rewrite: Callable[[bytes], bytes] | None = None) -> AsyncItera
             await provider.aclose()
 
 
-def seed_big_calendar(state: EmulatorState, calendar_id: str, count: int, *, burst: int = 600) -> None:
+def seed_big_calendar(
+    state: EmulatorState, calendar_id: str, count: int, *, burst: int = 600, morning_only: bool = False
+) -> None:
     """`count` items in 14 days on a 15-minute grid (so many share a start), 1 in 7 free, 1 in 11 cancelled, some
-    long ones overlapping many others, the first `burst` of them starting at one instant (more than one page)."""
+    long ones overlapping many others, the first `burst` of them starting at one instant (more than one page).
+    `morning_only`: every item starts before noon UTC and lasts at most two hours (afternoons stay free)."""
     rng = random.Random(7)
     burst_start = T0 + timedelta(days=6, hours=10)
+    grid = (12 if morning_only else 24) * 4
+    lengths = [1, 1, 2] if morning_only else [1, 1, 2, 30]
     for n in range(count):
         if n < burst:
             start = burst_start
         else:
-            start = T0 + timedelta(minutes=15 * rng.randrange(14 * 24 * 4))
-        length = timedelta(hours=rng.choice([1, 1, 2, 30])) if n % 13 else timedelta(minutes=30)
-        state.add_event(calendar_id, start, start + length, busy=n % 7 != 0, invitations_sent=n % 11 == 0)
-        if n % 11 == 0:
-            state.calendars[calendar_id].events[next(reversed(state.calendars[calendar_id].events))].cancelled = True
+            start = T0 + timedelta(days=rng.randrange(14), minutes=15 * rng.randrange(grid))
+        length = timedelta(hours=rng.choice(lengths)) if n % 13 else timedelta(minutes=30)
+        event = state.add_event(calendar_id, start, start + length, busy=n % 7 != 0)
+        event.cancelled = n % 11 == 0
 
 
 def truth(state: EmulatorState, calendar_id: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -213,6 +226,34 @@ async def test_views_of_one_mailbox_run_one_after_another() -> None:
         # then
         assert len(box.traffic.calendar_views) == 3 * len(calendars)
         assert box.wire.most == 1
+
+
+async def test_a_page_over_five_thousand_exchange_items_offers_exactly_the_free_slots(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, clock: FakeClock
+) -> None:
+    # given: an Exchange-connected page in Berlin, 5,000 items in the 14 days asked for
+    _, token = await create_user(gql, "ada@example.com")
+    await connect(gql, http, token, "EXCHANGE")
+    page = await create_page(gql, token, slug="big", timezone="Europe/Berlin")
+    calendar_id = primary_id(world.exchange, EXCHANGE_USER)
+    seed_big_calendar(world.exchange, calendar_id, 5000, morning_only=True)
+    start, end = T0, T0 + FOURTEEN_DAYS
+    # when
+    data = await gql(AVAILABLE_SLOTS, {"slug": "big", "start": start.isoformat(), "end": end.isoformat()})
+    offered = [(parse(s["start"]), parse(s["end"])) for s in data["schedulingPage"]["availableSlots"]]
+    # then: the slots the rules give for the emulator's own busy time
+    rules = booking_rules.slot_rules(
+        weekly_hours=page["weeklyHours"],
+        timezone=page["timezone"],
+        duration_minutes=page["durationMinutes"],
+        buffer_minutes=page["bufferMinutes"],
+        minimum_notice_minutes=page["minimumNoticeMinutes"],
+    )
+    fetch_start, fetch_end = slots.busy_window_for(rules, start, end)
+    busy = [BusyInterval(s, e) for s, e in truth(world.exchange, calendar_id, fetch_start, fetch_end)]
+    expected = slots.compute_slots(rules, window_start=start, window_end=end, busy=busy, now=clock())
+    assert offered == [(slot.start, slot.end) for slot in expected]
+    assert offered  # the burst and the gaps leave some time free
 
 
 # the pager (pure) ---------------------------------------------------------------------------
