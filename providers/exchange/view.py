@@ -167,6 +167,8 @@ class BusyFindItem(FindItem):  # type: ignore[misc]
             raise FindCountExceeded() from root
         if isinstance(root, Exception):
             raise root
+        if not hasattr(root, "find"):
+            raise MalformedResponseError("A FindItem response message without its RootFolder")
         container = root.find(self.element_container_name)  # type: ignore[attr-defined]
         items = [] if container is None else [self._elem_to_obj(elem) for elem in container]
         last = (root.get("IncludesLastItemInRange") or "true").strip().lower() in ("true", "1")  # type: ignore[attr-defined]
