@@ -139,7 +139,7 @@ async def test_autodiscover_with_a_wrong_password_is_an_auth_error() -> None:
             )
 
 
-@pytest.mark.parametrize("server_version", ["Exchange2010", "Exchange2010_SP1", "Exchange2007_SP1"])
+@pytest.mark.parametrize("server_version", ["Exchange2010", "Exchange2010_SP1", "Exchange2007_SP1", "Exchange2007"])
 async def test_servers_older_than_2010_sp2_are_refused(server_version: str) -> None:
     with exchange_server(server_version) as server:
         # when / then
@@ -148,8 +148,29 @@ async def test_servers_older_than_2010_sp2_are_refused(server_version: str) -> N
         assert "2010 SP2" in caught.value.message
 
 
-async def test_exchange_2010_sp2_is_accepted() -> None:
-    with exchange_server("Exchange2010_SP2") as server:
+ACCEPTED_VERSIONS = {
+    "Exchange2010_SP2": ("14", "2", "Exchange2010_SP2"),
+    "Exchange2010_SP3": ("14", "3", "Exchange2010_SP2"),
+    "Exchange2013": ("15", "0", "Exchange2013"),
+    "Exchange2013_CU": ("15", "0", "V2_11"),
+    "Exchange2016": ("15", "1", "V2017_07_11"),
+    "Exchange2019": ("15", "2", "V2017_07_11"),
+    "ExchangeOnline": ("15", "20", "V2018_01_08"),
+}
+"""Releases from 2010 SP2 on, with the MajorVersion, MinorVersion and Version their ServerVersionInfo carries."""
+
+
+@pytest.mark.parametrize("server_version", list(ACCEPTED_VERSIONS))
+async def test_exchange_2010_sp2_and_later_are_accepted(server_version: str) -> None:
+    with exchange_server(server_version) as server:
+        # given: the version header the server sends, as real servers write it
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                server.ews_url, content=find_item_request("x", ""), auth=(OWNER, server.account.password)
+            )
+        info = answer.text.split("<h:ServerVersionInfo", 1)[1].split("/>", 1)[0]
+        major, minor, version = ACCEPTED_VERSIONS[server_version]
+        assert f'MajorVersion="{major}" MinorVersion="{minor}"' in info and f'Version="{version}"' in info
         # when
         provider = await connected(server)
         # then
