@@ -56,7 +56,8 @@ class ServerVersion:
     minor: int
     major_build: int
     minor_build: int
-    reported: str = ""
+    reported: str | None = ""
+    """The header's Version: "" for the schema name, None for none (Exchange 2007 sends no Version)."""
 
     def accepts(self, requested: str | None) -> bool:
         """A server answers requests for its own schema version or older ones."""
@@ -67,27 +68,27 @@ class ServerVersion:
         return API_VERSIONS.index(requested) <= API_VERSIONS.index(self.schema)
 
     def header(self) -> str:
+        version = "" if self.reported is None else f' Version="{self.reported or self.schema}"'
         return (
             f'<h:ServerVersionInfo xmlns:h="{T_NS}" MajorVersion="{self.major}" MinorVersion="{self.minor}"'
-            f' MajorBuildNumber="{self.major_build}" MinorBuildNumber="{self.minor_build}"'
-            f' Version="{self.reported or self.schema}"/>'
+            f' MajorBuildNumber="{self.major_build}" MinorBuildNumber="{self.minor_build}"{version}/>'
         )
 
 
 SERVER_VERSIONS: dict[str, ServerVersion] = {
-    "Exchange2007": ServerVersion("Exchange2007", 8, 0, 685, 24),
-    "Exchange2007_SP1": ServerVersion("Exchange2007_SP1", 8, 1, 240, 6),
+    "Exchange2007": ServerVersion("Exchange2007", 8, 0, 685, 24, None),
+    "Exchange2007_SP1": ServerVersion("Exchange2007_SP1", 8, 1, 240, 6, None),
     "Exchange2010": ServerVersion("Exchange2010", 14, 0, 639, 21),
     "Exchange2010_SP1": ServerVersion("Exchange2010_SP1", 14, 1, 218, 15),
     "Exchange2010_SP2": ServerVersion("Exchange2010_SP2", 14, 2, 247, 5),
     "Exchange2010_SP3": ServerVersion("Exchange2010_SP2", 14, 3, 158, 1),
     "Exchange2013": ServerVersion("Exchange2013", 15, 0, 516, 32),
-    "Exchange2013_CU": ServerVersion("Exchange2013_SP1", 15, 0, 939, 16, "V2_11"),
+    "Exchange2013_SP1": ServerVersion("Exchange2013_SP1", 15, 0, 939, 16, "V2_11"),
     "Exchange2016": ServerVersion("Exchange2016", 15, 1, 2507, 6, "V2017_07_11"),
     "Exchange2019": ServerVersion("Exchange2016", 15, 2, 2562, 17, "V2017_07_11"),
     "ExchangeOnline": ServerVersion("Exchange2016", 15, 20, 8769, 35, "V2018_01_08"),
 }
-"""Server releases by name, with the ServerVersionInfo real servers send: 2010 SP3 still reports the
+"""Server releases by name, with the ServerVersionInfo real servers send: 2007 no Version; 2010 SP3 still reports the
 Exchange2010_SP2 schema; 2013 after SP1 (15.0.847), 2016 (15.1), 2019 (15.2) and Exchange Online (15.20) report
 internal version names; 2016 and later accept requests up to the Exchange2016 schema."""
 

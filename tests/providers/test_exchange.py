@@ -152,7 +152,7 @@ ACCEPTED_VERSIONS = {
     "Exchange2010_SP2": ("14", "2", "Exchange2010_SP2"),
     "Exchange2010_SP3": ("14", "3", "Exchange2010_SP2"),
     "Exchange2013": ("15", "0", "Exchange2013"),
-    "Exchange2013_CU": ("15", "0", "V2_11"),
+    "Exchange2013_SP1": ("15", "0", "V2_11"),
     "Exchange2016": ("15", "1", "V2017_07_11"),
     "Exchange2019": ("15", "2", "V2017_07_11"),
     "ExchangeOnline": ("15", "20", "V2018_01_08"),
