@@ -6,7 +6,8 @@ Mounted at `<emulator>/_control` by `meetgraph emulate` and `meetgraph serve --e
 its answer; `GET .../_control/events?calendar_id=...` counts a calendar's live (not cancelled) events.
 Wherever a calendar is named, `"calendar": "<its name>"` (with `"email"` when several share it) may stand
 for `"calendar_id"`: the meetgraph API shows calendars' names, and ids of its own.
-`{"hold_creates": true}` keeps event creates waiting before they are stored (`creates_held` counts them) until
+`GET .../_control/accounts` lists each account's calendars, its refused logins and whether it is locked out
+(Exchange). `{"hold_creates": true}` keeps event creates waiting before they are stored (`creates_held` counts them) until
 `{"hold_creates": false}`: a write in flight, e.g. while a test kills the client.
 """
 
@@ -92,6 +93,8 @@ def control_app(state: EmulatorState) -> Starlette:
             [
                 {
                     "email": a.email,
+                    "refused_logins": a.refused_logins,
+                    "locked_out": a.locked_out(state.clock()),
                     "calendars": [
                         {"id": cid, "name": state.calendars[cid].name, "role": role.value, "lost": cid in a.lost}
                         for cid, role in a.access.items()

@@ -1,14 +1,13 @@
 """Exchange emulator: EWS SOAP (POST /EWS/Exchange.asmx) and SOAP autodiscover (POST /autodiscover/autodiscover.svc).
 
-HTTP Basic auth against EmulatedAccount email (or its local part) and password. Faults follow the shared
-semantics: latency, then auth (401 with a Basic challenge, also when revoked), then scripted failures
-(429 / 503 with Retry-After, 500 as an ErrorInternalServerError SOAP fault).
+IIS's NTLM and/or Basic auth against EmulatedAccount email (or its local part) and password, with Active
+Directory's lockout (emulators/exchange_auth.py). Faults follow the shared semantics: latency, then auth (401, also
+when revoked), then scripted failures (429 as Exchange throttles: HTTP 500 with an ErrorServerBusy SOAP fault and
+BackOffMilliseconds; 503 with Retry-After; 500 as an ErrorInternalServerError SOAP fault).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from emulators.exchange_auth import ExchangeAuth
 from emulators.exchange_ews import OPERATIONS, EwsContext, EwsTraffic
 from emulators.exchange_wire import (
     A_NS,
@@ -40,60 +40,42 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 REALM = "exchange.test"
 
 
-def _unauthorized() -> Response:
-    return Response(
-        "401 - Unauthorized: Access is denied due to invalid credentials.",
-        status_code=401,
-        media_type="text/html",
-        headers={"WWW-Authenticate": f'Basic realm="{REALM}"'},
-    )
-
-
-def _authenticate(state: EmulatorState, request: Request) -> EmulatedAccount | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or state.faults.revoked:
-        return None
-    try:
-        username, _, password = base64.b64decode(encoded).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    login = username.split("\\")[-1].lower()
-    for account in state.accounts.values():
-        if login in (account.email.lower(), account.email.split("@")[0].lower()):
-            return account if password == account.password else None
-    return None
+SERVER_BUSY = "The server cannot service this request right now. Try again later."
 
 
 def _scripted_failure(code: int, retry_after: int) -> Response:
+    """500: ErrorInternalServerError; 429 as Exchange throttles: HTTP 500 with an ErrorServerBusy fault whose
+    BackOffMilliseconds says when to come back; others (503 from a load balancer) as plain pages with Retry-After."""
     if code == 500:
         return Response(
             fault_xml(SoapFault("ErrorInternalServerError", "An internal server error occurred.")),
             status_code=500,
             media_type=XML,
         )
-    headers = {"Retry-After": str(retry_after)} if code in (429, 503) else {}
     if code == 429:
-        busy = SoapFault("ErrorServerBusy", "The server cannot service this request right now.", retry_after * 1000)
-        return Response(fault_xml(busy), status_code=429, media_type=XML, headers=headers)
+        busy = SoapFault("ErrorServerBusy", SERVER_BUSY, retry_after * 1000)
+        return Response(fault_xml(busy), status_code=500, media_type=XML)
+    headers = {"Retry-After": str(retry_after)} if code == 503 else {}
     return Response("Service Unavailable", status_code=code, media_type="text/html", headers=headers)
 
 
-async def _guard(state: EmulatorState, request: Request) -> EmulatedAccount | Response:
+async def _guard(state: EmulatorState, auth: ExchangeAuth, request: Request) -> EmulatedAccount | Response:
     """Latency, auth and scripted failures, in that order; the account or the response to send instead."""
     await state.faults.delay()
-    account = _authenticate(state, request)
-    if account is None:
-        return _unauthorized()
+    account = auth.authenticate(request)
+    if isinstance(account, Response):
+        return account
     code = state.faults.take_failure()
     if code:
         return _scripted_failure(code, state.faults.retry_after_seconds)
     return account
 
 
-def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraffic, calls: Counter[str]) -> Endpoint:
+def _ews_endpoint(
+    state: EmulatorState, auth: ExchangeAuth, version: ServerVersion, traffic: EwsTraffic, calls: Counter[str]
+) -> Endpoint:
     async def ews(request: Request) -> Response:
-        guarded = await _guard(state, request)
+        guarded = await _guard(state, auth, request)
         if isinstance(guarded, Response):
             return guarded
         try:
@@ -123,10 +105,12 @@ def _ews_endpoint(state: EmulatorState, version: ServerVersion, traffic: EwsTraf
     return ews
 
 
-def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion, calls: Counter[str]) -> Endpoint:
+def _autodiscover_endpoint(
+    state: EmulatorState, auth: ExchangeAuth, version: ServerVersion, calls: Counter[str]
+) -> Endpoint:
     async def autodiscover(request: Request) -> Response:
         calls["autodiscover"] += 1
-        guarded = await _guard(state, request)
+        guarded = await _guard(state, auth, request)
         if isinstance(guarded, Response):
             return guarded
         try:
@@ -145,19 +129,26 @@ def _autodiscover_endpoint(state: EmulatorState, version: ServerVersion, calls: 
     return autodiscover
 
 
-def create_exchange_emulator(state: EmulatorState, *, server_version: str = "Exchange2016") -> Starlette:
-    """An Exchange server over `state`; `server_version` is an API version name such as "Exchange2010_SP2".
+def create_exchange_emulator(
+    state: EmulatorState, *, server_version: str = "Exchange2016", auth: tuple[str, ...] = ("NTLM",)
+) -> Starlette:
+    """An Exchange server over `state`. `server_version` names a release in SERVER_VERSIONS ("Exchange2010_SP2" ...
+    "Exchange2019", "ExchangeOnline"); `auth` the schemes IIS accepts: ("NTLM",) as on-prem Exchange by default,
+    ("Basic",), or both.
 
     `app.state.calls` counts requests per EWS operation (e.g. "FindItem") and "autodiscover";
     `app.state.traffic` (an EwsTraffic) keeps the operations in order and every CalendarView window.
     """
     version = SERVER_VERSIONS[server_version]
+    authenticator = ExchangeAuth(state, auth, REALM)
     traffic = EwsTraffic()
     calls: Counter[str] = Counter()
+    ews = _ews_endpoint(state, authenticator, version, traffic, calls)
+    autodiscover = _autodiscover_endpoint(state, authenticator, version, calls)
     app = Starlette(
         routes=[
-            Route("/EWS/Exchange.asmx", _ews_endpoint(state, version, traffic, calls), methods=["POST"]),
-            Route("/autodiscover/autodiscover.svc", _autodiscover_endpoint(state, version, calls), methods=["POST"]),
+            Route("/EWS/Exchange.asmx", ews, methods=["POST"]),
+            Route("/autodiscover/autodiscover.svc", autodiscover, methods=["POST"]),
         ]
     )
     app.state.calls = calls

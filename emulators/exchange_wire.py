@@ -44,13 +44,20 @@ WSA_NS = "http://www.w3.org/2005/08/addressing"
 
 @dataclass(frozen=True)
 class ServerVersion:
-    """What the server reports in the ServerVersionInfo SOAP header."""
+    """A server release: what it reports in the ServerVersionInfo SOAP header and the newest schema it accepts.
 
-    api_version: str
+    `reported` is the header's Version attribute as real servers write it: the schema name up to Exchange 2013 RTM,
+    then internal names that are not valid in a request ("V2_11", "V2017_07_11", "V2018_01_08").
+    """
+
+    schema: str
+    """The newest RequestServerVersion the server accepts."""
     major: int
     minor: int
     major_build: int
     minor_build: int
+    reported: str | None = ""
+    """The header's Version: "" for the schema name, None for none (Exchange 2007 sends no Version)."""
 
     def accepts(self, requested: str | None) -> bool:
         """A server answers requests for its own schema version or older ones."""
@@ -58,29 +65,32 @@ class ServerVersion:
             return True
         if requested not in API_VERSIONS:
             return False
-        return API_VERSIONS.index(requested) <= API_VERSIONS.index(self.api_version)
+        return API_VERSIONS.index(requested) <= API_VERSIONS.index(self.schema)
 
     def header(self) -> str:
+        version = "" if self.reported is None else f' Version="{self.reported or self.schema}"'
         return (
             f'<h:ServerVersionInfo xmlns:h="{T_NS}" MajorVersion="{self.major}" MinorVersion="{self.minor}"'
-            f' MajorBuildNumber="{self.major_build}" MinorBuildNumber="{self.minor_build}"'
-            f' Version="{self.api_version}"/>'
+            f' MajorBuildNumber="{self.major_build}" MinorBuildNumber="{self.minor_build}"{version}/>'
         )
 
 
 SERVER_VERSIONS: dict[str, ServerVersion] = {
-    v.api_version: v
-    for v in (
-        ServerVersion("Exchange2007", 8, 0, 685, 24),
-        ServerVersion("Exchange2007_SP1", 8, 1, 240, 6),
-        ServerVersion("Exchange2010", 14, 0, 639, 21),
-        ServerVersion("Exchange2010_SP1", 14, 1, 218, 15),
-        ServerVersion("Exchange2010_SP2", 14, 2, 247, 5),
-        ServerVersion("Exchange2013", 15, 0, 516, 32),
-        ServerVersion("Exchange2013_SP1", 15, 0, 847, 32),
-        ServerVersion("Exchange2016", 15, 1, 2507, 6),
-    )
+    "Exchange2007": ServerVersion("Exchange2007", 8, 0, 685, 24, None),
+    "Exchange2007_SP1": ServerVersion("Exchange2007_SP1", 8, 1, 240, 6, None),
+    "Exchange2010": ServerVersion("Exchange2010", 14, 0, 639, 21),
+    "Exchange2010_SP1": ServerVersion("Exchange2010_SP1", 14, 1, 218, 15),
+    "Exchange2010_SP2": ServerVersion("Exchange2010_SP2", 14, 2, 247, 5),
+    "Exchange2010_SP3": ServerVersion("Exchange2010_SP2", 14, 3, 158, 1),
+    "Exchange2013": ServerVersion("Exchange2013", 15, 0, 516, 32),
+    "Exchange2013_SP1": ServerVersion("Exchange2013_SP1", 15, 0, 939, 16, "V2_11"),
+    "Exchange2016": ServerVersion("Exchange2016", 15, 1, 2507, 6, "V2017_07_11"),
+    "Exchange2019": ServerVersion("Exchange2016", 15, 2, 2562, 17, "V2017_07_11"),
+    "ExchangeOnline": ServerVersion("Exchange2016", 15, 20, 8769, 35, "V2018_01_08"),
 }
+"""Server releases by name, with the ServerVersionInfo real servers send: 2007 no Version; 2010 SP3 still reports the
+Exchange2010_SP2 schema; 2013 after SP1 (15.0.847), 2016 (15.1), 2019 (15.2) and Exchange Online (15.20) report
+internal version names; 2016 and later accept requests up to the Exchange2016 schema."""
 
 
 class SoapFault(Exception):
@@ -353,7 +363,7 @@ def autodiscover_user_response(
         "UserDisplayName": account.name,
         "ExternalEwsUrl": ews_url,
         "InternalEwsUrl": ews_url,
-        "EwsSupportedSchemas": ", ".join(API_VERSIONS[: API_VERSIONS.index(version.api_version) + 1]),
+        "EwsSupportedSchemas": ", ".join(API_VERSIONS[: API_VERSIONS.index(version.schema) + 1]),
     }
     rendered = "".join(
         f'<UserSetting i:type="StringSetting"><Name>{name}</Name><Value>{escape(value)}</Value></UserSetting>'
@@ -379,6 +389,6 @@ def autodiscover_response(user_responses: str, version: ServerVersion) -> str:
         f'<h:ServerVersionInfo xmlns:h="{A_NS}"><h:MajorVersion>{version.major}</h:MajorVersion>'
         f"<h:MinorVersion>{version.minor}</h:MinorVersion><h:MajorBuildNumber>{version.major_build}"
         f"</h:MajorBuildNumber><h:MinorBuildNumber>{version.minor_build}</h:MinorBuildNumber>"
-        f"<h:Version>{version.api_version}</h:Version></h:ServerVersionInfo></s:Header>"
+        f"<h:Version>{version.schema}</h:Version></h:ServerVersionInfo></s:Header>"
         f"<s:Body>{body}</s:Body></s:Envelope>"
     )

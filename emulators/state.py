@@ -94,6 +94,38 @@ class EmulatedAccount:
     """Calendars this account has lost access to (still listed by nobody, errors in free/busy)."""
     shared_mailbox: bool = False
     two_factor: bool = False
+    lockout_threshold: int = 10
+    """Bad passwords within `lockout_window` that lock the account, as Active Directory counts them (its account
+    lockout threshold; Windows' default since Server 2025 / Windows 11 22H2 is 10); 0 never locks."""
+    lockout_window: timedelta = timedelta(minutes=10)
+    """AD's "reset account lockout counter after": a bad password this long after the last one counts from 1."""
+    lockout_duration: timedelta = timedelta(minutes=10)
+    bad_password_count: int = 0
+    bad_password_time: datetime | None = None
+    locked_out_until: datetime | None = None
+    refused_logins: int = 0
+    """Logins refused so far (wrong password, or any password while locked out): what the server saw."""
+
+    def locked_out(self, now: datetime) -> bool:
+        return self.locked_out_until is not None and now < self.locked_out_until
+
+    def record_login(self, password_ok: bool, now: datetime) -> bool:
+        """Counts one login as Active Directory does; whether it is accepted. A locked-out account refuses even the
+        right password; a right password otherwise clears the bad-password count."""
+        if self.locked_out(now) or not password_ok:
+            self.refused_logins += 1
+        if self.locked_out(now):
+            return False
+        if password_ok:
+            self.bad_password_count = 0
+            return True
+        if self.bad_password_time is None or now - self.bad_password_time >= self.lockout_window:
+            self.bad_password_count = 0
+        self.bad_password_count += 1
+        self.bad_password_time = now
+        if self.lockout_threshold and self.bad_password_count >= self.lockout_threshold:
+            self.locked_out_until = now + self.lockout_duration
+        return False
 
 
 HOLD_POLL_SECONDS = 0.01

@@ -10,7 +10,7 @@ import pytest
 from providers.http import RetryPolicy
 from tests.providers.harness import Harness, RecordedSleeps
 
-PROVIDERS = ["google", "microsoft", "exchange"]
+PROVIDERS = ["google", "microsoft", "exchange", "exchange_basic"]
 
 
 @pytest.fixture(params=PROVIDERS)

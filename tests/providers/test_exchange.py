@@ -71,10 +71,14 @@ class Server:
 
 
 @contextmanager
-def exchange_server(server_version: str = "Exchange2016") -> Iterator[Server]:
+def exchange_server(
+    server_version: str = "Exchange2016", auth: tuple[str, ...] = ("NTLM", "Basic")
+) -> Iterator[Server]:
+    """An emulated server; with Basic beside NTLM (as many on-prem servers are) so raw requests here can log in,
+    while exchangelib picks NTLM."""
     state = EmulatorState(id_prefix="AAMkAD")
     account = state.seed_demo(OWNER, "Owner")
-    app = create_exchange_emulator(state, server_version=server_version)
+    app = create_exchange_emulator(state, server_version=server_version, auth=auth)
     with serve_in_thread(app) as base_url:
         yield Server(state, account, base_url, app.state.traffic)
 
@@ -135,7 +139,7 @@ async def test_autodiscover_with_a_wrong_password_is_an_auth_error() -> None:
             )
 
 
-@pytest.mark.parametrize("server_version", ["Exchange2010", "Exchange2010_SP1", "Exchange2007_SP1"])
+@pytest.mark.parametrize("server_version", ["Exchange2010", "Exchange2010_SP1", "Exchange2007_SP1", "Exchange2007"])
 async def test_servers_older_than_2010_sp2_are_refused(server_version: str) -> None:
     with exchange_server(server_version) as server:
         # when / then
@@ -144,8 +148,29 @@ async def test_servers_older_than_2010_sp2_are_refused(server_version: str) -> N
         assert "2010 SP2" in caught.value.message
 
 
-async def test_exchange_2010_sp2_is_accepted() -> None:
-    with exchange_server("Exchange2010_SP2") as server:
+ACCEPTED_VERSIONS = {
+    "Exchange2010_SP2": ("14", "2", "Exchange2010_SP2"),
+    "Exchange2010_SP3": ("14", "3", "Exchange2010_SP2"),
+    "Exchange2013": ("15", "0", "Exchange2013"),
+    "Exchange2013_SP1": ("15", "0", "V2_11"),
+    "Exchange2016": ("15", "1", "V2017_07_11"),
+    "Exchange2019": ("15", "2", "V2017_07_11"),
+    "ExchangeOnline": ("15", "20", "V2018_01_08"),
+}
+"""Releases from 2010 SP2 on, with the MajorVersion, MinorVersion and Version their ServerVersionInfo carries."""
+
+
+@pytest.mark.parametrize("server_version", list(ACCEPTED_VERSIONS))
+async def test_exchange_2010_sp2_and_later_are_accepted(server_version: str) -> None:
+    with exchange_server(server_version) as server:
+        # given: the version header the server sends, as real servers write it
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                server.ews_url, content=find_item_request("x", ""), auth=(OWNER, server.account.password)
+            )
+        info = answer.text.split("<h:ServerVersionInfo", 1)[1].split("/>", 1)[0]
+        major, minor, version = ACCEPTED_VERSIONS[server_version]
+        assert f'MajorVersion="{major}" MinorVersion="{minor}"' in info and f'Version="{version}"' in info
         # when
         provider = await connected(server)
         # then
@@ -322,7 +347,7 @@ async def test_emulator_challenges_for_basic_auth_and_faults_unknown_operations(
             unknown = await client.post(server.ews_url, content=body, auth=(OWNER, server.account.password))
         # then
         assert anonymous.status_code == 401
-        assert anonymous.headers["WWW-Authenticate"].startswith("Basic realm=")
+        assert anonymous.headers.get_list("WWW-Authenticate") == ["Negotiate", "NTLM", 'Basic realm="exchange.test"']
         assert unknown.status_code == 500
         assert "ErrorInvalidRequest" in unknown.text
         assert server.traffic.operations == ["Frobnicate"]
