@@ -95,7 +95,7 @@ class Mailbox:
 async def mailbox(rewrite: Callable[[bytes], bytes] | None = None) -> AsyncIterator[Mailbox]:
     state = EmulatorState(id_prefix="AAMkAD")
     account = state.seed_demo(OWNER, "Owner")
-    app = create_exchange_emulator(state)
+    app = create_exchange_emulator(state, auth=("NTLM", "Basic"))  # Basic beside NTLM: the raw requests here log in
     wire = InFlight(app)
     with serve_in_thread(wire) as base_url:
         credentials = ExchangeCredentials(OWNER, account.password, ews_url=f"{base_url}/EWS/Exchange.asmx")
