@@ -34,6 +34,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+SHOW_AS_STATUSES = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
+"""Free/busy statuses as Graph's `showAs` spells them; each emulator renders them in its own vocabulary."""
+LEGACY_FREE_BUSY = {
+    "free": "Free",
+    "tentative": "Tentative",
+    "busy": "Busy",
+    "oof": "OOF",
+    "workingElsewhere": "WorkingElsewhere",
+    "unknown": "NoData",
+}
+"""Each status as EWS's LegacyFreeBusyStatus names it (NoData: the status is unknown)."""
+NOT_BLOCKING_SHOW_AS = frozenset({"free", "workingelsewhere"})
+"""Statuses the services leave out of busy time (lower case); every other status is busy time."""
+
+
+def show_as_blocks(show_as: str) -> bool:
+    """Whether the services count an event shown this way as busy time (Exchange's merged free/busy view)."""
+    return show_as.lower() not in NOT_BLOCKING_SHOW_AS
+
+
 @dataclass(frozen=True)
 class EmulatedRecurrence:
     """A daily or weekly series: every `interval` days or weeks (on `weekdays`, Monday = 0), ending after `count`
@@ -70,6 +90,22 @@ class EmulatedEvent:
     recurrence: EmulatedRecurrence | None = None
     """A series: `start`/`end` are the first occurrence's."""
 
+    def __setattr__(self, name: str, value: object) -> None:
+        """`show_as` and `busy` stay in sync: a status sets `busy`; a `busy` that contradicts it clears it."""
+        object.__setattr__(self, name, value)
+        show_as = getattr(self, "show_as", None)
+        if name == "show_as" and isinstance(value, str):
+            object.__setattr__(self, "busy", show_as_blocks(value))
+        elif name == "busy" and show_as is not None and show_as_blocks(show_as) != value:
+            object.__setattr__(self, "show_as", None)
+
+    @property
+    def status(self) -> str:
+        """The free/busy status as Graph's `showAs` spells it: `show_as`, else busy or free from `busy`."""
+        if self.show_as is not None:
+            return self.show_as
+        return "busy" if self.busy else "free"
+
 
 @dataclass
 class EmulatedCalendar:
@@ -91,6 +127,8 @@ class EmulatedAccount:
     """Calendars this account has lost access to (still listed by nobody, errors in free/busy)."""
     shared_mailbox: bool = False
     two_factor: bool = False
+    personal: bool = False
+    """A personal Microsoft account (outlook.com, hotmail.com): Graph's getSchedule is not supported for it."""
 
 
 HOLD_POLL_SECONDS = 0.01
@@ -143,6 +181,11 @@ class Faults:
     async def delay(self) -> None:
         if self.latency_seconds > 0:
             await asyncio.sleep(self.latency_seconds)
+
+
+def blocks(event: EmulatedEvent) -> bool:
+    """Whether the event is busy time: not cancelled and shown neither free nor working elsewhere."""
+    return event.busy and not event.cancelled
 
 
 class EmulatorState:
@@ -251,6 +294,8 @@ class EmulatorState:
         all_day: bool = False,
         recurrence: EmulatedRecurrence | None = None,
     ) -> EmulatedEvent:
+        if show_as is not None and show_as not in SHOW_AS_STATUSES:
+            raise ValueError(f"show_as must be one of {', '.join(SHOW_AS_STATUSES)}, not {show_as!r}")
         with self.lock:
             event = EmulatedEvent(
                 id=event_id or self.new_id("evt"),
@@ -286,7 +331,7 @@ class EmulatorState:
     def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[EmulatedEvent]:
         calendar = self.calendars[calendar_id]
         return sorted(
-            (e for e in calendar.events.values() if e.busy and not e.cancelled and e.start < end and e.end > start),
+            (e for e in calendar.events.values() if blocks(e) and e.start < end and e.end > start),
             key=lambda e: e.start,
         )
 
