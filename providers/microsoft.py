@@ -5,7 +5,10 @@ Busy time comes from two Graph APIs because getSchedule answers per *mailbox* (i
 - getSchedule (<= 20 SMTP addresses, window < 62 days per request) for calendars that are provably the
   default calendar of a mailbox: the account's own default calendar, and a colleague's calendar whose id
   equals the one `GET /users/{owner}/calendar` returns (old-style shares where both sides use the owner's id);
-- calendarView (paged) for every other calendar, so each calendar id gets exactly its own busy time.
+- calendarView (paged) for every other calendar, so each calendar id gets exactly its own busy time;
+  and for every calendar of a personal Microsoft account, which getSchedule refuses (remembered once refused).
+
+Either way an item blocks time as scheduling.free_busy.blocks_time says of its status (any case).
 """
 
 from __future__ import annotations
