@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from emulators.state import LEGACY_FREE_BUSY, AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent
+from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 M_NS = "http://schemas.microsoft.com/exchange/services/2006/messages"
@@ -186,9 +186,7 @@ ITEM_PROPERTIES: dict[str, Callable[[EmulatedEvent], str]] = {
     "calendar:Start": lambda e: f"<t:Start>{ews_time(e.start)}</t:Start>",
     "calendar:End": lambda e: f"<t:End>{ews_time(e.end)}</t:End>",
     "calendar:IsAllDayEvent": lambda e: "<t:IsAllDayEvent>false</t:IsAllDayEvent>",
-    "calendar:LegacyFreeBusyStatus": lambda e: (
-        f"<t:LegacyFreeBusyStatus>{LEGACY_FREE_BUSY[e.status]}</t:LegacyFreeBusyStatus>"
-    ),
+    "calendar:LegacyFreeBusyStatus": lambda e: f"<t:LegacyFreeBusyStatus>{e.legacy_free_busy}</t:LegacyFreeBusyStatus>",
     "calendar:IsCancelled": lambda e: f"<t:IsCancelled>{'true' if e.cancelled else 'false'}</t:IsCancelled>",
     "calendar:IsMeeting": lambda e: f"<t:IsMeeting>{'true' if e.attendees else 'false'}</t:IsMeeting>",
     "calendar:CalendarItemType": lambda e: "<t:CalendarItemType>Single</t:CalendarItemType>",

@@ -106,6 +106,11 @@ class EmulatedEvent:
             return self.show_as
         return "busy" if self.busy else "free"
 
+    @property
+    def legacy_free_busy(self) -> str:
+        """The status as EWS's LegacyFreeBusyStatus names it."""
+        return LEGACY_FREE_BUSY[self.status]
+
 
 @dataclass
 class EmulatedCalendar:
@@ -181,11 +186,6 @@ class Faults:
     async def delay(self) -> None:
         if self.latency_seconds > 0:
             await asyncio.sleep(self.latency_seconds)
-
-
-def blocks(event: EmulatedEvent) -> bool:
-    """Whether the event is busy time: not cancelled and shown neither free nor working elsewhere."""
-    return event.busy and not event.cancelled
 
 
 class EmulatorState:
@@ -331,7 +331,7 @@ class EmulatorState:
     def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[EmulatedEvent]:
         calendar = self.calendars[calendar_id]
         return sorted(
-            (e for e in calendar.events.values() if blocks(e) and e.start < end and e.end > start),
+            (e for e in calendar.events.values() if e.busy and not e.cancelled and e.start < end and e.end > start),
             key=lambda e: e.start,
         )
 
