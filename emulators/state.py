@@ -130,10 +130,10 @@ class EmulatedAccount:
     """Calendars this account sees, with its role on each (its own are OWNER)."""
     lost: set[str] = field(default_factory=set)
     """Calendars this account has lost access to (still listed by nobody, errors in free/busy)."""
-    shared_mailbox: bool = False
-    two_factor: bool = False
     personal: bool = False
     """A personal Microsoft account (outlook.com, hotmail.com): Graph's getSchedule is not supported for it."""
+    shared_mailbox: bool = False
+    two_factor: bool = False
 
 
 HOLD_POLL_SECONDS = 0.01
