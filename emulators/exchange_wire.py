@@ -186,7 +186,9 @@ ITEM_PROPERTIES: dict[str, Callable[[EmulatedEvent], str]] = {
     "calendar:Start": lambda e: f"<t:Start>{ews_time(e.start)}</t:Start>",
     "calendar:End": lambda e: f"<t:End>{ews_time(e.end)}</t:End>",
     "calendar:IsAllDayEvent": lambda e: "<t:IsAllDayEvent>false</t:IsAllDayEvent>",
-    "calendar:LegacyFreeBusyStatus": lambda e: f"<t:LegacyFreeBusyStatus>{e.legacy_free_busy}</t:LegacyFreeBusyStatus>",
+    "calendar:LegacyFreeBusyStatus": lambda e: (
+        f"<t:LegacyFreeBusyStatus>{e.legacy_free_busy_status}</t:LegacyFreeBusyStatus>"
+    ),
     "calendar:IsCancelled": lambda e: f"<t:IsCancelled>{'true' if e.cancelled else 'false'}</t:IsCancelled>",
     "calendar:IsMeeting": lambda e: f"<t:IsMeeting>{'true' if e.attendees else 'false'}</t:IsMeeting>",
     "calendar:CalendarItemType": lambda e: "<t:CalendarItemType>Single</t:CalendarItemType>",

@@ -107,7 +107,7 @@ class EmulatedEvent:
         return "busy" if self.busy else "free"
 
     @property
-    def legacy_free_busy(self) -> str:
+    def legacy_free_busy_status(self) -> str:
         """The status as EWS's LegacyFreeBusyStatus names it."""
         return LEGACY_FREE_BUSY[self.status]
 
