@@ -201,12 +201,14 @@ class _MicrosoftEmulator:
 
     # Graph: user and calendars -------------------------------------------------
     async def me(self, request: Request, caller: EmulatedAccount) -> Response:
+        """A personal account has no `mail` (Graph fills it for Exchange Online mailboxes only): its address is the
+        userPrincipalName."""
         return JSONResponse(
             {
                 "@odata.context": odata_context(request, "users/$entity"),
                 "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, caller.email)),
                 "displayName": caller.name,
-                "mail": caller.email,
+                "mail": None if caller.personal else caller.email,
                 "userPrincipalName": caller.email,
             }
         )

@@ -26,12 +26,12 @@ async def test_a_personal_accounts_page_offers_the_free_times(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World
 ) -> None:
     # given
-    _, token = await create_user(gql, "ada@example.com")
-    await connect(gql, http, token, "OFFICE365")
-    await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     account = world.microsoft.account(MICROSOFT_USER)
     assert account is not None
     account.personal = True
+    _, token = await create_user(gql, "ada@example.com")
+    await connect(gql, http, token, "OFFICE365")
+    await create_page(gql, token, slug="intro", timezone="Europe/Berlin")
     primary = primary_id(world.microsoft, MICROSOFT_USER)
     world.microsoft.add_event(primary, utc(9), utc(10), show_as="busy")
     world.microsoft.add_event(primary, utc(11), utc(12), show_as="workingElsewhere")

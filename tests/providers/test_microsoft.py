@@ -555,6 +555,17 @@ async def test_a_personal_account_reads_every_page_of_its_calendar_view(
     assert world.calls["calendarView"] == 2
 
 
+async def test_a_personal_account_is_known_by_its_user_principal_name(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given: Graph leaves `mail` empty for personal accounts
+    state.account(ACCOUNT).personal = True  # type: ignore[union-attr]
+    # when
+    email = await world.harness.provider.account_email()
+    # then
+    assert email == ACCOUNT
+
+
 async def test_a_personal_account_keeps_the_lost_access_rules(world: MicrosoftWorld, state: EmulatorState) -> None:
     # given
     state.account(ACCOUNT).personal = True  # type: ignore[union-attr]
