@@ -205,7 +205,7 @@ ITEM_PROPERTIES: dict[str, Callable[[EmulatedEvent], str]] = {
     "calendar:End": lambda e: f"<t:End>{ews_time(e.end)}</t:End>",
     "calendar:IsAllDayEvent": lambda e: f"<t:IsAllDayEvent>{'true' if e.all_day else 'false'}</t:IsAllDayEvent>",
     "calendar:LegacyFreeBusyStatus": lambda e: (
-        f"<t:LegacyFreeBusyStatus>{'Busy' if e.busy else 'Free'}</t:LegacyFreeBusyStatus>"
+        f"<t:LegacyFreeBusyStatus>{e.legacy_free_busy_status}</t:LegacyFreeBusyStatus>"
     ),
     "calendar:IsCancelled": lambda e: f"<t:IsCancelled>{'true' if e.cancelled else 'false'}</t:IsCancelled>",
     "calendar:IsMeeting": lambda e: f"<t:IsMeeting>{'true' if e.attendees else 'false'}</t:IsMeeting>",

@@ -266,9 +266,30 @@ def event_resource(event: EmulatedEvent, organizer: str) -> dict[str, object]:
     }
     if event.description is not None:
         resource["description"] = event.description
-    if not event.busy:
-        resource["transparency"] = "transparent"
+    resource.update(stored_status(event))
     return resource
+
+
+def stored_status(event: EmulatedEvent) -> dict[str, object]:
+    """How Google stores the event's free/busy status: `transparency` (busy is opaque, the default, left out) and,
+    for out of office and working elsewhere, the status event types Google has for them.
+
+    Google has no "tentative" or "unknown" show-as: such events block time like busy ones (opaque). Out-of-office
+    events are opaque; working-location events are always transparent (Google refuses anything else).
+    """
+    if event.status == "oof":
+        return {
+            "eventType": "outOfOffice",
+            "outOfOfficeProperties": {"autoDeclineMode": "declineNone"},
+        }
+    if event.status == "workingElsewhere":
+        return {
+            "eventType": "workingLocation",
+            "transparency": "transparent",
+            "visibility": "public",
+            "workingLocationProperties": {"type": "customLocation", "customLocation": {"label": event.summary}},
+        }
+    return {} if event.busy else {"transparency": "transparent"}
 
 
 def userinfo_claims(account: EmulatedAccount) -> dict[str, object]:

@@ -30,6 +30,7 @@ from emulators.microsoft_wire import (
     AUTH_CHALLENGE,
     FAULT_ERRORS,
     PERMISSION_ROLES,
+    SCHEDULE_STATUSES,
     GraphError,
     MicrosoftOAuth,
     availability_view,
@@ -53,6 +54,11 @@ from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, Emula
 SCHEDULE_MAX_MAILBOXES = 20
 SCHEDULE_MAX_DAYS = 62
 TRANSACTION_ID = "transactionId"
+PERSONAL_SCHEDULE_ERROR = (
+    "ErrorInvalidRequest",
+    "The GetSchedule operation is not supported for personal Microsoft accounts (MSA).",
+)
+"""The answer to getSchedule from a personal account: the reference lists no permission that allows it for them."""
 
 Handler = Callable[[Request, EmulatedAccount], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -195,12 +201,14 @@ class _MicrosoftEmulator:
 
     # Graph: user and calendars -------------------------------------------------
     async def me(self, request: Request, caller: EmulatedAccount) -> Response:
+        """A personal account has no `mail` (Graph fills it for Exchange Online mailboxes only): its address is the
+        userPrincipalName."""
         return JSONResponse(
             {
                 "@odata.context": odata_context(request, "users/$entity"),
                 "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, caller.email)),
                 "displayName": caller.name,
-                "mail": caller.email,
+                "mail": None if caller.personal else caller.email,
                 "userPrincipalName": caller.email,
             }
         )
@@ -276,6 +284,9 @@ class _MicrosoftEmulator:
 
     # Graph: free/busy ----------------------------------------------------------
     async def get_schedule(self, request: Request, caller: EmulatedAccount) -> Response:
+        """getSchedule; a personal Microsoft account is refused (Graph supports it for work or school accounts only)."""
+        if caller.personal:
+            raise GraphError(400, PERSONAL_SCHEDULE_ERROR[0], PERSONAL_SCHEDULE_ERROR[1])
         body = lower_keys(await request.json())
         schedules = body.get("schedules")
         if not isinstance(schedules, list) or not schedules:
@@ -338,7 +349,7 @@ class _MicrosoftEmulator:
         for event in events:
             item: dict[str, object] = {
                 "isPrivate": False,
-                "status": "busy" if event.busy else "free",
+                "status": SCHEDULE_STATUSES[event.status],
                 "start": graph_datetime(event.start),
                 "end": graph_datetime(event.end),
             }

@@ -146,8 +146,33 @@ def parse_query_datetime(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+AVAILABILITY_DIGITS: Mapping[str, str] = {
+    "free": "0",
+    "tentative": "1",
+    "busy": "2",
+    "oof": "3",
+    "workingElsewhere": "4",
+    "unknown": "2",
+}
+"""getSchedule's availabilityView digit per status (0 free, 1 tentative, 2 busy, 3 out of office, 4 working
+elsewhere); an unknown status is shown busy."""
+AVAILABILITY_PRECEDENCE = "04123"
+"""Where events overlap, a slot shows the strongest status: digits from weakest (free, working elsewhere,
+tentative, busy) to strongest (out of office)."""
+SCHEDULE_STATUSES: Mapping[str, str] = {
+    "free": "Free",
+    "tentative": "Tentative",
+    "busy": "Busy",
+    "oof": "Oof",
+    "workingElsewhere": "WorkingElsewhere",
+    "unknown": "Unknown",
+}
+"""A scheduleItem's `status` as getSchedule writes it: capitalised (`"status": "Tentative"`), unlike events'
+camel-case `showAs`."""
+
+
 def availability_view(events: list[EmulatedEvent], start: datetime, end: datetime, interval: int) -> str:
-    """One digit per `interval` minutes from `start`: "2" where a busy event overlaps the slot, else "0".
+    """One digit per `interval` minutes from `start`: the strongest status of the events overlapping the slot.
 
     Each event marks its own range of slots (linear in events + slots, not their product).
     """
@@ -155,11 +180,14 @@ def availability_view(events: list[EmulatedEvent], start: datetime, end: datetim
     slots = math.ceil((end - start) / step)
     view = ["0"] * slots
     for event in events:
-        if not event.busy or event.end <= start or event.start >= end:
+        if event.cancelled or event.end <= start or event.start >= end:
             continue
+        digit = AVAILABILITY_DIGITS[event.status]
         first = max(0, (event.start - start) // step)
         last = min(slots, -((start - event.end) // step))  # ceil((event.end - start) / step)
-        view[first:last] = ["2"] * max(0, last - first)
+        for slot in range(first, last):
+            if AVAILABILITY_PRECEDENCE.index(digit) > AVAILABILITY_PRECEDENCE.index(view[slot]):
+                view[slot] = digit
     return "".join(view)
 
 
@@ -293,7 +321,7 @@ def event_properties(organizer: Callable[[EmulatedEvent], object]) -> EventPrope
         "end": lambda e: graph_datetime(e.end),
         "isAllDay": lambda e: False,
         "isCancelled": lambda e: e.cancelled,
-        "showAs": lambda e: "busy" if e.busy else "free",
+        "showAs": lambda e: e.status,
         "type": lambda e: "singleInstance",
         "attendees": lambda e: [
             {

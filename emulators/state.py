@@ -35,6 +35,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+SHOW_AS_STATUSES = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
+"""Free/busy statuses as Graph's `showAs` spells them; each emulator renders them in its own vocabulary."""
+LEGACY_FREE_BUSY = {
+    "free": "Free",
+    "tentative": "Tentative",
+    "busy": "Busy",
+    "oof": "OOF",
+    "workingElsewhere": "WorkingElsewhere",
+    "unknown": "NoData",
+}
+"""Each status as EWS's LegacyFreeBusyStatus names it (NoData: the status is unknown)."""
+NOT_BLOCKING_SHOW_AS = frozenset({"free", "workingelsewhere"})
+"""Statuses the services leave out of busy time (lower case); every other status is busy time."""
+
+
+def show_as_blocks(show_as: str) -> bool:
+    """Whether the services count an event shown this way as busy time (Exchange's merged free/busy view)."""
+    return show_as.lower() not in NOT_BLOCKING_SHOW_AS
+
+
 @dataclass(frozen=True)
 class EmulatedRecurrence:
     """A daily or weekly series: every `interval` days or weeks (on `weekdays`, Monday = 0), ending after `count`
@@ -73,6 +93,27 @@ class EmulatedEvent:
     occurrence_of: str | None = None
     """On one occurrence of a series (as EmulatorState.occurrences expands it): the series' id."""
 
+    def __setattr__(self, name: str, value: object) -> None:
+        """`show_as` and `busy` stay in sync: a status sets `busy`; a `busy` that contradicts it clears it."""
+        object.__setattr__(self, name, value)
+        show_as = getattr(self, "show_as", None)
+        if name == "show_as" and isinstance(value, str):
+            object.__setattr__(self, "busy", show_as_blocks(value))
+        elif name == "busy" and show_as is not None and show_as_blocks(show_as) != value:
+            object.__setattr__(self, "show_as", None)
+
+    @property
+    def status(self) -> str:
+        """The free/busy status as Graph's `showAs` spells it: `show_as`, else busy or free from `busy`."""
+        if self.show_as is not None:
+            return self.show_as
+        return "busy" if self.busy else "free"
+
+    @property
+    def legacy_free_busy_status(self) -> str:
+        """The status as EWS's LegacyFreeBusyStatus names it."""
+        return LEGACY_FREE_BUSY[self.status]
+
 
 @dataclass
 class EmulatedCalendar:
@@ -92,6 +133,8 @@ class EmulatedAccount:
     """Calendars this account sees, with its role on each (its own are OWNER)."""
     lost: set[str] = field(default_factory=set)
     """Calendars this account has lost access to (still listed by nobody, errors in free/busy)."""
+    personal: bool = False
+    """A personal Microsoft account (outlook.com, hotmail.com): Graph's getSchedule is not supported for it."""
     shared_mailbox: bool = False
     two_factor: bool = False
     lockout_threshold: int = 10
@@ -344,6 +387,8 @@ class EmulatorState:
         all_day: bool = False,
         recurrence: EmulatedRecurrence | None = None,
     ) -> EmulatedEvent:
+        if show_as is not None and show_as not in SHOW_AS_STATUSES:
+            raise ValueError(f"show_as must be one of {', '.join(SHOW_AS_STATUSES)}, not {show_as!r}")
         with self.lock:
             event = EmulatedEvent(
                 id=event_id or self.new_id("evt"),

@@ -5,7 +5,10 @@ Busy time comes from two Graph APIs because getSchedule answers per *mailbox* (i
 - getSchedule (<= 20 SMTP addresses, window < 62 days per request) for calendars that are provably the
   default calendar of a mailbox: the account's own default calendar, and a colleague's calendar whose id
   equals the one `GET /users/{owner}/calendar` returns (old-style shares where both sides use the owner's id);
-- calendarView (paged) for every other calendar, so each calendar id gets exactly its own busy time.
+- calendarView (paged) for every other calendar, so each calendar id gets exactly its own busy time;
+  and for every calendar of a personal Microsoft account, which getSchedule refuses (remembered once refused).
+
+Either way an item blocks time as scheduling.free_busy.blocks_time says of its status (any case).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from providers.http import RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
 from scheduling.calendars import AccessRole
+from scheduling.free_busy import blocks_time
 from scheduling.slots import BusyInterval
 
 MICROSOFT_SCOPES = (
@@ -53,8 +57,10 @@ MAILBOX_CONCURRENCY = 4
 CALENDAR_VIEW_PAGE_SIZE = 1000
 """Outlook resources (messages, events, calendarView) take $top from 1 to 1000 (the 999 cap is the directory's):
 the largest page means the fewest sequential nextLink round trips."""
-NOT_BUSY_STATUSES = frozenset({"free", "workingElsewhere"})
 LOST_ACCESS_STATUSES = frozenset({403, 404})
+SCHEDULE_UNSUPPORTED_STATUSES = frozenset({400, 403, 404})
+"""getSchedule refused as a whole (not per mailbox): personal Microsoft accounts (outlook.com, hotmail.com) are
+not supported by it; their busy time is read from calendarView instead."""
 PREFER_UTC = {"Prefer": 'outlook.timezone="UTC"'}
 
 
@@ -113,6 +119,12 @@ def parse_graph_datetime(value: Mapping[str, object]) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def status_of(item: Mapping[str, object], key: str) -> str | None:
+    """A free/busy status as Graph wrote it (`busy`, `Busy`, `workingElsewhere`...), None when missing."""
+    value = item.get(key)
+    return value if isinstance(value, str) else None
+
+
 def graph_error_message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -167,6 +179,8 @@ class MicrosoftCalendarProvider(CalendarProvider):
         self._known_primary = known_primary[1] if known_primary else None
         self._catalog: dict[str, _CalendarEntry] | None = None
         self._slots = asyncio.Semaphore(MAILBOX_CONCURRENCY)
+        self._schedule_unsupported = False
+        """getSchedule was refused for this account (a personal one): every calendar is read by calendarView."""
 
     # HTTP ------------------------------------------------------------------
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -356,6 +370,9 @@ class MicrosoftCalendarProvider(CalendarProvider):
                 else:
                     viewed.append(cid)
 
+        if self._schedule_unsupported:
+            viewed = [cid for cids in by_mailbox.values() for cid in cids] + viewed
+            by_mailbox = {}
         jobs: list[Awaitable[_Partial]] = []
         mailboxes = list(by_mailbox)
         for window_start, window_end in time_windows(start, end, SCHEDULE_MAX_WINDOW):
@@ -391,7 +408,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
         start: datetime,
         end: datetime,
     ) -> _Partial:
-        body = await self._json(
+        response = await self._request(
             "POST",
             f"{self.graph_url}/me/calendar/getSchedule",
             json={
@@ -402,6 +419,13 @@ class MicrosoftCalendarProvider(CalendarProvider):
             },
             headers=PREFER_UTC,
         )
+        if response.status_code in SCHEDULE_UNSUPPORTED_STATUSES:
+            self._schedule_unsupported = True
+            return await self._views_instead(mailboxes, calendars_of, start, end)
+        self._raise_for_status(response)
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ProviderRequestError("Microsoft Graph answered with an unexpected body")
         partial = _Partial(busy={}, lost=[])
         answered: set[str] = set()
         values = body.get("value")
@@ -417,13 +441,25 @@ class MicrosoftCalendarProvider(CalendarProvider):
             spans = [
                 BusyInterval(parse_graph_datetime(item["start"]), parse_graph_datetime(item["end"]))
                 for item in info.get("scheduleItems") or []
-                if isinstance(item, dict) and item.get("status") not in NOT_BUSY_STATUSES
+                if isinstance(item, dict) and blocks_time(status_of(item, "status"))
             ]
             for cid in calendar_ids:
                 partial.busy.setdefault(cid, []).extend(spans)
         for address in mailboxes:
             if address.lower() not in answered:
                 partial.lost.extend(calendars_of.get(address, []))
+        return partial
+
+    async def _views_instead(
+        self, mailboxes: Sequence[str], calendars_of: Mapping[str, list[str]], start: datetime, end: datetime
+    ) -> _Partial:
+        """The busy time getSchedule would have given, read from each calendar's calendarView."""
+        views = [self._calendar_view(cid, start, end) for address in mailboxes for cid in calendars_of.get(address, [])]
+        partial = _Partial(busy={}, lost=[])
+        for view in await self._gather(views):
+            partial.lost.extend(view.lost)
+            for cid, spans in view.busy.items():
+                partial.busy.setdefault(cid, []).extend(spans)
         return partial
 
     async def _calendar_view(self, calendar_id: str, start: datetime, end: datetime) -> _Partial:
@@ -444,7 +480,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
             self._raise_for_status(response)
             body = response.json()
             for event in body.get("value") or []:
-                if event.get("isCancelled") or event.get("showAs") in NOT_BUSY_STATUSES:
+                if event.get("isCancelled") or not blocks_time(status_of(event, "showAs")):
                     continue
                 spans.append(BusyInterval(parse_graph_datetime(event["start"]), parse_graph_datetime(event["end"])))
             link = body.get("@odata.nextLink")

@@ -107,6 +107,43 @@ async def test_get_busy_names_the_calendar_whose_access_was_lost(harness: Harnes
     assert caught.value.calendar_ids == (lost,)
 
 
+# busy semantics (one rule for every provider) -------------------------------------------------------------
+SHOWN_AS = ("free", "tentative", "busy", "oof", "workingElsewhere")
+"""One event per status, two hours apart; only tentative, busy and out of office block."""
+BLOCKING = ("tentative", "busy", "oof")
+
+
+@pytest.mark.parametrize("which", ["primary", "second"])
+async def test_only_tentative_busy_and_out_of_office_events_block(harness: Harness, which: str) -> None:
+    # given
+    calendar_id = harness.primary_id if which == "primary" else harness.second_id
+    starts = {status: T0 + timedelta(hours=2 * n) for n, status in enumerate(SHOWN_AS)}
+    for status, start in starts.items():
+        harness.state.add_event(
+            harness.emulator_calendar_id(calendar_id), start, start + timedelta(hours=1), status, show_as=status
+        )
+    # when
+    busy = await harness.provider.get_busy([calendar_id], T0 - timedelta(hours=1), T0 + timedelta(days=1))
+    # then
+    assert [(i.start, i.end) for i in busy.intervals[calendar_id]] == [
+        (starts[status], starts[status] + timedelta(hours=1)) for status in BLOCKING
+    ]
+
+
+async def test_free_and_working_elsewhere_beside_a_busy_event_leave_only_its_time(harness: Harness) -> None:
+    # given
+    calendar_id = harness.emulator_calendar_id(harness.primary_id)
+    harness.state.add_event(calendar_id, T0, T0 + timedelta(hours=4), "Working from home", show_as="workingElsewhere")
+    harness.state.add_event(calendar_id, T0, T0 + timedelta(hours=4), "Focus, open to meetings", show_as="free")
+    harness.state.add_event(calendar_id, T0 + timedelta(hours=1), T0 + timedelta(hours=2), "Call", show_as="busy")
+    # when
+    busy = await harness.provider.get_busy([harness.primary_id], T0, T0 + timedelta(days=1))
+    # then
+    assert [(i.start, i.end) for i in busy.intervals[harness.primary_id]] == [
+        (T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    ]
+
+
 async def test_create_event_lands_in_that_calendar_with_attendees(harness: Harness) -> None:
     # given
     draft = EventDraft(

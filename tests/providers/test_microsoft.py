@@ -154,6 +154,22 @@ async def test_shares_map_to_access_roles(world: MicrosoftWorld, state: Emulator
 
 
 # busy time -----------------------------------------------------------------------
+async def post_schedule(world: MicrosoftWorld, access: str, end: str) -> httpx.Response:
+    """The account's getSchedule from 2026-12-07 08:00 UTC to `end`, hour by hour."""
+    body = {
+        "schedules": [ACCOUNT],
+        "startTime": {"dateTime": "2026-12-07T08:00:00", "timeZone": "UTC"},
+        "endTime": {"dateTime": end, "timeZone": "UTC"},
+        "availabilityViewInterval": 60,
+    }
+    async with httpx.AsyncClient() as client:
+        return await client.post(
+            f"{world.settings.microsoft_graph_url}/me/calendar/getSchedule",
+            json=body,
+            headers={"Authorization": f"Bearer {access}"},
+        )
+
+
 async def test_get_schedule_is_chunked_by_twenty_mailboxes(world: MicrosoftWorld, state: EmulatorState) -> None:
     # given
     shared = share_colleagues(state, 45)
@@ -285,16 +301,8 @@ async def test_emulator_availability_view_marks_every_busy_interval(
     state.add_event(primary, T0 + timedelta(minutes=30), T0 + timedelta(minutes=90))  # slots 1 and 2
     state.add_event(primary, T0 + timedelta(hours=4), T0 + timedelta(hours=5))  # slot 5 only
     state.add_event(primary, T0 + timedelta(hours=6), T0 + timedelta(hours=7), busy=False)
-    url = f"{world.settings.microsoft_graph_url}/me/calendar/getSchedule"
-    body = {
-        "schedules": [ACCOUNT],
-        "startTime": {"dateTime": "2026-12-07T08:00:00", "timeZone": "UTC"},
-        "endTime": {"dateTime": "2026-12-07T16:00:00", "timeZone": "UTC"},
-        "availabilityViewInterval": 60,
-    }
-    async with httpx.AsyncClient() as client:
-        # when
-        answer = await client.post(url, json=body, headers={"Authorization": f"Bearer {access}"})
+    # when
+    answer = await post_schedule(world, access, "2026-12-07T16:00:00")
     # then
     assert answer.json()["value"][0]["availabilityView"] == "02200200"
 
@@ -450,3 +458,122 @@ async def test_provider_without_refresh_token_is_an_auth_error(
         assert store.inactive
     finally:
         await provider.aclose()
+
+
+# busy semantics and personal accounts ----------------------------------------------
+async def schedule_item_statuses(world: MicrosoftWorld, state: EmulatorState) -> list[str]:
+    """The availabilityView, then each scheduleItem's status, of the account's 08:00-20:00 getSchedule."""
+    access, _, _ = state.oauth.issue_tokens(ACCOUNT)
+    answer = await post_schedule(world, access, "2026-12-07T20:00:00")
+    info = answer.json()["value"][0]
+    return [info["availabilityView"], *(item["status"] for item in info["scheduleItems"])]
+
+
+async def test_emulator_writes_schedule_statuses_capitalised_with_their_digits(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given: 08:00 free, 09:00 tentative, 10:00 busy, 11:00 out of office, 12:00 working elsewhere
+    for n, status in enumerate(["free", "tentative", "busy", "oof", "workingElsewhere"]):
+        start = T0 - timedelta(hours=1) + timedelta(hours=n)
+        state.add_event(world.harness.primary_id, start, start + timedelta(hours=1), show_as=status)
+    # out of office over a busy 17:00-19:00: the stronger status shows where they overlap
+    state.add_event(world.harness.primary_id, T0 + timedelta(hours=8), T0 + timedelta(hours=10), show_as="busy")
+    state.add_event(world.harness.primary_id, T0 + timedelta(hours=9), T0 + timedelta(hours=10), show_as="oof")
+    # when
+    view, *statuses = await schedule_item_statuses(world, state)
+    # then
+    assert view == "012340000230"
+    assert statuses == ["Free", "Tentative", "Busy", "Oof", "WorkingElsewhere", "Busy", "Oof"]
+
+
+@pytest.mark.parametrize(("status", "blocks"), [("WorkingElsewhere", False), ("Free", False), ("Tentative", True)])
+async def test_schedule_statuses_are_compared_case_insensitively(
+    world: MicrosoftWorld, state: EmulatorState, status: str, blocks: bool
+) -> None:
+    # given: getSchedule writes "Free", "WorkingElsewhere" (capitalised); events write "free", "workingElsewhere"
+    state.add_event(world.harness.primary_id, T0, T0 + timedelta(hours=1), show_as=status[0].lower() + status[1:])
+    # when
+    busy = await world.harness.provider.get_busy([world.harness.primary_id], T0, T0 + timedelta(days=1))
+    # then
+    assert world.calls["getSchedule"] == 1
+    assert bool(busy.intervals[world.harness.primary_id]) is blocks
+
+
+async def test_emulator_refuses_get_schedule_for_a_personal_account(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given
+    state.account(ACCOUNT).personal = True  # type: ignore[union-attr]
+    access, _, _ = state.oauth.issue_tokens(ACCOUNT)
+    # when
+    answer = await post_schedule(world, access, "2026-12-07T16:00:00")
+    # then
+    assert answer.status_code == 400
+    assert "personal Microsoft accounts" in answer.json()["error"]["message"]
+
+
+async def test_a_personal_account_reads_busy_time_from_the_calendar_view_once_refused(
+    world: MicrosoftWorld, state: EmulatorState, sleeps: RecordedSleeps
+) -> None:
+    # given
+    state.account(ACCOUNT).personal = True  # type: ignore[union-attr]
+    primary, second = world.harness.primary_id, world.harness.second_id
+    state.add_event(primary, T0, T0 + timedelta(hours=1), show_as="busy")
+    state.add_event(primary, T0 + timedelta(hours=2), T0 + timedelta(hours=3), show_as="workingElsewhere")
+    state.add_event(primary, T0 + timedelta(hours=4), T0 + timedelta(hours=5), show_as="oof")
+    state.add_event(second, T0 + timedelta(hours=6), T0 + timedelta(hours=7), show_as="tentative")
+    # when: two page views
+    first = await world.harness.provider.get_busy([primary, second], T0, T0 + timedelta(days=1))
+    again = await world.harness.provider.get_busy([primary, second], T0, T0 + timedelta(days=1))
+    # then: getSchedule is asked once, never retried; then calendarView answers for every calendar
+    for busy in (first, again):
+        assert [(i.start, i.end) for i in busy.intervals[primary]] == [
+            (T0, T0 + timedelta(hours=1)),
+            (T0 + timedelta(hours=4), T0 + timedelta(hours=5)),
+        ]
+        assert [(i.start, i.end) for i in busy.intervals[second]] == [
+            (T0 + timedelta(hours=6), T0 + timedelta(hours=7))
+        ]
+    assert world.calls["getSchedule"] == 1
+    assert world.calls["calendarView"] == 4
+    assert sleeps.calls == []
+
+
+async def test_a_personal_account_reads_every_page_of_its_calendar_view(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given: more events than one calendarView page holds
+    state.account(ACCOUNT).personal = True  # type: ignore[union-attr]
+    primary = world.harness.primary_id
+    for n in range(1200):
+        start = T0 + timedelta(minutes=2 * n)
+        state.add_event(primary, start, start + timedelta(minutes=1), show_as="busy")
+    # when
+    busy = await world.harness.provider.get_busy([primary], T0, T0 + timedelta(days=3))
+    # then
+    assert len(busy.intervals[primary]) == 1200
+    assert world.calls["calendarView"] == 2
+
+
+async def test_a_personal_account_is_known_by_its_user_principal_name(
+    world: MicrosoftWorld, state: EmulatorState
+) -> None:
+    # given: Graph leaves `mail` empty for personal accounts
+    state.account(ACCOUNT).personal = True  # type: ignore[union-attr]
+    # when
+    email = await world.harness.provider.account_email()
+    # then
+    assert email == ACCOUNT
+
+
+async def test_a_personal_account_keeps_the_lost_access_rules(world: MicrosoftWorld, state: EmulatorState) -> None:
+    # given
+    state.account(ACCOUNT).personal = True  # type: ignore[union-attr]
+    await world.harness.provider.list_calendars()
+    state.lose_access(ACCOUNT, world.harness.second_id)
+    # when / then
+    with pytest.raises(CalendarAccessLost) as caught:
+        await world.harness.provider.get_busy(
+            [world.harness.primary_id, world.harness.second_id], T0, T0 + timedelta(days=1)
+        )
+    assert caught.value.calendar_ids == (world.harness.second_id,)
