@@ -3,12 +3,14 @@ chosen as availability calendars, their busy time checked, and lost and regained
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from db.models import CalendarConnection, ConnectionStatus
 from emulators.state import AccessRole
 from meetgraph.services import Services
 from tests.booking.conftest import mailbox  # noqa: F401 (the fixture, shared with the booking tests)
@@ -235,6 +237,30 @@ async def test_another_users_connection_is_not_found(
     result = await add_shared(gql, other, connection_id)
     # then
     assert result["__typename"] == "NotFoundError"
+    assert await counts(services) == before
+
+
+async def test_an_inactive_connection_tries_no_login_and_adds_nothing(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services
+) -> None:
+    # given
+    share_bob(world)
+    token, connection_id = await exchange_user(gql, http)
+    async with services.sessionmaker() as session:
+        connection = await session.get(CalendarConnection, uuid.UUID(connection_id))
+        assert connection is not None
+        connection.status = ConnectionStatus.INACTIVE  # its login was refused: the password must be re-entered
+        session.add(connection)
+        await session.commit()
+    traffic = world.exchange_app.state.traffic.operations
+    asked = len(traffic)
+    before = await counts(services)
+    # when
+    result = await add_shared(gql, token, connection_id)
+    # then
+    assert result["__typename"] == "ProviderError"
+    assert "reconnect" in result["message"]
+    assert len(traffic) == asked
     assert await counts(services) == before
 
 
