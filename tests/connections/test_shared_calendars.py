@@ -22,7 +22,7 @@ from tests.utils.graphql import GraphQLClient
 from tests.utils.mail import Mailbox
 from tests.utils.meeting import book, my_meetings
 from tests.utils.page import AVAILABLE_SLOTS, page_owner
-from tests.utils.settings import save_settings_ok
+from tests.utils.settings import REMOVE_INACTIVE_CALENDAR, save_settings_ok
 from tests.utils.user import create_user
 
 OWNER = "ada@example.com"
@@ -172,6 +172,29 @@ async def test_restored_share_makes_the_calendar_active_and_the_page_bookable(
     settings = (await gql(SETTINGS, token=token))["me"]["calendarSettings"]
     assert settings == {"availabilityCalendars": [{"id": calendar_id, "status": "ACTIVE"}], "inactiveCalendars": []}
     assert (await book(gql, slug, SLOT))["__typename"] == "SlotUnavailableError"  # bob's busy hour, read again
+
+
+async def test_an_inactive_shared_calendar_removed_lets_the_page_take_bookings_again(
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    world: World,
+    services: Services,
+    mailbox: Mailbox,  # noqa: F811
+) -> None:
+    # given
+    token, slug, calendar_id = await owner_with_bob_available(gql, http, world)
+    world.exchange.lose_access(EXCHANGE_USER, world.exchange.account(BOB).primary_calendar_id)  # type: ignore[union-attr]
+    assert (await book(gql, slug, SLOT))["__typename"] == "CalendarAccessLostError"
+    # when
+    removed = (await gql(REMOVE_INACTIVE_CALENDAR, {"id": calendar_id}, token))["removeInactiveCalendar"]
+    result = await book(gql, slug, SLOT)
+    # then
+    assert removed["__typename"] == "CalendarSettingsSuccess", removed
+    assert result["__typename"] == "BookMeetingSuccess", result
+    assert (await gql(SETTINGS, token=token))["me"]["calendarSettings"] == {
+        "availabilityCalendars": [],
+        "inactiveCalendars": [],
+    }
 
 
 @pytest.mark.parametrize(
