@@ -57,6 +57,13 @@ def share_bob(world: World, role: AccessRole = AccessRole.READER) -> str:
     return bob.primary_calendar_id
 
 
+def revoke_bob(world: World) -> str:
+    """Bob stops sharing his Calendar with the connected Exchange account; returns its folder id."""
+    bob_calendar = world.exchange.account(BOB).primary_calendar_id  # type: ignore[union-attr]
+    world.exchange.lose_access(EXCHANGE_USER, bob_calendar)
+    return bob_calendar
+
+
 async def only_connection(gql: GraphQLClient, token: str) -> str:
     (connection,) = (await gql(CONNECTIONS, token=token))["me"]["calendarConnections"]
     connection_id: str = connection["id"]
@@ -137,8 +144,7 @@ async def test_revoked_share_blocks_the_page_mails_the_owner_and_turns_the_calen
 ) -> None:
     # given
     token, slug, calendar_id = await owner_with_bob_available(gql, http, world)
-    bob_calendar = world.exchange.account(BOB).primary_calendar_id  # type: ignore[union-attr]
-    world.exchange.lose_access(EXCHANGE_USER, bob_calendar)
+    revoke_bob(world)
     # when
     result = await book(gql, slug, SLOT + timedelta(hours=2))
     await services.drain()
@@ -156,13 +162,11 @@ async def test_restored_share_makes_the_calendar_active_and_the_page_bookable(
     gql: GraphQLClient,
     http: httpx.AsyncClient,
     world: World,
-    services: Services,
     mailbox: Mailbox,  # noqa: F811
 ) -> None:
     # given
     token, slug, calendar_id = await owner_with_bob_available(gql, http, world)
-    bob_calendar = world.exchange.account(BOB).primary_calendar_id  # type: ignore[union-attr]
-    world.exchange.lose_access(EXCHANGE_USER, bob_calendar)
+    bob_calendar = revoke_bob(world)
     assert (await book(gql, slug, SLOT + timedelta(hours=2)))["__typename"] == "CalendarAccessLostError"
     # when
     world.exchange.restore_access(EXCHANGE_USER, bob_calendar)
@@ -178,12 +182,11 @@ async def test_an_inactive_shared_calendar_removed_lets_the_page_take_bookings_a
     gql: GraphQLClient,
     http: httpx.AsyncClient,
     world: World,
-    services: Services,
     mailbox: Mailbox,  # noqa: F811
 ) -> None:
     # given
     token, slug, calendar_id = await owner_with_bob_available(gql, http, world)
-    world.exchange.lose_access(EXCHANGE_USER, world.exchange.account(BOB).primary_calendar_id)  # type: ignore[union-attr]
+    revoke_bob(world)
     assert (await book(gql, slug, SLOT))["__typename"] == "CalendarAccessLostError"
     # when
     removed = (await gql(REMOVE_INACTIVE_CALENDAR, {"id": calendar_id}, token))["removeInactiveCalendar"]
