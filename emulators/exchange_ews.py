@@ -89,8 +89,19 @@ class EwsContext:
                 raise access_denied()
             return self.root()
         if name == "calendar":
+            if owner is not self.account:
+                return self.shared_calendar(owner)
             return self.folder_by_id(owner.primary_calendar_id)
         raise MessageError("ErrorFolderNotFound", f"The distinguished folder {name} was not found.")
+
+    def shared_calendar(self, owner: EmulatedAccount) -> WireFolder:
+        """Another mailbox's Calendar folder, opened by address. Only a share that makes the folder visible
+        (Reviewer and up) opens it; free/busy only (AvailabilityOnly, what Exchange grants everyone by default)
+        does not, so it answers ErrorAccessDenied like no share at all."""
+        folder = self.folder_by_id(owner.primary_calendar_id)
+        if folder.role is AccessRole.FREE_BUSY:
+            raise access_denied()
+        return folder
 
     def resolve(self, elem: ET.Element) -> WireFolder:
         """A t:FolderId or t:DistinguishedFolderId element as a folder this account may see."""

@@ -143,3 +143,18 @@ class CalendarProvider(abc.ABC):
 
     async def aclose(self) -> None:
         """Release network resources."""
+
+    async def shared_calendar(self, address: str) -> ProviderCalendar:
+        """The calendar of another mailbox, `address`, as the account reads it (never primary, never owned).
+
+        Raises CalendarNotShared when the account cannot read its event details; UnsupportedOperation where the
+        provider offers no way to open another mailbox's calendar by address (the default)."""
+        raise UnsupportedOperation(
+            "This calendar service cannot add another mailbox's calendar by address; the calendars shared with the "
+            "account are listed when it is connected"
+        )
+
+
+class CalendarNotShared(ProviderError):
+    """Another mailbox's calendar the account cannot read with event details: no such mailbox, not shared with
+    the account, or shared as free/busy only."""

@@ -10,6 +10,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import Calendar, CalendarConnection, CalendarSettings, ConnectionStatus, Domain
 from meetgraph.context import Context
+from resolvers.ids import parse_id
+from scheduling.errors import NotFound
 
 
 def calendars_of(user_id: uuid.UUID) -> SelectOfScalar[Calendar]:
@@ -19,6 +21,15 @@ def calendars_of(user_id: uuid.UUID) -> SelectOfScalar[Calendar]:
         .join(CalendarConnection, col(Calendar.connection_id) == CalendarConnection.id)
         .where(CalendarConnection.user_id == user_id)
     )
+
+
+async def user_calendar(session: AsyncSession, user_id: uuid.UUID, calendar_id: str) -> Calendar:
+    """The user's calendar with the public id `calendar_id`; NotFound for a malformed id or another user's."""
+    key = parse_id(calendar_id, "calendar")
+    found = (await session.exec(calendars_of(user_id).where(Calendar.id == key))).first()
+    if found is None:
+        raise NotFound("calendar not found")
+    return found
 
 
 async def load_settings(session: AsyncSession, user_id: uuid.UUID) -> CalendarSettings:

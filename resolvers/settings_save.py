@@ -13,11 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from db.models import Calendar, CalendarConnection, CalendarSettings, Domain, SchedulingPage, User
 from meetgraph.context import Context
 from resolvers import calendar_writes
-from resolvers.ids import parse_id
-from resolvers.settings import calendars_of, connections_of, load_settings
+from resolvers.settings import calendars_of, connections_of, load_settings, user_calendar
 from scheduling import settings_rules
 from scheduling.calendars import ProviderKind
-from scheduling.errors import NotFound
 
 
 def _choice(calendar: Calendar) -> settings_rules.CalendarChoice:
@@ -125,11 +123,8 @@ async def set_pages_active(ctx: Context, active: bool) -> CalendarSettings:
 async def remove_inactive_calendar(ctx: Context, calendar_id: str) -> CalendarSettings:
     """Drop a calendar whose access was lost, so the user's pages take bookings again."""
     user = ctx.require_user()
-    key = parse_id(calendar_id, "calendar")
     async with ctx.db() as session:
-        found = (await session.exec(calendars_of(user.id).where(Calendar.id == key))).first()
-        if found is None:
-            raise NotFound("calendar not found")
+        found = await user_calendar(session, user.id, calendar_id)
         settings_rules.check_removable(_choice(found))
         await session.delete(found)
         settings = await load_settings(session, user.id)

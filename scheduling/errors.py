@@ -64,3 +64,7 @@ class PagesDisabled(UserError):
 
 class DomainUnverified(UserError):
     """The DNS does not hold (or could not be asked whether it holds) a domain's verification record."""
+
+
+class CalendarNotReadable(UserError):
+    """Another mailbox's calendar the connected account cannot read with event details (or no such mailbox)."""

@@ -38,6 +38,7 @@ from schema.error_codes import (
 from schema.meetings import MeetingsMutation
 from schema.pages import PagesMutation, PagesQuery
 from schema.settings import SettingsMutation
+from schema.shared_calendars import SharedCalendarsMutation
 from schema.tasks import TasksMutation
 from schema.users import UsersMutation, UsersQuery
 
@@ -56,6 +57,7 @@ class Mutation(
     UsersMutation,
     ApiTokensMutation,
     ConnectionsMutation,
+    SharedCalendarsMutation,
     SettingsMutation,
     PagesMutation,
     DomainsMutation,

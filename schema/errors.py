@@ -135,3 +135,14 @@ class PagesDisabledError(Error):
 )
 class DomainVerificationError(Error):
     pass
+
+
+@strawberry.type(
+    description=(
+        "The connected account cannot read that mailbox's calendar with event details: no such mailbox, the "
+        "calendar is not shared with the account, or only free/busy is shared. Its owner must share it with at "
+        "least Reviewer permission (can view all details); nothing was added."
+    )
+)
+class CalendarNotSharedError(Error):
+    pass

@@ -27,6 +27,7 @@ ERROR_TYPES: dict[type[e.UserError], type[g.Error]] = {
     e.AccessLost: g.CalendarAccessLostError,
     e.PagesDisabled: g.PagesDisabledError,
     e.DomainUnverified: g.DomainVerificationError,
+    e.CalendarNotReadable: g.CalendarNotSharedError,
 }
 
 

@@ -276,3 +276,15 @@ class ExchangeCalendarProvider(CalendarProvider):
         if account is None or self._accounts is not None:
             return  # a shared account stays open in its cache for the next request
         await asyncio.to_thread(close_protocol, account.protocol)
+
+    async def shared_calendar(self, address: str) -> ProviderCalendar:
+        """GetFolder on the distinguished calendar of mailbox `address` (providers.exchange.shared); its busy time is
+        then read by folder id like the account's own calendars."""
+
+        from providers.exchange.shared import shared_calendar_folder
+
+        def find() -> ProviderCalendar:
+            folder = shared_calendar_folder(self._ews(), address)
+            return ProviderCalendar(folder.id, folder.name, False, folder.role)
+
+        return await self._run(find)
