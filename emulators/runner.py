@@ -18,10 +18,27 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
-    """Run `app` until the block ends; yields its base URL (no trailing slash)."""
+def serve_in_thread(
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    *,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> Iterator[str]:
+    """Run `app` until the block ends (over TLS with a certificate and key file); yields its base URL (no trailing
+    slash)."""
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws="websockets-sansio",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -35,7 +52,7 @@ def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1", port: int | None = No
     if not server.started:
         raise RuntimeError(f"server on {host}:{port} did not start")
     try:
-        yield f"http://{host}:{port}"
+        yield f"{'https' if ssl_certfile else 'http'}://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -130,6 +130,7 @@ def get_provider(
             retry=services.retry,
             accounts=services.exchange_accounts,
             outbound=OutboundPolicy.parse(services.settings.exchange_private_networks),
+            ca_bundle=services.settings.exchange_ca_bundle,
         )
     return oauth_provider(
         kind,

@@ -158,3 +158,38 @@ class CalendarProvider(abc.ABC):
 class CalendarNotShared(ProviderError):
     """Another mailbox's calendar the account cannot read with event details: no such mailbox, not shared with
     the account, or shared as free/busy only."""
+
+
+class CertificateNotTrusted(ProviderUnavailable):
+    """The server's TLS certificate is not trusted (a private CA, self-signed, expired or for another name)."""
+
+
+class NotAnExchangeEndpoint(ProviderUnavailable):
+    """The server at the URL answered, but not as Exchange Web Services (a web page, a redirect to Outlook on the
+    web, another service)."""
+
+
+class AuthMethodUnsupported(ProviderAuthError):
+    """The server offers no login method we speak with a password (we speak NTLM and Basic)."""
+
+
+class ModernAuthOnly(AuthMethodUnsupported):
+    """The server takes OAuth (modern auth) tokens only: no password login is possible."""
+
+
+class ExchangeOnlineAccount(ModernAuthOnly):
+    """The mailbox is in Exchange Online (Microsoft 365), which takes no passwords for EWS: connect it as
+    Office 365 instead."""
+
+
+class AccountDisabled(AccountLockedOut):
+    """The server says the account is disabled: only its administrator can enable it."""
+
+
+class MailboxTemporarilyUnavailable(ProviderUnavailable):
+    """The mailbox is briefly out of reach (being moved, its database failing over): retried, never final."""
+
+
+class EndpointUnreachable(ProviderUnavailable):
+    """No server of the kind answered at a user-given address; told alike whatever the cause (a refused address,
+    a closed port, a timeout, DNS), so nobody can map a network through it."""

@@ -6,11 +6,39 @@ from dataclasses import dataclass
 
 from db.models import CalendarConnection
 from meetgraph.context import Context
-from providers.base import ProviderAuthError, ProviderError, ProviderVersionError
+from providers.base import (
+    AccountDisabled,
+    AccountLockedOut,
+    AuthMethodUnsupported,
+    CertificateNotTrusted,
+    EndpointUnreachable,
+    ExchangeOnlineAccount,
+    ModernAuthOnly,
+    NotAnExchangeEndpoint,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderUnavailable,
+    ProviderVersionError,
+)
 from resolvers.connection_store import Verified, check_not_shared, free_slot, store_connection
 from scheduling import connection_rules, validation
 from scheduling.calendars import ProviderKind
-from scheduling.errors import ExchangeVersion, ProviderFailure
+from scheduling.errors import ExchangeVersion, ProviderFailure, ProviderFailureReason
+
+REASONS: tuple[tuple[type[ProviderError], ProviderFailureReason], ...] = (
+    (ExchangeOnlineAccount, ProviderFailureReason.EXCHANGE_ONLINE),
+    (ModernAuthOnly, ProviderFailureReason.MODERN_AUTH_ONLY),
+    (AuthMethodUnsupported, ProviderFailureReason.UNSUPPORTED_AUTHENTICATION),
+    (AccountDisabled, ProviderFailureReason.ACCOUNT_DISABLED),
+    (AccountLockedOut, ProviderFailureReason.ACCOUNT_LOCKED_OUT),
+    (ProviderAuthError, ProviderFailureReason.LOGIN_REFUSED),
+    (CertificateNotTrusted, ProviderFailureReason.CERTIFICATE_NOT_TRUSTED),
+    (NotAnExchangeEndpoint, ProviderFailureReason.NOT_EXCHANGE_ENDPOINT),
+    (EndpointUnreachable, ProviderFailureReason.UNREACHABLE),
+    (ProviderRateLimited, ProviderFailureReason.TEMPORARILY_UNAVAILABLE),
+)
+"""The reason answered for a provider error: the first entry it is an instance of (most specific first)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +72,7 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
             autodiscover_url=settings.exchange_autodiscover_url,
             retry=ctx.services.retry,
             outbound=OutboundPolicy.parse(settings.exchange_private_networks),
+            ca_bundle=settings.exchange_ca_bundle,
         )
         try:
             calendars = await provider.list_calendars()
@@ -51,12 +80,20 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
             await provider.aclose()
     except ProviderVersionError as exc:
         raise ExchangeVersion(exc.message) from exc
-    except ProviderAuthError as exc:
-        raise ProviderFailure(exc.message) from exc
     except ProviderError as exc:
-        raise ProviderFailure(f"Exchange server: {exc.message}") from exc
+        raise ProviderFailure(exc.message, reason_for(exc)) from exc
     verified = Verified(kind=ProviderKind.EXCHANGE, email=email, credentials=resolved.to_dict(), calendars=calendars)
     async with ctx.db() as session:
         connection = await store_connection(session, ctx.services, user.id, verified)
         await session.commit()
     return connection
+
+
+def reason_for(exc: ProviderError) -> ProviderFailureReason | None:
+    """Why the server refused, as answered to the user (None when nothing more can be said)."""
+    for kind, reason in REASONS:
+        if isinstance(exc, kind):
+            return reason
+    if isinstance(exc, ProviderUnavailable):
+        return ProviderFailureReason.TEMPORARILY_UNAVAILABLE
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 
 class UserError(Exception):
     def __init__(self, message: str, field: str | None = None) -> None:
@@ -34,8 +36,25 @@ class ConnectionLimit(UserError):
     pass
 
 
+class ProviderFailureReason(Enum):
+    """Why a calendar server refused, when the user can act on it (see schema ProviderErrorReason)."""
+
+    LOGIN_REFUSED = "login_refused"
+    ACCOUNT_LOCKED_OUT = "account_locked_out"
+    ACCOUNT_DISABLED = "account_disabled"
+    CERTIFICATE_NOT_TRUSTED = "certificate_not_trusted"
+    NOT_EXCHANGE_ENDPOINT = "not_exchange_endpoint"
+    UNSUPPORTED_AUTHENTICATION = "unsupported_authentication"
+    MODERN_AUTH_ONLY = "modern_auth_only"
+    EXCHANGE_ONLINE = "exchange_online"
+    UNREACHABLE = "unreachable"
+    TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
+
+
 class ProviderFailure(UserError):
-    pass
+    def __init__(self, message: str, reason: ProviderFailureReason | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ExchangeVersion(UserError):

@@ -236,7 +236,8 @@ class ConnectionsMutation:
             "email, password or ewsUrl, or an address that is another user's inbox; SharedInboxError when the "
             "address is a shared inbox; ConnectionLimitError when the user holds the calendar accounts they "
             "may; ExchangeVersionError before Exchange 2010 SP2; ProviderError when the server refuses the "
-            "sign-in or cannot be reached."
+            "sign-in or cannot be reached, with a `reason` when the user can act on it (e.g. EXCHANGE_ONLINE: "
+            "connect as Office 365; CERTIFICATE_NOT_TRUSTED; NOT_EXCHANGE_ENDPOINT; ACCOUNT_LOCKED_OUT)."
         )
     )
     async def connect_exchange_calendar(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
+from scheduling.errors import ProviderFailureReason
+from schema.base import _graphql_enum
+
 MESSAGE = "What went wrong, in English. Branch on __typename, never on this text."
 
 
@@ -70,6 +73,38 @@ class ConnectionLimitError(Error):
     pass
 
 
+R = ProviderFailureReason
+ProviderErrorReason = _graphql_enum(
+    ProviderFailureReason,
+    name="ProviderErrorReason",
+    description="Why the calendar server refused, when the user can act on it; the message says what to do.",
+    values={
+        R.LOGIN_REFUSED: "The server refused the email/username and password.",
+        R.ACCOUNT_LOCKED_OUT: (
+            "The server says the account is locked (too many failed sign-ins); unlock it before trying again."
+        ),
+        R.ACCOUNT_DISABLED: "The server says the account is disabled; its administrator must enable it.",
+        R.CERTIFICATE_NOT_TRUSTED: (
+            "The server's TLS certificate is not trusted (private CA, self-signed, expired or for another "
+            "host name); an operator can trust a private CA with MEETGRAPH_EXCHANGE_CA_BUNDLE."
+        ),
+        R.NOT_EXCHANGE_ENDPOINT: (
+            "The server answered, but not as Exchange Web Services (a web page, a redirect to Outlook on the "
+            "web): the URL is not the EWS URL."
+        ),
+        R.UNSUPPORTED_AUTHENTICATION: (
+            "The server offers no password sign-in we speak (only Kerberos/Negotiate); NTLM or Basic is needed."
+        ),
+        R.MODERN_AUTH_ONLY: "The server accepts OAuth (modern authentication) only, no passwords.",
+        R.EXCHANGE_ONLINE: (
+            "The mailbox is in Exchange Online (Microsoft 365), which takes no passwords: connect it as Office 365."
+        ),
+        R.UNREACHABLE: "No Exchange server answered at the address (the cause is not told).",
+        R.TEMPORARILY_UNAVAILABLE: "The server or mailbox is briefly unavailable (busy, being moved); try again later.",
+    },
+)
+
+
 @strawberry.type(
     description=(
         "A calendar provider refused or could not be reached (login refused, authorization refused, "
@@ -77,7 +112,13 @@ class ConnectionLimitError(Error):
     )
 )
 class ProviderError(Error):
-    pass
+    reason: ProviderFailureReason | None = strawberry.field(
+        default=None,
+        description=(
+            "Why, when the user can act on it (set by connectExchangeCalendar); null otherwise. Clients may "
+            "branch on it; new values may be added."
+        ),
+    )
 
 
 @strawberry.type(description="The Exchange server is older than Exchange 2010 SP2, which is needed.")

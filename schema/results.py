@@ -35,6 +35,8 @@ def to_error(exc: e.UserError) -> g.Error:
     kind = ERROR_TYPES[type(exc)]
     if kind is g.ValidationError:
         return g.ValidationError(message=exc.message, field=exc.field)
+    if isinstance(exc, e.ProviderFailure):
+        return g.ProviderError(message=exc.message, reason=exc.reason)
     return kind(message=exc.message)
 
 

@@ -8,11 +8,16 @@ from dataclasses import replace
 from typing import TypeVar
 
 from providers.base import (
+    CertificateNotTrusted,
+    EndpointUnreachable,
+    ExchangeOnlineAccount,
+    MailboxTemporarilyUnavailable,
+    NotAnExchangeEndpoint,
     ProviderAuthError,
-    ProviderUnavailable,
     ProviderVersionError,
 )
 from providers.exchange.credentials import ExchangeCredentials
+from providers.exchange.errors import EXCHANGE_ONLINE, is_exchange_online, is_exchange_online_mailbox
 from providers.exchange.provider import ExchangeCalendarProvider
 from providers.exchange.session import NotDiscovered, autodiscover, check_version, with_retry
 from providers.http import RetryPolicy
@@ -24,8 +29,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UNREACHABLE_MESSAGE = "no Exchange server (EWS) answered at this address; check the EWS URL"
-"""The one answer to every failure to reach an EWS endpoint (refused by policy, closed port, not EWS, timeout, DNS):
-telling them apart would let any user map the server's network."""
+"""The one answer to every failure to reach an EWS endpoint (refused by policy, closed port, timeout, DNS): telling
+them apart would let any user map the server's network."""
+ANSWERED = (
+    ProviderAuthError,
+    ProviderVersionError,
+    NotDiscovered,
+    CertificateNotTrusted,
+    NotAnExchangeEndpoint,
+    MailboxTemporarilyUnavailable,
+)
+"""Failures told as they are: each needs a connection the outbound policy allowed, to the host the user named (or
+autodiscover found), and says only what that server itself answered once connected (its certificate, its HTTP
+answer, the logins it offers); nothing about addresses that could not be reached."""
 
 
 async def connect_exchange(
@@ -34,22 +50,29 @@ async def connect_exchange(
     autodiscover_url: str | None = None,
     retry: RetryPolicy | None = None,
     outbound: OutboundPolicy | None = None,
+    ca_bundle: str | None = None,
 ) -> tuple[ExchangeCalendarProvider, ExchangeCredentials]:
     """Validate the credentials against the server before anything is saved.
 
     Resolves the EWS URL (autodiscover when missing), logs in, requires Exchange 2010 SP2 or later and reads the
     Calendar folder. Returns the provider and the credentials with the resolved EWS URL. Every connection (the EWS
-    URL, autodiscover's answer, redirects) is checked against `outbound` (public https only by default). A refused
-    login and a too old server have their own errors; any other failure to talk EWS there is one ProviderUnavailable
-    with UNREACHABLE_MESSAGE, whatever it was (refused address, closed port, another service, timeout, DNS).
+    URL, autodiscover's answer, redirects) is checked against `outbound` (public https only by default) and trusts
+    `ca_bundle`'s CAs besides the system's. An Exchange Online mailbox (its EWS host, or a mail domain only Exchange
+    Online serves) is refused before any network call, and so is an EWS URL autodiscover finds there: they connect as
+    Office 365. What the server answered once connected has its own error (ANSWERED); any other failure to talk EWS
+    is one EndpointUnreachable with UNREACHABLE_MESSAGE (refused address, closed port, timeout, DNS).
     """
     policy = retry or RetryPolicy()
     guard = outbound or OutboundPolicy()
+    check_not_exchange_online(credentials)
     resolved = credentials
     if not credentials.ews_url:
-        url = await reached(with_retry(policy, lambda: autodiscover(credentials, autodiscover_url), guard))
+        url = await reached(
+            with_retry(policy, lambda: autodiscover(credentials, autodiscover_url), guard, ca_bundle=ca_bundle)
+        )
         resolved = replace(credentials, ews_url=url)
-    provider = ExchangeCalendarProvider(resolved, retry=policy, outbound=guard)
+        check_not_exchange_online(resolved)
+    provider = ExchangeCalendarProvider(resolved, retry=policy, outbound=guard, ca_bundle=ca_bundle)
 
     def validate() -> None:
         account = provider._ews()
@@ -57,7 +80,7 @@ async def connect_exchange(
         _ = account.calendar  # GetFolder: the Calendar folder must be readable
 
     try:
-        await reached(with_retry(policy, validate, guard))
+        await reached(with_retry(policy, validate, guard, ca_bundle=ca_bundle))
     except BaseException:
         await provider.aclose()
         raise
@@ -65,13 +88,21 @@ async def connect_exchange(
     return provider, resolved
 
 
+def check_not_exchange_online(credentials: ExchangeCredentials) -> None:
+    """ExchangeOnlineAccount when the EWS URL or the mail domain is Exchange Online's (no network call)."""
+    if (credentials.ews_url and is_exchange_online(credentials.ews_url)) or is_exchange_online_mailbox(
+        credentials.email
+    ):
+        raise ExchangeOnlineAccount(EXCHANGE_ONLINE)
+
+
 async def reached(step: Awaitable[T]) -> T:
-    """`step`'s result; its failures other than a refused login, a too old server or autodiscover finding nothing
-    become the one UNREACHABLE_MESSAGE error (the cause is logged, not answered)."""
+    """`step`'s result; its failures other than what the connected server answered (ANSWERED) become the one
+    UNREACHABLE_MESSAGE error (the cause is logged, not answered)."""
     try:
         return await step
-    except (ProviderAuthError, ProviderVersionError, NotDiscovered):
+    except ANSWERED:
         raise
     except Exception as exc:
         log.info("Exchange endpoint not reached: %s: %s", type(exc).__name__, exc)
-        raise ProviderUnavailable(UNREACHABLE_MESSAGE) from exc
+        raise EndpointUnreachable(UNREACHABLE_MESSAGE) from exc

@@ -80,13 +80,15 @@ class ExchangeCalendarProvider(CalendarProvider):
         retry: RetryPolicy | None = None,
         accounts: ExchangeAccounts | None = None,
         outbound: OutboundPolicy | None = None,
+        ca_bundle: str | None = None,
     ) -> None:
         """`accounts`: the process-wide cache to take the opened Account from (and leave it in when closed);
         without it the provider opens its own and closes it in aclose(). `outbound`: where the (user-given) EWS URL
-        may connect; public https only by default."""
+        may connect; public https only by default. `ca_bundle`: CAs trusted besides the system's (an on-prem CA)."""
         self._credentials = credentials
         self._retry = retry or RetryPolicy()
         self._outbound = outbound or OutboundPolicy()
+        self._ca_bundle = ca_bundle
         self._accounts = accounts
         self._account: Account | None = None
         self._account_lock = threading.Lock()
@@ -124,7 +126,7 @@ class ExchangeCalendarProvider(CalendarProvider):
 
     async def _run(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         try:
-            return await with_retry(self._retry, fn, self._outbound, idempotent=idempotent)
+            return await with_retry(self._retry, fn, self._outbound, idempotent=idempotent, ca_bundle=self._ca_bundle)
         except ProviderAuthError:
             self._forget_refused_account()
             raise

@@ -61,17 +61,22 @@ install_checked_transport()
 
 
 async def with_retry(
-    policy: RetryPolicy, fn: Callable[[], T], outbound: OutboundPolicy, *, idempotent: bool = True
+    policy: RetryPolicy,
+    fn: Callable[[], T],
+    outbound: OutboundPolicy,
+    *,
+    idempotent: bool = True,
+    ca_bundle: str | None = None,
 ) -> T:
-    """Run blocking `fn` in a worker thread, its connections checked against `outbound`, retrying transient failures
-    per `policy`. When `fn` is not idempotent (a create without a key), only failures the server refused unprocessed
+    """Run blocking `fn` in a worker thread, its connections checked against `outbound` (trusting `ca_bundle`'s CAs
+    besides the system's), retrying transient failures per `policy`. When `fn` is not idempotent (a create without a key), only failures the server refused unprocessed
     are retried."""
     started = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
         try:
-            return await asyncio.to_thread(translated(fn, outbound))
+            return await asyncio.to_thread(translated(fn, outbound, ca_bundle))
         except Transient as transient:
             if not idempotent and not transient.refused:
                 raise transient.error from transient
