@@ -130,6 +130,7 @@ def get_provider(
             retry=services.retry,
             accounts=services.exchange_accounts,
             outbound=OutboundPolicy.parse(services.settings.exchange_private_networks),
+            runtime=services.exchange_runtime,
         )
     return oauth_provider(
         kind,

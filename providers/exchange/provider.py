@@ -31,7 +31,16 @@ from providers.base import (
 )
 from providers.exchange.credentials import ExchangeCredentials
 from providers.exchange.errors import LOST_FOLDER_ERRORS, FolderLost
-from providers.exchange.session import ExchangeAccounts, close_protocol, open_account, with_retry
+from providers.exchange.session import (
+    ExchangeAccounts,
+    ExchangeRuntime,
+    calendar_folder,
+    close_protocol,
+    endpoint_of,
+    open_account,
+    primary_calendar,
+    with_retry,
+)
 from providers.exchange.view import calendar_view, event_zone, ews_time
 from providers.http import RetryPolicy
 from providers.intervals import time_windows
@@ -71,11 +80,15 @@ class ExchangeCalendarProvider(CalendarProvider):
         retry: RetryPolicy | None = None,
         accounts: ExchangeAccounts | None = None,
         outbound: OutboundPolicy | None = None,
+        runtime: ExchangeRuntime | None = None,
     ) -> None:
         """`accounts`: the process-wide cache to take the opened Account from (and leave it in when closed);
         without it the provider opens its own and closes it in aclose(). `outbound`: where the (user-given) EWS URL
-        may connect; public https only by default."""
+        may connect; public https only by default. `runtime`: the process's Exchange threads, limits and breakers
+        (the app wiring's); without it the provider runs a small one of its own, closed in aclose()."""
         self._credentials = credentials
+        self._own_runtime = runtime is None
+        self._runtime = runtime if runtime is not None else ExchangeRuntime(threads=4)
         self._retry = retry or RetryPolicy()
         self._outbound = outbound or OutboundPolicy()
         self._accounts = accounts
@@ -96,7 +109,7 @@ class ExchangeCalendarProvider(CalendarProvider):
                 if self._accounts is not None:
                     self._account = self._accounts.get(self._credentials)
                 else:
-                    self._account = open_account(self._credentials)
+                    self._account = open_account(self._credentials, self._runtime.timeout)
             return self._account
 
     def _forget_refused_account(self) -> None:
@@ -106,16 +119,20 @@ class ExchangeCalendarProvider(CalendarProvider):
         if account is not None and self._accounts is not None:
             self._accounts.discard(self._credentials, account)
 
+    @property
+    def runtime(self) -> ExchangeRuntime:
+        return self._runtime
+
     def _folder(self, calendar_id: str) -> Calendar:
-        account = self._ews()
-        primary = account.calendar
-        if calendar_id == primary.id:
-            return primary
-        return Calendar(root=account.root, id=calendar_id)
+        """A calendar folder by id, opened without a request (nor exchangelib's process-wide folder locks)."""
+        return calendar_folder(self._ews(), calendar_id)
 
     async def _run(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        endpoint = endpoint_of(self._credentials.ews_url or "")
         try:
-            return await with_retry(self._retry, fn, self._outbound, idempotent=idempotent)
+            return await with_retry(
+                self._retry, fn, self._outbound, runtime=self._runtime, endpoint=endpoint, idempotent=idempotent
+            )
         except ProviderAuthError:
             self._forget_refused_account()
             raise
@@ -128,7 +145,7 @@ class ExchangeCalendarProvider(CalendarProvider):
         return await self._run(self._owned_calendars)
 
     def _owned_calendars(self) -> list[ProviderCalendar]:
-        primary = self._ews().calendar
+        primary = primary_calendar(self._ews())
         calendars = [ProviderCalendar(primary.id, primary.name or "Calendar", True, AccessRole.OWNER)]
         found = FolderCollection(account=self._ews(), folders=[primary]).find_folders(depth=DEEP)
         for folder in found:
@@ -251,7 +268,7 @@ class ExchangeCalendarProvider(CalendarProvider):
             found = existing()
             if found is not None:
                 return found
-            folder = Calendar(parent=self._ews().calendar, name=name)
+            folder = Calendar(parent=primary_calendar(self._ews()), name=name)
             try:
                 folder.save()
             except ErrorFolderExists:
@@ -265,6 +282,7 @@ class ExchangeCalendarProvider(CalendarProvider):
 
     async def aclose(self) -> None:
         account, self._account = self._account, None
-        if account is None or self._accounts is not None:
-            return  # a shared account stays open in its cache for the next request
-        await asyncio.to_thread(close_protocol, account.protocol)
+        if account is not None and self._accounts is None:  # a shared account stays open in its cache
+            await asyncio.get_running_loop().run_in_executor(self._runtime.executor, close_protocol, account.protocol)
+        if self._own_runtime:
+            self._runtime.close()
