@@ -44,6 +44,7 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
             autodiscover_url=settings.exchange_autodiscover_url,
             retry=ctx.services.retry,
             outbound=OutboundPolicy.parse(settings.exchange_private_networks),
+            runtime=ctx.services.exchange_runtime,
         )
         try:
             calendars = await provider.list_calendars()

@@ -14,7 +14,15 @@ from providers.base import (
 )
 from providers.exchange.credentials import ExchangeCredentials
 from providers.exchange.provider import ExchangeCalendarProvider
-from providers.exchange.session import NotDiscovered, autodiscover, check_version, with_retry
+from providers.exchange.session import (
+    ExchangeRuntime,
+    NotDiscovered,
+    check_version,
+    discover_ews_url,
+    endpoint_of,
+    primary_calendar,
+    with_retry,
+)
 from providers.http import RetryPolicy
 from providers.outbound import OutboundPolicy
 
@@ -34,6 +42,7 @@ async def connect_exchange(
     autodiscover_url: str | None = None,
     retry: RetryPolicy | None = None,
     outbound: OutboundPolicy | None = None,
+    runtime: ExchangeRuntime | None = None,
 ) -> tuple[ExchangeCalendarProvider, ExchangeCredentials]:
     """Validate the credentials against the server before anything is saved.
 
@@ -47,17 +56,20 @@ async def connect_exchange(
     guard = outbound or OutboundPolicy()
     resolved = credentials
     if not credentials.ews_url:
-        url = await reached(with_retry(policy, lambda: autodiscover(credentials, autodiscover_url), guard))
+        url = await reached(
+            discover_ews_url(credentials, autodiscover_url, policy=policy, outbound=guard, runtime=runtime)
+        )
         resolved = replace(credentials, ews_url=url)
-    provider = ExchangeCalendarProvider(resolved, retry=policy, outbound=guard)
+    provider = ExchangeCalendarProvider(resolved, retry=policy, outbound=guard, runtime=runtime)
 
     def validate() -> None:
         account = provider._ews()
         check_version(account)
-        _ = account.calendar  # GetFolder: the Calendar folder must be readable
+        primary_calendar(account)  # GetFolder: the Calendar folder must be readable
 
     try:
-        await reached(with_retry(policy, validate, guard))
+        endpoint = endpoint_of(resolved.ews_url or "")
+        await reached(with_retry(policy, validate, guard, runtime=provider.runtime, endpoint=endpoint))
     except BaseException:
         await provider.aclose()
         raise
