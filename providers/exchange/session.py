@@ -178,7 +178,7 @@ class ExchangeRuntime:
         server_concurrency: int = 4,
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         read_timeout: float = HTTP_TIMEOUT_SECONDS,
-        wait_seconds: float = 10.0,
+        wait_seconds: float = 30.0,
         breaker_threshold: int = 3,
         breaker_cooldown: float = 30.0,
         discovery_ttl: float = DISCOVERY_TTL_SECONDS,
