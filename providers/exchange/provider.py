@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
@@ -36,7 +38,9 @@ from providers.exchange.session import (
     ExchangeRuntime,
     calendar_folder,
     close_protocol,
+    discover_ews_url,
     endpoint_of,
+    mailbox_moved,
     open_account,
     primary_calendar,
     with_retry,
@@ -49,6 +53,7 @@ from scheduling.calendars import EXCHANGE_CAPABILITIES, AccessRole, Capabilities
 from scheduling.slots import BusyInterval
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MAX_VIEW_SPAN = timedelta(days=42)
 """Longest CalendarView window we ask for (EWS rejects or truncates very long views)."""
@@ -81,14 +86,21 @@ class ExchangeCalendarProvider(CalendarProvider):
         accounts: ExchangeAccounts | None = None,
         outbound: OutboundPolicy | None = None,
         runtime: ExchangeRuntime | None = None,
+        rediscover: bool = False,
+        autodiscover_url: str | None = None,
     ) -> None:
         """`accounts`: the process-wide cache to take the opened Account from (and leave it in when closed);
         without it the provider opens its own and closes it in aclose(). `outbound`: where the (user-given) EWS URL
         may connect; public https only by default. `runtime`: the process's Exchange threads, limits and breakers
-        (the app wiring's); without it the provider runs a small one of its own, closed in aclose()."""
-        self._credentials = credentials
+        (the app wiring's); without it the provider runs a small one of its own, closed in aclose(). `rediscover`:
+        when the EWS URL says the mailbox is not there (moved), autodiscover (at `autodiscover_url`, else the DNS
+        steps) is asked again once and the call repeated at the new URL, which the runtime keeps for later calls."""
         self._own_runtime = runtime is None
         self._runtime = runtime if runtime is not None else ExchangeRuntime(threads=4)
+        self._rediscover = rediscover
+        self._autodiscover_url = autodiscover_url
+        moved_to = self._runtime.discovered.get(credentials.email, autodiscover_url) if rediscover else None
+        self._credentials = replace(credentials, ews_url=moved_to) if moved_to else credentials
         self._retry = retry or RetryPolicy()
         self._outbound = outbound or OutboundPolicy()
         self._accounts = accounts
@@ -128,6 +140,14 @@ class ExchangeCalendarProvider(CalendarProvider):
         return calendar_folder(self._ews(), calendar_id)
 
     async def _run(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        try:
+            return await self._attempt(fn, idempotent=idempotent)
+        except Exception as exc:
+            if not (self._rediscover and mailbox_moved(exc) and await self._follow_move()):
+                raise
+        return await self._attempt(fn, idempotent=idempotent)
+
+    async def _attempt(self, fn: Callable[[], T], *, idempotent: bool) -> T:
         endpoint = endpoint_of(self._credentials.ews_url or "")
         try:
             return await with_retry(
@@ -136,6 +156,24 @@ class ExchangeCalendarProvider(CalendarProvider):
         except ProviderAuthError:
             self._forget_refused_account()
             raise
+
+    async def _follow_move(self) -> bool:
+        """Autodiscover asked again (not from the cache); whether it names another EWS URL, now the provider's."""
+        url = await discover_ews_url(
+            self._credentials,
+            self._autodiscover_url,
+            policy=self._retry,
+            outbound=self._outbound,
+            runtime=self._runtime,
+            fresh=True,
+        )
+        if url == self._credentials.ews_url:
+            return False
+        log.info("Exchange mailbox %s moved to %s", self._credentials.email, url)
+        with self._account_lock:
+            self._account = None
+            self._credentials = replace(self._credentials, ews_url=url)
+        return True
 
     # CalendarProvider ---------------------------------------------------------------------------
     async def account_email(self) -> str:

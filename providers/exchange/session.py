@@ -9,7 +9,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -22,7 +22,9 @@ from exchangelib.autodiscover.protocol import AutodiscoverProtocol
 from exchangelib.errors import (
     AutoDiscoverCircularRedirect,
     AutoDiscoverError,
+    ErrorMailboxMoveInProgress,
     ErrorNonExistentMailbox,
+    RedirectError,
 )
 from exchangelib.ewsdatetime import UTC
 from exchangelib.folders import Calendar, Root
@@ -84,19 +86,33 @@ def endpoint_of(url: str) -> str:
     return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
 
 
-def not_answering(exc: BaseException) -> bool:
-    """Whether `exc` (or what it was raised from) is the server not answering: a refused or timed-out connection,
-    a read timeout, a dropped connection. A refused login, a SOAP error or a bad certificate is an answer."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it was raised from (or while handling), outermost first."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, requests.exceptions.SSLError):
-            return False
-        if isinstance(current, (requests.ConnectionError, requests.Timeout, TimeoutError, ConnectionError)):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
+
+
+def not_answering(exc: BaseException) -> bool:
+    """Whether `exc` (or what it was raised from) is the server not answering: a refused or timed-out connection,
+    a read timeout, a dropped connection. A refused login, a SOAP error or a bad certificate is an answer."""
+    for cause in causes(exc):
+        if isinstance(cause, requests.exceptions.SSLError):
+            return False
+        if isinstance(cause, (requests.ConnectionError, requests.Timeout, TimeoutError, ConnectionError)):
+            return True
     return False
+
+
+MOVED_ERRORS = (ErrorNonExistentMailbox, ErrorMailboxMoveInProgress, RedirectError)
+
+
+def mailbox_moved(exc: BaseException) -> bool:
+    """Whether the EWS URL answered that the mailbox is not (or no longer) there: autodiscover may know better."""
+    return any(isinstance(cause, MOVED_ERRORS) for cause in causes(exc))
 
 
 class BreakerState(enum.Enum):
