@@ -131,6 +131,9 @@ def get_provider(
             accounts=services.exchange_accounts,
             outbound=OutboundPolicy.parse(services.settings.exchange_private_networks),
             ca_bundle=services.settings.exchange_ca_bundle,
+            runtime=services.exchange_runtime,
+            rediscover=True,
+            autodiscover_url=services.settings.exchange_autodiscover_url,
         )
     return oauth_provider(
         kind,

@@ -27,6 +27,7 @@ from providers.oauth import RefreshLocks
 if TYPE_CHECKING:
     from meetgraph.jobs import JobQueue
     from providers.exchange import ExchangeAccounts
+    from providers.exchange.session import ExchangeRuntime
 
 log = logging.getLogger("meetgraph")
 
@@ -37,10 +38,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _exchange_accounts() -> ExchangeAccounts:
-    from providers.exchange import ExchangeAccounts  # exchangelib is heavy: not imported with this module
+def _exchange_runtime(settings: Settings) -> ExchangeRuntime:
+    from providers.exchange.session import ExchangeRuntime  # exchangelib is heavy: not imported with this module
 
-    return ExchangeAccounts()
+    return ExchangeRuntime(
+        threads=settings.exchange_threads,
+        server_concurrency=settings.exchange_server_concurrency,
+        connect_timeout=settings.exchange_connect_timeout_seconds,
+    )
+
+
+def _exchange_accounts(runtime: ExchangeRuntime) -> ExchangeAccounts:
+    from providers.exchange import ExchangeAccounts
+
+    return ExchangeAccounts(timeout=runtime.timeout)
 
 
 class Events:
@@ -67,7 +78,9 @@ class Services:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     refresh_locks: RefreshLocks = field(default_factory=RefreshLocks)
     events: Events = field(default_factory=Events)
-    exchange_accounts: ExchangeAccounts = field(default_factory=_exchange_accounts)
+    exchange_runtime: ExchangeRuntime = field(init=False)
+    """Where Exchange calls run: own bounded threads, a limit and a circuit breaker per EWS endpoint (settings)."""
+    exchange_accounts: ExchangeAccounts = field(init=False)
     """Opened Exchange accounts (server version, auth type, sessions) reused across requests."""
     jobs: JobQueue = field(init=False)
     """The durable job queue (meetgraph/jobs.py); its kinds are registered by the wiring (meetgraph.app)."""
@@ -76,6 +89,8 @@ class Services:
         from meetgraph.jobs import JobQueue
 
         self.jobs = JobQueue(self)
+        self.exchange_runtime = _exchange_runtime(self.settings)
+        self.exchange_accounts = _exchange_accounts(self.exchange_runtime)
 
     @classmethod
     def create(
@@ -131,5 +146,6 @@ class Services:
         await self.jobs.stop()
         await self.broadcast.disconnect()
         await self.http.aclose()
-        await asyncio.to_thread(self.exchange_accounts.close)
+        await asyncio.get_running_loop().run_in_executor(self.exchange_runtime.executor, self.exchange_accounts.close)
+        self.exchange_runtime.close()
         await self.engine.dispose()

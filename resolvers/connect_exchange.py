@@ -73,6 +73,7 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
             retry=ctx.services.retry,
             outbound=OutboundPolicy.parse(settings.exchange_private_networks),
             ca_bundle=settings.exchange_ca_bundle,
+            runtime=ctx.services.exchange_runtime,
         )
         try:
             calendars = await provider.list_calendars()

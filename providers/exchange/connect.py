@@ -19,7 +19,15 @@ from providers.base import (
 from providers.exchange.credentials import ExchangeCredentials
 from providers.exchange.errors import EXCHANGE_ONLINE, is_exchange_online, is_exchange_online_mailbox
 from providers.exchange.provider import ExchangeCalendarProvider
-from providers.exchange.session import NotDiscovered, autodiscover, check_version, with_retry
+from providers.exchange.session import (
+    ExchangeRuntime,
+    NotDiscovered,
+    check_version,
+    discover_ews_url,
+    endpoint_of,
+    primary_calendar,
+    with_retry,
+)
 from providers.http import RetryPolicy
 from providers.outbound import OutboundPolicy
 
@@ -51,6 +59,7 @@ async def connect_exchange(
     retry: RetryPolicy | None = None,
     outbound: OutboundPolicy | None = None,
     ca_bundle: str | None = None,
+    runtime: ExchangeRuntime | None = None,
 ) -> tuple[ExchangeCalendarProvider, ExchangeCredentials]:
     """Validate the credentials against the server before anything is saved.
 
@@ -68,19 +77,24 @@ async def connect_exchange(
     resolved = credentials
     if not credentials.ews_url:
         url = await reached(
-            with_retry(policy, lambda: autodiscover(credentials, autodiscover_url), guard, ca_bundle=ca_bundle)
+            discover_ews_url(
+                credentials, autodiscover_url, policy=policy, outbound=guard, runtime=runtime, ca_bundle=ca_bundle
+            )
         )
         resolved = replace(credentials, ews_url=url)
         check_not_exchange_online(resolved)
-    provider = ExchangeCalendarProvider(resolved, retry=policy, outbound=guard, ca_bundle=ca_bundle)
+    provider = ExchangeCalendarProvider(resolved, retry=policy, outbound=guard, ca_bundle=ca_bundle, runtime=runtime)
 
     def validate() -> None:
         account = provider._ews()
         check_version(account)
-        _ = account.calendar  # GetFolder: the Calendar folder must be readable
+        primary_calendar(account)  # GetFolder: the Calendar folder must be readable
 
     try:
-        await reached(with_retry(policy, validate, guard, ca_bundle=ca_bundle))
+        endpoint = endpoint_of(resolved.ews_url or "")
+        await reached(
+            with_retry(policy, validate, guard, runtime=provider.runtime, endpoint=endpoint, ca_bundle=ca_bundle)
+        )
     except BaseException:
         await provider.aclose()
         raise

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
@@ -31,7 +33,18 @@ from providers.base import (
 )
 from providers.exchange.credentials import ExchangeCredentials
 from providers.exchange.errors import LOST_FOLDER_ERRORS, FolderLost
-from providers.exchange.session import ExchangeAccounts, close_protocol, open_account, with_retry
+from providers.exchange.session import (
+    ExchangeAccounts,
+    ExchangeRuntime,
+    calendar_folder,
+    close_protocol,
+    discover_ews_url,
+    endpoint_of,
+    mailbox_moved,
+    open_account,
+    primary_calendar,
+    with_retry,
+)
 from providers.exchange.view import (
     FindCountExceeded,
     PageRequest,
@@ -49,6 +62,7 @@ from scheduling.calendars import EXCHANGE_CAPABILITIES, AccessRole, Capabilities
 from scheduling.slots import BusyInterval
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MAX_VIEW_SPAN = timedelta(days=42)
 """Longest CalendarView window we ask for (EWS rejects or truncates very long views)."""
@@ -81,11 +95,23 @@ class ExchangeCalendarProvider(CalendarProvider):
         accounts: ExchangeAccounts | None = None,
         outbound: OutboundPolicy | None = None,
         ca_bundle: str | None = None,
+        runtime: ExchangeRuntime | None = None,
+        rediscover: bool = False,
+        autodiscover_url: str | None = None,
     ) -> None:
         """`accounts`: the process-wide cache to take the opened Account from (and leave it in when closed);
         without it the provider opens its own and closes it in aclose(). `outbound`: where the (user-given) EWS URL
-        may connect; public https only by default. `ca_bundle`: CAs trusted besides the system's (an on-prem CA)."""
-        self._credentials = credentials
+        may connect; public https only by default. `ca_bundle`: CAs trusted besides the system's (an on-prem CA).
+        `runtime`: the process's Exchange threads, limits and breakers (the app wiring's); without it the provider
+        runs a small one of its own, closed in aclose(). `rediscover`: when the EWS URL says the mailbox is not there
+        (moved), autodiscover (at `autodiscover_url`, else the DNS steps) is asked again once and the call repeated
+        at the new URL, which the runtime keeps for later calls."""
+        self._own_runtime = runtime is None
+        self._runtime = runtime if runtime is not None else ExchangeRuntime(threads=4)
+        self._rediscover = rediscover
+        self._autodiscover_url = autodiscover_url
+        moved_to = self._runtime.discovered.get(credentials.email, autodiscover_url) if rediscover else None
+        self._credentials = replace(credentials, ews_url=moved_to) if moved_to else credentials
         self._retry = retry or RetryPolicy()
         self._outbound = outbound or OutboundPolicy()
         self._ca_bundle = ca_bundle
@@ -107,7 +133,7 @@ class ExchangeCalendarProvider(CalendarProvider):
                 if self._accounts is not None:
                     self._account = self._accounts.get(self._credentials)
                 else:
-                    self._account = open_account(self._credentials)
+                    self._account = open_account(self._credentials, self._runtime.timeout)
             return self._account
 
     def _forget_refused_account(self) -> None:
@@ -117,19 +143,56 @@ class ExchangeCalendarProvider(CalendarProvider):
         if account is not None and self._accounts is not None:
             self._accounts.discard(self._credentials, account)
 
+    @property
+    def runtime(self) -> ExchangeRuntime:
+        return self._runtime
+
     def _folder(self, calendar_id: str) -> Calendar:
-        account = self._ews()
-        primary = account.calendar
-        if calendar_id == primary.id:
-            return primary
-        return Calendar(root=account.root, id=calendar_id)
+        """A calendar folder by id, opened without a request (nor exchangelib's process-wide folder locks)."""
+        return calendar_folder(self._ews(), calendar_id)
 
     async def _run(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         try:
-            return await with_retry(self._retry, fn, self._outbound, idempotent=idempotent, ca_bundle=self._ca_bundle)
+            return await self._attempt(fn, idempotent=idempotent)
+        except Exception as exc:
+            if not (self._rediscover and mailbox_moved(exc) and await self._follow_move()):
+                raise
+        return await self._attempt(fn, idempotent=idempotent)
+
+    async def _attempt(self, fn: Callable[[], T], *, idempotent: bool) -> T:
+        endpoint = endpoint_of(self._credentials.ews_url or "")
+        try:
+            return await with_retry(
+                self._retry,
+                fn,
+                self._outbound,
+                runtime=self._runtime,
+                endpoint=endpoint,
+                idempotent=idempotent,
+                ca_bundle=self._ca_bundle,
+            )
         except ProviderAuthError:
             self._forget_refused_account()
             raise
+
+    async def _follow_move(self) -> bool:
+        """Autodiscover asked again (not from the cache); whether it names another EWS URL, now the provider's."""
+        url = await discover_ews_url(
+            self._credentials,
+            self._autodiscover_url,
+            policy=self._retry,
+            outbound=self._outbound,
+            runtime=self._runtime,
+            fresh=True,
+            ca_bundle=self._ca_bundle,
+        )
+        if url == self._credentials.ews_url:
+            return False
+        log.info("Exchange mailbox %s moved to %s", self._credentials.email, url)
+        with self._account_lock:
+            self._account = None
+            self._credentials = replace(self._credentials, ews_url=url)
+        return True
 
     # CalendarProvider ---------------------------------------------------------------------------
     async def account_email(self) -> str:
@@ -139,7 +202,7 @@ class ExchangeCalendarProvider(CalendarProvider):
         return await self._run(self._owned_calendars)
 
     def _owned_calendars(self) -> list[ProviderCalendar]:
-        primary = self._ews().calendar
+        primary = primary_calendar(self._ews())
         calendars = [ProviderCalendar(primary.id, primary.name or "Calendar", True, AccessRole.OWNER)]
         found = FolderCollection(account=self._ews(), folders=[primary]).find_folders(depth=DEEP)
         for folder in found:
@@ -261,7 +324,7 @@ class ExchangeCalendarProvider(CalendarProvider):
             found = existing()
             if found is not None:
                 return found
-            folder = Calendar(parent=self._ews().calendar, name=name)
+            folder = Calendar(parent=primary_calendar(self._ews()), name=name)
             try:
                 folder.save()
             except ErrorFolderExists:
@@ -275,9 +338,10 @@ class ExchangeCalendarProvider(CalendarProvider):
 
     async def aclose(self) -> None:
         account, self._account = self._account, None
-        if account is None or self._accounts is not None:
-            return  # a shared account stays open in its cache for the next request
-        await asyncio.to_thread(close_protocol, account.protocol)
+        if account is not None and self._accounts is None:  # a shared account stays open in its cache
+            await asyncio.get_running_loop().run_in_executor(self._runtime.executor, close_protocol, account.protocol)
+        if self._own_runtime:
+            self._runtime.close()
 
     async def shared_calendar(self, address: str) -> ProviderCalendar:
         """GetFolder on the distinguished calendar of mailbox `address` (providers.exchange.shared); its busy time is
