@@ -90,11 +90,13 @@ class Answer:
 
     @classmethod
     def of(cls, response: requests.Response, *, streamed: bool) -> Answer:
-        """`response`'s answer; its body is only looked at when already read (not `streamed`)."""
+        """`response`'s answer; its body is only looked at when requests reads it anyway (not `streamed`) and no
+        login handshake still needs the open connection (a 401: requests_ntlm's hook reads the socket's certificate
+        for channel binding, which fails once the body was read here)."""
         headers = response.headers
         challenges = ",".join(v for k, v in headers.items() if k.lower() == "www-authenticate")
         content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
-        body = b"" if streamed else response.content[:8192]
+        body = b"" if streamed or response.status_code == 401 else response.content[:8192]
         microsoft = (
             "microsoft-iis" in headers.get("Server", "").lower()
             or "asp.net" in headers.get("X-Powered-By", "").lower()
