@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
-from exchangelib import Account
+from exchangelib import Account, EWSTimeZone
 from exchangelib.errors import (
     ErrorFolderExists,
 )
@@ -32,10 +32,11 @@ from providers.base import (
 from providers.exchange.credentials import ExchangeCredentials
 from providers.exchange.errors import LOST_FOLDER_ERRORS, FolderLost
 from providers.exchange.session import ExchangeAccounts, close_protocol, open_account, with_retry
-from providers.exchange.view import calendar_view, event_zone, ews_time
+from providers.exchange.view import calendar_view, ews_time
 from providers.http import RetryPolicy
 from providers.intervals import time_windows
 from providers.outbound import OutboundPolicy
+from providers.windows_zones import WireZone, windows_zone
 from scheduling.calendars import EXCHANGE_CAPABILITIES, AccessRole, Capabilities
 from scheduling.slots import BusyInterval
 
@@ -44,6 +45,15 @@ T = TypeVar("T")
 MAX_VIEW_SPAN = timedelta(days=42)
 """Longest CalendarView window we ask for (EWS rejects or truncates very long views)."""
 KEY_FIELD = "meetgraph_key"
+
+
+def ews_zone(zone: WireZone) -> EWSTimeZone:
+    """`zone` for exchangelib: its rules, written as its Windows id (StartTimeZone/EndTimeZone Id from Exchange
+    2010 on, MeetingTimeZone before). A fresh instance: exchangelib's cached ones carry their own ms_id."""
+    ews = EWSTimeZone.no_cache(zone.rules.key)
+    ews.ms_id = zone.name
+    ews.ms_name = ""
+    return ews
 
 
 class MeetgraphKey(ExtendedProperty):  # type: ignore[misc]
@@ -213,7 +223,7 @@ class ExchangeCalendarProvider(CalendarProvider):
         return str(found[0].id) if found else None
 
     def _create_item(self, folder: Calendar, draft: EventDraft) -> str:
-        zone = event_zone(draft.timezone)
+        zone = ews_zone(windows_zone(draft.timezone, (draft.start, draft.end)))
         item = CalendarItem(
             account=self._ews(),
             folder=folder,
