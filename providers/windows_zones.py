@@ -8,13 +8,12 @@ some zones, e.g. Antarctica/Troll as W. Europe), is written in UTC at the same i
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,15 @@ class WireZone:
 
 
 UTC_WIRE_ZONE = WireZone(UTC_ZONE, ZoneInfo("UTC"))
+
+
+@functools.cache
+def _cldr() -> tuple[Mapping[str, tuple[str, str]], Mapping[str, str]]:
+    """exchangelib's CLDR tables (IANA -> (Windows id, territory); Windows id -> its "001" IANA zone), imported on
+    first use: importing exchangelib takes seconds on a busy host, and Google's writes need none of it."""
+    from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
+
+    return IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
 
 
 def _zone(name: str) -> ZoneInfo | None:
@@ -60,8 +68,9 @@ def windows_zone(name: str, moments: Iterable[datetime]) -> WireZone:
     rules = _zone(name)
     if rules is None:
         return _fallback(name, "is not a known IANA zone")
-    windows_id = IANA_TO_MS_TIMEZONE_MAP.get(name, (None, None))[0]
-    canonical = _zone(MS_TIMEZONE_TO_IANA_MAP.get(windows_id or "", ""))
+    iana_to_windows, windows_to_iana = _cldr()
+    windows_id = iana_to_windows.get(name, (None, None))[0]
+    canonical = _zone(windows_to_iana.get(windows_id or "", ""))
     if windows_id is None or canonical is None:
         return _fallback(name, "has no Windows time zone id")
     if any(m.astimezone(rules).utcoffset() != m.astimezone(canonical).utcoffset() for m in moments):
