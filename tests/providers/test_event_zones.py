@@ -22,6 +22,7 @@ from providers.microsoft import MicrosoftCalendarProvider
 from providers.windows_zones import WireZone, iana_zone, windows_zone
 from resolvers import calendar_writes
 from tests.providers.harness import Harness
+from tests.providers.test_exchange import connected, exchange_server
 from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
 from tests.utils.connection import connect
 from tests.utils.emulators import World
@@ -255,3 +256,17 @@ def test_a_meeting_draft_carries_the_zone() -> None:
     )
     assert calendar_writes.draft_for(meeting, "Europe/Berlin").timezone == "Europe/Berlin"
     assert calendar_writes.draft_for(meeting).timezone == "UTC"
+
+
+@pytest.mark.parametrize("server_version", ["Exchange2010_SP2", "Exchange2016"])
+async def test_exchange_2010_sp2_and_later_take_the_windows_zone(server_version: str) -> None:
+    with exchange_server(server_version) as server:
+        provider = await connected(server)
+        start = datetime(2026, 7, 1, 4, 30, tzinfo=UTC)  # 10:00 in Kolkata (+05:30)
+        draft = EventDraft("Intro", start, start + timedelta(minutes=45), timezone="Asia/Kolkata")
+        # when
+        await provider.create_event(server.account.primary_calendar_id, draft)
+        await provider.aclose()
+    # then: StartTimeZone Id="India Standard Time", whose golden zone CLDR names Asia/Calcutta
+    (event,) = server.state.live_events(server.account.primary_calendar_id)
+    assert (event.start, event.end, event.timezone) == (start, start + timedelta(minutes=45), "Asia/Calcutta")
