@@ -25,6 +25,7 @@ from emulators.exchange_wire import (
     extended_property_key,
     folder_xml,
     item_shape,
+    item_time_zone,
     item_xml,
     not_found,
     parse_attendees,
@@ -289,6 +290,7 @@ def create_item(ctx: EwsContext, request: ET.Element) -> str:
             raise MessageError("ErrorInvalidRequest", "Start and End are required.")
         attendees = parse_attendees(item)
         status = text(item.find(f"{T}LegacyFreeBusyStatus")) or "Busy"
+        zone = item_time_zone(item)
         event = ctx.state.add_event(
             folder.calendar.id,
             parse_time(start),
@@ -299,6 +301,7 @@ def create_item(ctx: EwsContext, request: ET.Element) -> str:
             busy=status != "Free",
             invitations_sent=bool(attendees) and invitations != "SendToNone",
             properties=parse_extended_properties(item),
+            timezone=zone,
         )
         ctx.created_events += 1
         return (

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent
+from emulators.windows_zones import WINDOWS_TO_IANA, windows_id
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 M_NS = "http://schemas.microsoft.com/exchange/services/2006/messages"
@@ -140,6 +141,32 @@ def parse_time(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def invalid_time_zone() -> MessageError:
+    return MessageError("ErrorTimeZone", "The specified time zone isn't valid.")
+
+
+def item_time_zone(item: ET.Element) -> str:
+    """The zone a CalendarItem is written in, as the IANA key the emulator keeps: StartTimeZone's Windows id
+    (Exchange 2010 on; EndTimeZone must be one Windows knows too), or MeetingTimeZone's (2007); UTC without one.
+    An id Windows does not have is refused (ErrorTimeZone)."""
+    zones = [item.find(f"{T}{tag}") for tag in ("StartTimeZone", "EndTimeZone", "MeetingTimeZone")]
+    keys = [_zone_key(elem) for elem in zones if elem is not None]
+    return keys[0] if keys else "UTC"
+
+
+def _zone_key(elem: ET.Element) -> str:
+    windows = elem.get("Id") or elem.get("TimeZoneName") or ""
+    key = WINDOWS_TO_IANA.get(windows)
+    if key is None:
+        raise invalid_time_zone()
+    return key
+
+
+def zone_xml(tag: str, event: EmulatedEvent) -> str:
+    """StartTimeZone/EndTimeZone as EWS answers them: the Windows id of the zone the item was written in."""
+    return f"<t:{tag} Id={quoteattr(windows_id(event.timezone) or 'UTC')}/>"
+
+
 def child_list(parent: ET.Element, tag: str) -> list[ET.Element]:
     found = parent.find(tag)
     return [] if found is None else list(found)
@@ -211,6 +238,8 @@ ITEM_PROPERTIES: dict[str, Callable[[EmulatedEvent], str]] = {
     "calendar:IsMeeting": lambda e: f"<t:IsMeeting>{'true' if e.attendees else 'false'}</t:IsMeeting>",
     "calendar:IsRecurring": lambda e: f"<t:IsRecurring>{'true' if e.occurrence_of else 'false'}</t:IsRecurring>",
     "calendar:CalendarItemType": lambda e: f"<t:CalendarItemType>{calendar_item_type(e)}</t:CalendarItemType>",
+    "calendar:StartTimeZone": lambda e: zone_xml("StartTimeZone", e),
+    "calendar:EndTimeZone": lambda e: zone_xml("EndTimeZone", e),
 }
 """The calendar item properties the emulator knows, by FieldURI, in schema order (as EWS writes them)."""
 

@@ -30,6 +30,7 @@ from emulators.google_wire import (
     calendar_list_entry,
     calendar_resource,
     event_resource,
+    event_zone_name,
     fault_response,
     merged_busy,
     not_found,
@@ -278,6 +279,7 @@ class GoogleEmulator:
                 busy=body.get("transparency") != "transparent",
                 invitations_sent=request.query_params.get("sendUpdates") == "all",
                 event_id=wanted_id,
+                timezone=event_zone_name(body.get("start")),
             )
         unavailable = functools.partial(fault_response, 503, self.state.faults.retry_after_seconds)
         return await deliver(self.state, JSONResponse(self.render_event(event)), unavailable)
@@ -310,8 +312,9 @@ class GoogleEmulator:
         end = parse_event_time(body["end"], "end") if "end" in body else event.end
         if end <= start:
             raise BadRequest("timeRangeEmpty", "The specified time range is empty.")
+        zone = event_zone_name(body["start"]) if "start" in body else event.timezone
         with self.state.lock:
-            event.start, event.end = start, end
+            event.start, event.end, event.timezone = start, end, zone
             if "summary" in body:
                 event.summary = str(body.get("summary") or "")
             if "description" in body:

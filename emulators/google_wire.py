@@ -154,20 +154,33 @@ def parse_rfc3339(value: object, field: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def parse_zone(name: object) -> ZoneInfo | None:
+def parse_zone(name: object, field: str | None = None) -> ZoneInfo | None:
+    """An IANA zone name; unknown ones are refused as Google does, for an event's `field` (start/end) in its words."""
     if not isinstance(name, str) or not name:
         return None
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
+        if field is not None:
+            raise BadRequest("invalid", f"Invalid time zone definition for {field} time.") from exc
         raise BadRequest("timeZoneInvalid", f"Invalid time zone definition: {name}") from exc
+
+
+def _event_zone(value: object, field: str) -> ZoneInfo | None:
+    return parse_zone(value.get("timeZone") if isinstance(value, dict) else None, field)
+
+
+def event_zone_name(value: object) -> str:
+    """The zone an event is kept in: its start's timeZone as written, else the calendar's (UTC here)."""
+    zone = _event_zone(value, "start")
+    return zone.key if zone is not None else "UTC"
 
 
 def parse_event_time(value: object, field: str) -> datetime:
     """An event start/end: {dateTime[, timeZone]} or an all-day {date}."""
     if not isinstance(value, dict):
         raise BadRequest("required", f"Missing {field} time.")
-    zone = parse_zone(value.get("timeZone"))
+    zone = _event_zone(value, field)
     if value.get("dateTime"):
         raw = str(value["dateTime"])
         try:
@@ -256,8 +269,8 @@ def event_resource(event: EmulatedEvent, organizer: str) -> dict[str, object]:
         "summary": event.summary,
         "creator": {"email": organizer},
         "organizer": {"email": organizer, "self": True},
-        "start": {"dateTime": rfc3339(event.start), "timeZone": "UTC"},
-        "end": {"dateTime": rfc3339(event.end), "timeZone": "UTC"},
+        "start": {"dateTime": rfc3339(event.start), "timeZone": event.timezone},
+        "end": {"dateTime": rfc3339(event.end), "timeZone": event.timezone},
         "iCalUID": f"{event.id}@google.com",
         "sequence": 0,
         "attendees": [{"email": a, "responseStatus": "needsAction"} for a in event.attendees],

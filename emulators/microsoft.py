@@ -33,10 +33,12 @@ from emulators.microsoft_wire import (
     SCHEDULE_STATUSES,
     GraphError,
     MicrosoftOAuth,
+    ShownZone,
     availability_view,
     calendar_resource,
     event_properties,
     event_renderer,
+    event_time_zone,
     graph_datetime,
     graph_error_response,
     lower_keys,
@@ -47,6 +49,7 @@ from emulators.microsoft_wire import (
     parse_date_time_time_zone,
     parse_description,
     parse_query_datetime,
+    preferred_time_zone,
 )
 from emulators.oauth import OAuthServer, bearer_token
 from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
@@ -174,8 +177,10 @@ class _MicrosoftEmulator:
     ) -> dict[str, object]:
         return calendar_resource(calendar, role, caller, self.state.account(calendar.owner_email))
 
-    def _event_json(self, event: EmulatedEvent) -> dict[str, object]:
+    def _event_json(self, event: EmulatedEvent, zone: ShownZone | None = None) -> dict[str, object]:
+        """One event as Graph answers it: start and end in UTC, or in the zone of a Prefer: outlook.timezone."""
         rendered = {name: render(event) for name, render in self.event_properties.items()}
+        rendered["start"], rendered["end"] = graph_datetime(event.start, zone), graph_datetime(event.end, zone)
         if TRANSACTION_ID in event.properties:  # only returned when the app set it
             rendered[TRANSACTION_ID] = event.properties[TRANSACTION_ID]
         return rendered
@@ -405,9 +410,12 @@ class _MicrosoftEmulator:
         the first one, 201 with the event it already has (same id)."""
         calendar = self._writable(caller, request.path_params["calendar_id"])
         body = lower_keys(await request.json())
+        shown = preferred_time_zone(request)
         await self.state.faults.hold_create()  # the request is in: the client may die now, the event is stored
         start = parse_date_time_time_zone(body.get("start"))
         end = parse_date_time_time_zone(body.get("end"))
+        zone = event_time_zone(body.get("start"))
+        event_time_zone(body.get("end"))  # refused like the start's when unknown
         if end < start:
             raise GraphError(400, "ErrorInvalidRequest", "The end time must not be before the start time.")
         attendees = parse_attendees(body)
@@ -430,34 +438,40 @@ class _MicrosoftEmulator:
                     busy=show_as not in ("free", "workingElsewhere"),
                     invitations_sent=bool(attendees),
                     properties={TRANSACTION_ID: transaction_id} if transaction_id else None,
+                    timezone=zone,
                 )
-        return await deliver(self.state, JSONResponse(self._event_json(event), status_code=201), self._unavailable)
+        answer = JSONResponse(self._event_json(event, shown), status_code=201)
+        return await deliver(self.state, answer, self._unavailable)
 
     def _unavailable(self) -> Response:
         return graph_error_response(self._fault(503))
 
     async def get_event(self, request: Request, caller: EmulatedAccount) -> Response:
-        return JSONResponse(self._event_json(self._find_event(caller, request.path_params["event_id"])))
+        shown = preferred_time_zone(request)
+        return JSONResponse(self._event_json(self._find_event(caller, request.path_params["event_id"]), shown))
 
     async def update_event(self, request: Request, caller: EmulatedAccount) -> Response:
         event = self._find_event(caller, request.path_params["event_id"])
         self._writable(caller, event.calendar_id)
         body = lower_keys(await request.json())
+        shown = preferred_time_zone(request)
+        start = parse_date_time_time_zone(body["start"]) if "start" in body else event.start
+        end = parse_date_time_time_zone(body["end"]) if "end" in body else event.end
+        zone = event_time_zone(body["start"]) if "start" in body else event.timezone
+        if "end" in body:
+            event_time_zone(body["end"])  # refused like the start's when unknown
         with self.state.lock:
+            event.start, event.end, event.timezone = start, end, zone
             if "subject" in body:
                 event.summary = str(body["subject"] or "")
             if "body" in body:
                 event.description = parse_description(body)
-            if "start" in body:
-                event.start = parse_date_time_time_zone(body["start"])
-            if "end" in body:
-                event.end = parse_date_time_time_zone(body["end"])
             if "showas" in body:
                 event.busy = str(body["showas"]) not in ("free", "workingElsewhere")
             if "attendees" in body:
                 event.attendees = parse_attendees(body)
                 event.invitations_sent = event.invitations_sent or bool(event.attendees)
-        return JSONResponse(self._event_json(event))
+        return JSONResponse(self._event_json(event, shown))
 
     async def delete_event(self, request: Request, caller: EmulatedAccount) -> Response:
         event = self._find_event(caller, request.path_params["event_id"])

@@ -7,8 +7,10 @@ What the Office 365 emulator's handlers (emulators/microsoft.py) send and parse,
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 from urllib.parse import urlencode
@@ -28,18 +30,13 @@ from emulators.oauth import (
     post_or_basic_credentials,
 )
 from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent
+from emulators.windows_zones import WINDOWS_TO_IANA, windows_id
 
 T = TypeVar("T")
 EventProperties = dict[str, Callable[[EmulatedEvent], object]]
 DEFAULT_PAGE_SIZE = 10
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-WINDOWS_ZONES: Mapping[str, str] = {
-    "Pacific Standard Time": "America/Los_Angeles",
-    "Eastern Standard Time": "America/New_York",
-    "GMT Standard Time": "Europe/London",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Romance Standard Time": "Europe/Paris",
-}
+WINDOWS_BY_CASEFOLD: Mapping[str, str] = {name.casefold(): name for name in WINDOWS_TO_IANA}
 FAULT_ERRORS: Mapping[int, tuple[str, str]] = {
     429: ("TooManyRequests", "Too many requests. Retry after the time given in the Retry-After header."),
     500: ("ErrorInternalServerError", "An internal server error occurred. The operation failed."),
@@ -102,22 +99,68 @@ def aad_error(status: int, error: str, code: int, description: str) -> JSONRespo
     )
 
 
-def graph_datetime(moment: datetime) -> dict[str, str]:
-    wall = moment.astimezone(UTC).isoformat()[:19]  # whole seconds, without the "+00:00"
-    return {"dateTime": f"{wall}.0000000", "timeZone": "UTC"}
+def graph_datetime(moment: datetime, zone: ShownZone | None = None) -> dict[str, str]:
+    """A dateTimeTimeZone as Graph writes it: wall-clock time with 7 fraction digits, in UTC unless `zone`."""
+    shown = moment.astimezone(zone.rules if zone is not None else UTC)
+    wall = shown.isoformat()[:19]  # whole seconds, without the offset
+    return {"dateTime": f"{wall}.0000000", "timeZone": zone.name if zone is not None else "UTC"}
+
+
+@dataclass(frozen=True)
+class ShownZone:
+    """A zone a client named (a Prefer: outlook.timezone header): times are shown in its rules, under its name."""
+
+    name: str
+    rules: ZoneInfo | timezone
+
+
+def unsupported_time_zone(name: str) -> GraphError:
+    return GraphError(
+        400,
+        "TimeZoneNotSupportedException",
+        f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
+    )
+
+
+def time_zone_key(name: str) -> str:
+    """The IANA key of a zone as Graph takes it: a Windows id (as Windows spells it, any case) or an IANA name;
+    anything else is refused like Graph refuses it (400 TimeZoneNotSupportedException)."""
+    if not name or name.upper() in {"UTC", "ETC/UTC", "COORDINATED UNIVERSAL TIME"}:
+        return "UTC"
+    windows = WINDOWS_BY_CASEFOLD.get(name.casefold())
+    if windows is not None:
+        return WINDOWS_TO_IANA[windows]
+    try:
+        return ZoneInfo(name).key
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise unsupported_time_zone(name) from exc
 
 
 def parse_time_zone(name: str) -> ZoneInfo | timezone:
-    if not name or name.upper() in {"UTC", "ETC/UTC", "COORDINATED UNIVERSAL TIME"}:
-        return UTC
-    try:
-        return ZoneInfo(WINDOWS_ZONES.get(name, name))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise GraphError(
-            400,
-            "TimeZoneNotSupportedException",
-            f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
-        ) from exc
+    key = time_zone_key(name)
+    return UTC if key == "UTC" else ZoneInfo(key)
+
+
+def event_time_zone(value: object) -> str:
+    """The zone an event's start (or end) dateTimeTimeZone was written in, as the IANA key the emulator keeps."""
+    name = str(value.get("timeZone") or "UTC") if isinstance(value, Mapping) else "UTC"
+    return time_zone_key(name)
+
+
+def shown_time_zone(zone_key: str) -> str:
+    """How Graph names a stored zone (originalStartTimeZone): its Windows id, else the name as written."""
+    return windows_id(zone_key) or zone_key
+
+
+PREFER_TIME_ZONE = re.compile(r'outlook\.timezone\s*=\s*"([^"]*)"', re.IGNORECASE)
+
+
+def preferred_time_zone(request: Request) -> ShownZone | None:
+    """The zone of a `Prefer: outlook.timezone="..."` header (Windows id or IANA name), refused when unknown."""
+    found = PREFER_TIME_ZONE.search(request.headers.get("prefer", ""))
+    if found is None:
+        return None
+    return ShownZone(found.group(1), parse_time_zone(found.group(1)))
 
 
 def parse_date_time_time_zone(value: object) -> datetime:
@@ -319,6 +362,8 @@ def event_properties(organizer: Callable[[EmulatedEvent], object]) -> EventPrope
         "body": lambda e: {"contentType": "text", "content": e.description or ""},
         "start": lambda e: graph_datetime(e.start),
         "end": lambda e: graph_datetime(e.end),
+        "originalStartTimeZone": lambda e: shown_time_zone(e.timezone),
+        "originalEndTimeZone": lambda e: shown_time_zone(e.timezone),
         "isAllDay": lambda e: False,
         "isCancelled": lambda e: e.cancelled,
         "showAs": lambda e: e.status,

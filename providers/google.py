@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -28,6 +27,7 @@ from providers.base import (
 from providers.http import RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
+from providers.windows_zones import iana_zone
 from scheduling.calendars import AccessRole
 from scheduling.slots import BusyInterval
 
@@ -100,11 +100,11 @@ def google_event_id(key: str) -> str:
 
 
 def event_body(draft: EventDraft) -> dict[str, object]:
-    zone = ZoneInfo(draft.timezone)
+    zone = iana_zone(draft.timezone)
     body: dict[str, object] = {
         "summary": draft.summary,
-        "start": {"dateTime": draft.start.astimezone(zone).isoformat(), "timeZone": draft.timezone},
-        "end": {"dateTime": draft.end.astimezone(zone).isoformat(), "timeZone": draft.timezone},
+        "start": {"dateTime": draft.start.astimezone(zone.rules).isoformat(), "timeZone": zone.name},
+        "end": {"dateTime": draft.end.astimezone(zone.rules).isoformat(), "timeZone": zone.name},
         "attendees": [{"email": a.email, **({"displayName": a.name} if a.name else {})} for a in draft.attendees],
     }
     if draft.description is not None:

@@ -35,6 +35,7 @@ from providers.base import (
 from providers.http import RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
+from providers.windows_zones import WireZone, windows_zone
 from scheduling.calendars import AccessRole
 from scheduling.free_busy import blocks_time
 from scheduling.slots import BusyInterval
@@ -87,15 +88,11 @@ def graph_datetime(moment: datetime) -> dict[str, str]:
     return {"dateTime": utc.isoformat(timespec="seconds"), "timeZone": "UTC"}
 
 
-def local_graph_datetime(moment: datetime, zone: str) -> dict[str, str]:
-    """An aware datetime as wall-clock time in `zone` (an IANA name, which Graph accepts)."""
+def local_graph_datetime(moment: datetime, zone: WireZone) -> dict[str, str]:
+    """An aware datetime as wall-clock time in `zone` (a Windows zone id, as Graph names zones)."""
     if moment.tzinfo is None:
         raise ValueError("datetimes sent to Microsoft Graph must be timezone-aware")
-    try:
-        local = moment.astimezone(ZoneInfo(zone))
-    except (ZoneInfoNotFoundError, ValueError):
-        return graph_datetime(moment)
-    return {"dateTime": local.replace(tzinfo=None).isoformat(timespec="seconds"), "timeZone": zone}
+    return {"dateTime": zone.wall_clock(moment).isoformat(timespec="seconds"), "timeZone": zone.name}
 
 
 def parse_graph_datetime(value: Mapping[str, object]) -> datetime:
@@ -491,11 +488,12 @@ class MicrosoftCalendarProvider(CalendarProvider):
     # events ----------------------------------------------------------------
     @staticmethod
     def _event_body(draft: EventDraft) -> dict[str, object]:
+        zone = windows_zone(draft.timezone, (draft.start, draft.end))
         return {
             "subject": draft.summary,
             "body": {"contentType": "text", "content": draft.description or ""},
-            "start": local_graph_datetime(draft.start, draft.timezone),
-            "end": local_graph_datetime(draft.end, draft.timezone),
+            "start": local_graph_datetime(draft.start, zone),
+            "end": local_graph_datetime(draft.end, zone),
             "attendees": [
                 {
                     "emailAddress": {"address": a.email, "name": a.name or a.email},

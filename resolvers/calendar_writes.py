@@ -15,7 +15,18 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import begin_write
-from db.models import CalendarConnection, CalendarSettings, Job, JobState, Meeting, MeetingStatus, SyncState, Task
+from db.models import (
+    CalendarConnection,
+    CalendarSettings,
+    Job,
+    JobState,
+    Meeting,
+    MeetingStatus,
+    SchedulingPage,
+    SyncState,
+    Task,
+    User,
+)
 from meetgraph import jobs
 from meetgraph.failpoints import CALENDAR_WRITE_AFTER_PROVIDER, failpoint
 from meetgraph.providers import provider_for
@@ -41,13 +52,14 @@ WAIT_FOR_WRITE = 2.0
 """A delete waits this long for the meeting's create (still running or retrying) before it looks again."""
 
 
-def draft_for(meeting: Meeting) -> EventDraft:
+def draft_for(meeting: Meeting, timezone: str = "UTC") -> EventDraft:
     return EventDraft(
         summary=meeting.title or f"Meeting with {meeting.contact_name or meeting.contact_email}",
         start=meeting.start,
         end=meeting.end,
         attendees=[Attendee(meeting.contact_email, meeting.contact_name or None)],
         description="Booked with meetgraph.",
+        timezone=timezone,
         key=str(meeting.id),
     )
 
@@ -79,19 +91,35 @@ async def _update(services: Services, model: Any, key: uuid.UUID, *conditions: A
 
 
 async def _enqueue(
-    session: AsyncSession, services: Services, kind: str, field: str, row_id: uuid.UUID
+    session: AsyncSession, services: Services, kind: str, field: str, row_id: uuid.UUID, **extra: str
 ) -> uuid.UUID | None:
     """One job of each kind per row (the key): enqueuing it again is a no-op."""
+    payload = {field: str(row_id), **extra}
     return await jobs.enqueue(
-        session, kind, {field: str(row_id)}, now=services.clock(), key=f"{kind}:{row_id}", max_attempts=MAX_ATTEMPTS
+        session, kind, payload, now=services.clock(), key=f"{kind}:{row_id}", max_attempts=MAX_ATTEMPTS
     )
+
+
+async def _write_zone(session: AsyncSession, user_id: uuid.UUID, page_id: uuid.UUID | None = None) -> str:
+    """The zone an event is written in: the booked page's, else (CRM meetings, tasks) the user's."""
+    page = await session.get(SchedulingPage, page_id) if page_id is not None else None
+    if page is not None:
+        return page.timezone
+    user = await session.get(User, user_id)
+    return user.timezone if user is not None else "UTC"
+
+
+def _payload_zone(payload: dict[str, Any]) -> str:
+    """The payload's zone; jobs enqueued before zones were carried write in UTC."""
+    return str(payload.get("timezone") or "UTC")
 
 
 # -- meetings --------------------------------------------------------------------------------------------
 
 
 async def enqueue_write(session: AsyncSession, services: Services, meeting: Meeting) -> uuid.UUID | None:
-    return await _enqueue(session, services, WRITE_MEETING, "meeting_id", meeting.id)
+    zone = await _write_zone(session, meeting.user_id, meeting.page_id)
+    return await _enqueue(session, services, WRITE_MEETING, "meeting_id", meeting.id, timezone=zone)
 
 
 def _store(model: Any, key: uuid.UUID, *conditions: Any, **values: Any) -> jobs.Finish:
@@ -115,7 +143,9 @@ async def write_meeting(services: Services, payload: dict[str, Any]) -> jobs.Fin
         raise jobs.Permanent("the calendar was disconnected")
     try:
         async with provider_for(connection, services) as provider:
-            event_id = await provider.create_event(meeting.provider_calendar_id, draft_for(meeting))
+            event_id = await provider.create_event(
+                meeting.provider_calendar_id, draft_for(meeting, _payload_zone(payload))
+            )
     except ProviderError as exc:
         await _update(
             services, Meeting, meeting_id, sync_attempts=col(Meeting.sync_attempts) + 1, sync_error=exc.message[:500]
@@ -168,7 +198,8 @@ async def delete_meeting(services: Services, payload: dict[str, Any]) -> None:
 
 
 async def enqueue_task_write(session: AsyncSession, services: Services, task: Task) -> uuid.UUID | None:
-    return await _enqueue(session, services, WRITE_TASK, "task_id", task.id)
+    zone = await _write_zone(session, task.user_id)
+    return await _enqueue(session, services, WRITE_TASK, "task_id", task.id, timezone=zone)
 
 
 async def write_task(services: Services, payload: dict[str, Any]) -> jobs.Finish | None:
@@ -185,6 +216,7 @@ async def write_task(services: Services, payload: dict[str, Any]) -> jobs.Finish
         start=task.due,
         end=task.due + meeting_rules.TASK_EVENT_LENGTH,
         description="CRM task",
+        timezone=_payload_zone(payload),
         key=str(task.id),
     )
     try:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
-from exchangelib import Account
+from exchangelib import Account, EWSTimeZone
 from exchangelib.errors import (
     ErrorFolderExists,
 )
@@ -51,13 +51,13 @@ from providers.exchange.view import (
     ViewPage,
     ViewPager,
     blocks,
-    event_zone,
     ews_time,
     view_page,
 )
 from providers.http import RetryPolicy
 from providers.intervals import time_windows
 from providers.outbound import OutboundPolicy
+from providers.windows_zones import WireZone, windows_zone
 from scheduling.calendars import EXCHANGE_CAPABILITIES, AccessRole, Capabilities
 from scheduling.slots import BusyInterval
 
@@ -67,6 +67,15 @@ log = logging.getLogger(__name__)
 MAX_VIEW_SPAN = timedelta(days=42)
 """Longest CalendarView window we ask for (EWS rejects or truncates very long views)."""
 KEY_FIELD = "meetgraph_key"
+
+
+def ews_zone(zone: WireZone) -> EWSTimeZone:
+    """`zone` for exchangelib: its rules, written as its Windows id (StartTimeZone/EndTimeZone Id from Exchange
+    2010 on, MeetingTimeZone before). A fresh instance: exchangelib's cached ones carry their own ms_id."""
+    ews = EWSTimeZone.no_cache(zone.rules.key)
+    ews.ms_id = zone.name
+    ews.ms_name = ""
+    return ews
 
 
 class MeetgraphKey(ExtendedProperty):  # type: ignore[misc]
@@ -286,7 +295,7 @@ class ExchangeCalendarProvider(CalendarProvider):
         return str(found[0].id) if found else None
 
     def _create_item(self, folder: Calendar, draft: EventDraft) -> str:
-        zone = event_zone(draft.timezone)
+        zone = ews_zone(windows_zone(draft.timezone, (draft.start, draft.end)))
         item = CalendarItem(
             account=self._ews(),
             folder=folder,

@@ -11,9 +11,8 @@ from exchangelib.errors import (
     ErrorExceededFindCountLimit,
     MalformedResponseError,
     SOAPError,
-    UnknownTimeZone,
 )
-from exchangelib.ewsdatetime import UTC, EWSDateTime, EWSTimeZone
+from exchangelib.ewsdatetime import UTC, EWSDateTime
 from exchangelib.fields import FieldPath
 from exchangelib.folders.queryset import SHALLOW
 from exchangelib.items import ID_ONLY, CalendarItem
@@ -40,13 +39,6 @@ view end is unavailable, never a loop."""
 
 def ews_time(value: datetime) -> EWSDateTime:
     return EWSDateTime.from_datetime(value.astimezone(timezone.utc)).astimezone(UTC)
-
-
-def event_zone(name: str) -> EWSTimeZone:
-    try:
-        return EWSTimeZone(name)
-    except (UnknownTimeZone, KeyError, ValueError):
-        return UTC
 
 
 class ViewItem(NamedTuple):

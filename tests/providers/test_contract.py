@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,9 +13,11 @@ from providers.base import (
     CalendarAccessLost,
     EventDraft,
     ProviderAuthError,
+    ProviderRequestError,
     ProviderUnavailable,
     UnsupportedOperation,
 )
+from providers.windows_zones import WireZone
 from scheduling.calendars import AccessRole
 from tests.providers.harness import Harness
 
@@ -226,3 +229,30 @@ async def test_revoked_access_is_an_auth_error(harness: Harness) -> None:
     # when / then
     with pytest.raises(ProviderAuthError):
         await harness.provider.list_calendars()
+
+
+# -- time zones: events written in the page's zone, unknown zones refused ---------------------------------------
+
+
+async def test_an_event_is_kept_in_the_zone_it_was_written_in(harness: Harness) -> None:
+    # given: 10:00 in Berlin on a winter day
+    draft = EventDraft(summary="Intro call", start=T0, end=T0 + timedelta(minutes=30), timezone="Europe/Berlin")
+    # when
+    await harness.provider.create_event(harness.primary_id, draft)
+    # then: each emulator keeps the zone (written as W. Europe Standard Time to Graph and EWS) and the instant
+    (event,) = harness.live_events(harness.primary_id)
+    assert (event.start, event.end) == (T0, T0 + timedelta(minutes=30))
+    assert event.timezone == "Europe/Berlin"
+
+
+async def test_an_unknown_zone_is_refused_by_the_service(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: the provider sends a zone no service knows, as it is (no mapping, no fallback)
+    raw = WireZone("Mars Standard Time", ZoneInfo("UTC"))
+    for module in ("providers.google.iana_zone", "providers.microsoft.windows_zone"):
+        monkeypatch.setattr(module, lambda *_: raw)
+    monkeypatch.setattr("providers.exchange.provider.windows_zone", lambda *_: raw)
+    draft = EventDraft(summary="Intro call", start=T0, end=T0 + timedelta(minutes=30), timezone="Mars/Olympus_Mons")
+    # when / then
+    with pytest.raises(ProviderRequestError):
+        await harness.provider.create_event(harness.primary_id, draft)
+    assert harness.live_events(harness.primary_id) == []
