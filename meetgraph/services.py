@@ -21,6 +21,7 @@ from meetgraph.broadcast import Broadcast, make_broadcast
 from meetgraph.crypto import CredentialCipher, previous_keys
 from meetgraph.mail import Mailer
 from meetgraph.settings import Settings
+from providers.base import LoginGates
 from providers.http import RetryPolicy
 from providers.oauth import RefreshLocks
 
@@ -69,6 +70,8 @@ class Services:
     events: Events = field(default_factory=Events)
     exchange_accounts: ExchangeAccounts = field(default_factory=_exchange_accounts)
     """Opened Exchange accounts (server version, auth type, sessions) reused across requests."""
+    login_gates: LoginGates = field(default_factory=LoginGates)
+    """Per connection and password: one login at a time until one got through, none after a refusal."""
     jobs: JobQueue = field(init=False)
     """The durable job queue (meetgraph/jobs.py); its kinds are registered by the wiring (meetgraph.app)."""
 
