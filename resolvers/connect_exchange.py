@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from db.models import CalendarConnection
 from meetgraph.context import Context
-from providers.base import ProviderAuthError, ProviderError, ProviderVersionError
+from providers.base import ProviderAuthError, ProviderCalendar, ProviderError, ProviderVersionError
 from resolvers.connection_store import Verified, check_not_shared, free_slot, store_connection
 from scheduling import connection_rules, validation
 from scheduling.calendars import ProviderKind
 from scheduling.errors import ExchangeVersion, ProviderFailure
+
+if TYPE_CHECKING:
+    from providers.exchange import ExchangeCredentials
 
 
 @dataclass(frozen=True)
@@ -24,8 +28,6 @@ class ExchangeInput:
 async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnection:
     """Validate against the Exchange server (login, version, calendar) before anything is stored."""
     from providers.exchange import ExchangeCredentials
-    from providers.exchange import connect_exchange as verify
-    from providers.outbound import OutboundPolicy
 
     user = ctx.require_user()
     connection_rules.check_permission(user.personal_email_access)
@@ -37,9 +39,23 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
         await free_slot(session, user)
         await check_not_shared(session, user, email)
     credentials = ExchangeCredentials(email=email, password=data.password, username=username, ews_url=ews_url)
+    resolved, calendars = await verify(ctx, credentials)
+    verified = Verified(kind=ProviderKind.EXCHANGE, email=email, credentials=resolved.to_dict(), calendars=calendars)
+    async with ctx.db() as session:
+        connection = await store_connection(session, ctx.services, user.id, verified)
+        await session.commit()
+    return connection
+
+
+async def verify(ctx: Context, credentials: ExchangeCredentials) -> tuple[ExchangeCredentials, list[ProviderCalendar]]:
+    """Check the account at the server (login, version, calendars); the credentials with the resolved EWS URL and
+    the calendars, or the typed error (ExchangeVersion, ProviderFailure) that connecting answers."""
+    from providers.exchange import connect_exchange as check
+    from providers.outbound import OutboundPolicy
+
     try:
         settings = ctx.services.settings
-        provider, resolved = await verify(
+        provider, resolved = await check(
             credentials,
             autodiscover_url=settings.exchange_autodiscover_url,
             retry=ctx.services.retry,
@@ -55,8 +71,4 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
         raise ProviderFailure(exc.message) from exc
     except ProviderError as exc:
         raise ProviderFailure(f"Exchange server: {exc.message}") from exc
-    verified = Verified(kind=ProviderKind.EXCHANGE, email=email, credentials=resolved.to_dict(), calendars=calendars)
-    async with ctx.db() as session:
-        connection = await store_connection(session, ctx.services, user.id, verified)
-        await session.commit()
-    return connection
+    return resolved, calendars
