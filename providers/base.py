@@ -6,13 +6,18 @@ Providers speak the domain's vocabulary (scheduling.calendars, scheduling.slots)
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from scheduling.calendars import FULL_CAPABILITIES, AccessRole, Capabilities, selectable_for_availability
 from scheduling.slots import BusyInterval
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -143,3 +148,68 @@ class CalendarProvider(abc.ABC):
 
     async def aclose(self) -> None:
         """Release network resources."""
+
+
+class LoginGate:
+    """One account's logins in this process. Until a call has got past the login lately (`proven_for` seconds),
+    calls go one at a time, so a refused password is tried once, not once per parallel request; after a refusal
+    no further call is made (the caller marks the connection inactive). Lately proven calls run in parallel."""
+
+    def __init__(self, *, proven_for: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._proven_for = proven_for
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._proven_at: float | None = None
+        self.refusal: ProviderAuthError | None = None
+
+    @property
+    def proven(self) -> bool:
+        return self._proven_at is not None and self._clock() - self._proven_at < self._proven_for
+
+    def _check(self) -> None:
+        if self.refusal is not None:
+            raise type(self.refusal)(self.refusal.message)
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """`fn()` through the gate: alone unless the login was proven lately; refused at once after a refusal."""
+        self._check()
+        if not self.proven:
+            async with self._lock:
+                self._check()
+                if not self.proven:
+                    return await self._observed(fn)
+        return await self._observed(fn)
+
+    async def _observed(self, fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            result = await fn()
+        except ProviderAuthError as exc:
+            if self.refusal is None:
+                self.refusal = exc
+            raise
+        except CalendarAccessLost:
+            self._proven_at = self._clock()  # signed in, only some calendar is unreadable
+            raise
+        self._proven_at = self._clock()
+        return result
+
+
+class LoginGates:
+    """A LoginGate per key (an account and the credentials it signs in with), the least recently used dropped."""
+
+    def __init__(
+        self, *, proven_for: float = 10.0, max_size: int = 4096, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._proven_for = proven_for
+        self._max_size = max_size
+        self._clock = clock
+        self._gates: OrderedDict[str, LoginGate] = OrderedDict()
+
+    def get(self, key: str) -> LoginGate:
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = LoginGate(proven_for=self._proven_for, clock=self._clock)
+            while len(self._gates) > self._max_size:
+                self._gates.popitem(last=False)
+        self._gates.move_to_end(key)
+        return gate
