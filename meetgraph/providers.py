@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
 from sqlalchemy import update
@@ -35,8 +35,12 @@ from providers.base import (
 from providers.oauth import OAuthClientConfig, OAuthToken, TokenManager, TokenStore
 from resolvers import notify
 from scheduling.calendars import EXCHANGE_CAPABILITIES, Capabilities, ProviderKind
+from scheduling.slots import BusyInterval
 
 T = TypeVar("T")
+
+LEAD_SPAN = timedelta(days=42)
+"""The span of the one view that signs in alone: no longer than the Exchange provider's single CalendarView."""
 
 INACTIVE_MESSAGES = {
     InactiveReason.PASSWORD_REFUSED: (
@@ -142,8 +146,8 @@ class DbTokenStore:
 class GatedExchangeProvider(CalendarProvider):
     """An Exchange provider whose calls pass the connection's LoginGate; a refused login calls `on_refused`.
 
-    get_busy of several calendars, while the login is not proven lately, reads the first calendar alone before
-    the others (in parallel): a refused password is then sent once, not once per calendar."""
+    A call that leads sends one request alone first: get_busy reads the first calendar's first span alone, then
+    the rest in parallel. So a refused password is sent once per connection, whatever the fan-out."""
 
     capabilities: ClassVar[Capabilities] = EXCHANGE_CAPABILITIES
 
@@ -157,12 +161,29 @@ class GatedExchangeProvider(CalendarProvider):
         self._gate = gate
         self._on_refused = on_refused
 
-    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _lead(self, call: Awaitable[T]) -> T:
         try:
-            return await self._gate.call(fn)
+            result = await call
+        except BaseException as exc:
+            self._gate.led(exc)
+            if isinstance(exc, ProviderAuthError):
+                await self._on_refused(exc)
+            raise
+        self._gate.led(None)
+        return result
+
+    async def _follow(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
         except ProviderAuthError as exc:
+            self._gate.refused(exc)
             await self._on_refused(exc)
             raise
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        if await self._gate.enter():
+            return await self._lead(fn())
+        return await self._follow(fn())
 
     async def account_email(self) -> str:
         return await self._inner.account_email()
@@ -171,18 +192,15 @@ class GatedExchangeProvider(CalendarProvider):
         return await self._call(self._inner.list_calendars)
 
     async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
-        if len(calendar_ids) < 2 or self._gate.proven:
-            return await self._call(lambda: self._inner.get_busy(calendar_ids, start, end))
-        first = await _busy_or_lost(self._call(lambda: self._inner.get_busy(calendar_ids[:1], start, end)))
-        rest = await _busy_or_lost(self._call(lambda: self._inner.get_busy(calendar_ids[1:], start, end)))
-        lost = [i for part in (first, rest) if isinstance(part, CalendarAccessLost) for i in part.calendar_ids]
-        if lost:
-            raise CalendarAccessLost(lost)
-        merged = BusyByCalendar()
-        for part in (first, rest):
-            assert isinstance(part, BusyByCalendar)
-            merged.intervals.update(part.intervals)
-        return merged
+        lead_end = min(end, start + LEAD_SPAN)
+        if not await self._gate.enter():
+            return await self._follow(self._inner.get_busy(calendar_ids, start, end))
+        lead = await self._lead(_busy_or_lost(self._inner.get_busy(calendar_ids[:1], start, lead_end)))
+        rest = [(calendar_ids[:1], lead_end, end)] if lead_end < end else []
+        if len(calendar_ids) > 1:
+            rest.append((calendar_ids[1:], start, end))
+        parts = await asyncio.gather(*(self._follow(_busy_or_lost(self._inner.get_busy(*part))) for part in rest))
+        return _merged([lead, *parts])
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
         return await self._call(lambda: self._inner.create_event(calendar_id, draft))
@@ -205,6 +223,19 @@ async def _busy_or_lost(call: Awaitable[BusyByCalendar]) -> BusyByCalendar | Cal
         return await call
     except CalendarAccessLost as lost:
         return lost
+
+
+def _merged(parts: Sequence[BusyByCalendar | CalendarAccessLost]) -> BusyByCalendar:
+    """get_busy's answer from parts of it (by calendar and by time); CalendarAccessLost naming every lost one."""
+    lost = [i for part in parts if isinstance(part, CalendarAccessLost) for i in part.calendar_ids]
+    if lost:
+        raise CalendarAccessLost(list(dict.fromkeys(lost)))
+    spans: dict[str, set[BusyInterval]] = {}
+    for part in parts:
+        assert isinstance(part, BusyByCalendar)
+        for calendar_id, intervals in part.intervals.items():
+            spans.setdefault(calendar_id, set()).update(intervals)
+    return BusyByCalendar({cid: sorted(found, key=lambda i: (i.start, i.end)) for cid, found in spans.items()})
 
 
 def gate_key(connection: CalendarConnection) -> str:

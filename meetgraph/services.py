@@ -71,7 +71,7 @@ class Services:
     exchange_accounts: ExchangeAccounts = field(default_factory=_exchange_accounts)
     """Opened Exchange accounts (server version, auth type, sessions) reused across requests."""
     login_gates: LoginGates = field(default_factory=LoginGates)
-    """Per connection and password: one login at a time until one got through, none after a refusal."""
+    """Per connection and password: one sign-in leads, concurrent calls follow it; none after a refusal."""
     jobs: JobQueue = field(init=False)
     """The durable job queue (meetgraph/jobs.py); its kinds are registered by the wiring (meetgraph.app)."""
 

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
 from scheduling.calendars import FULL_CAPABILITIES, AccessRole, Capabilities, selectable_for_availability
 from scheduling.slots import BusyInterval
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -151,64 +148,63 @@ class CalendarProvider(abc.ABC):
 
 
 class LoginGate:
-    """One account's logins in this process. Until a call has got past the login lately (`proven_for` seconds),
-    calls go one at a time, so a refused password is tried once, not once per parallel request; after a refusal
-    no further call is made (the caller marks the connection inactive). Lately proven calls run in parallel."""
+    """One account's sign-ins in this process, so that a refused password is sent once, not once per parallel
+    request (every refused sign-in counts towards the server's lockout).
 
-    def __init__(self, *, proven_for: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._proven_for = proven_for
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._proven_at: float | None = None
+    A call either leads (signs in alone) or follows a lead in flight: followers wait for it and, once it got past
+    the login, run in parallel; a call arriving with no lead in flight leads itself. After a refusal every call is
+    refused at once without reaching the server (a copy of the refusal). The caller reports its lead's outcome
+    with `led`, and a refusal met while following with `refused`."""
+
+    def __init__(self) -> None:
+        self._lead: asyncio.Future[bool] | None = None
         self.refusal: ProviderAuthError | None = None
-
-    @property
-    def proven(self) -> bool:
-        return self._proven_at is not None and self._clock() - self._proven_at < self._proven_for
 
     def _check(self) -> None:
         if self.refusal is not None:
-            raise type(self.refusal)(self.refusal.message)
+            kind = AccountLockedOut if isinstance(self.refusal, AccountLockedOut) else ProviderAuthError
+            raise kind(self.refusal.message)
 
-    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        """`fn()` through the gate: alone unless the login was proven lately; refused at once after a refusal."""
-        self._check()
-        if not self.proven:
-            async with self._lock:
-                self._check()
-                if not self.proven:
-                    return await self._observed(fn)
-        return await self._observed(fn)
+    async def enter(self) -> bool:
+        """True when the caller must lead (and then call `led`); False when a concurrent lead just signed in."""
+        while True:
+            self._check()
+            if self._lead is None:
+                self._lead = asyncio.get_running_loop().create_future()
+                return True
+            if await asyncio.shield(self._lead):
+                return False
+            # the lead failed without telling whether the login works (or was refused: _check raises)
 
-    async def _observed(self, fn: Callable[[], Awaitable[T]]) -> T:
-        try:
-            result = await fn()
-        except ProviderAuthError as exc:
-            if self.refusal is None:
-                self.refusal = exc
-            raise
-        except CalendarAccessLost:
-            self._proven_at = self._clock()  # signed in, only some calendar is unreadable
-            raise
-        self._proven_at = self._clock()
-        return result
+    def led(self, failure: BaseException | None) -> None:
+        """The lead's outcome: None when it succeeded, else what it raised."""
+        lead, self._lead = self._lead, None
+        if isinstance(failure, ProviderAuthError):
+            self.refused(failure)
+        signed_in = failure is None or isinstance(failure, SIGNED_IN_FAILURES)
+        if lead is not None and not lead.done():
+            lead.set_result(signed_in)
+
+    def refused(self, refusal: ProviderAuthError) -> None:
+        if self.refusal is None:
+            self.refusal = refusal
+
+
+SIGNED_IN_FAILURES = (CalendarAccessLost, ProviderRequestError, UnsupportedOperation)
+"""Failures the server answered after accepting the login."""
 
 
 class LoginGates:
     """A LoginGate per key (an account and the credentials it signs in with), the least recently used dropped."""
 
-    def __init__(
-        self, *, proven_for: float = 10.0, max_size: int = 4096, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._proven_for = proven_for
+    def __init__(self, *, max_size: int = 4096) -> None:
         self._max_size = max_size
-        self._clock = clock
         self._gates: OrderedDict[str, LoginGate] = OrderedDict()
 
     def get(self, key: str) -> LoginGate:
         gate = self._gates.get(key)
         if gate is None:
-            gate = self._gates[key] = LoginGate(proven_for=self._proven_for, clock=self._clock)
+            gate = self._gates[key] = LoginGate()
             while len(self._gates) > self._max_size:
                 self._gates.popitem(last=False)
         self._gates.move_to_end(key)
