@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, select
 
 from db.engine import begin_write
 from db.models import CalendarConnection, ConnectionStatus, InactiveReason
@@ -64,6 +64,21 @@ class ConnectionInactive(ProviderAuthError):
 
 def refusal_reason(exc: ProviderAuthError) -> InactiveReason:
     return InactiveReason.ACCOUNT_LOCKED_OUT if isinstance(exc, AccountLockedOut) else InactiveReason.PASSWORD_REFUSED
+
+
+async def inactive_reason(services: Services, connection_id: uuid.UUID) -> InactiveReason | None:
+    """The stored connection's reason when it is INACTIVE (PASSWORD_REFUSED when it has none), else None."""
+    async with services.sessionmaker() as session:
+        row = (
+            await session.exec(
+                select(CalendarConnection.status, CalendarConnection.inactive_reason).where(
+                    col(CalendarConnection.id) == connection_id
+                )
+            )
+        ).first()
+    if row is None or row[0] is ConnectionStatus.ACTIVE:
+        return None
+    return InactiveReason(row[1]) if row[1] else InactiveReason.PASSWORD_REFUSED
 
 
 async def deactivate(services: Services, connection_id: uuid.UUID, reason: InactiveReason) -> bool:
@@ -155,15 +170,22 @@ class GatedExchangeProvider(CalendarProvider):
         self,
         inner: CalendarProvider,
         gate: LoginGate,
+        *,
+        inactive: Callable[[], Awaitable[InactiveReason | None]],
         on_refused: Callable[[ProviderAuthError], Awaitable[object]],
     ) -> None:
+        """`inactive`: the stored connection's reason when it is INACTIVE now (asked before each lead)."""
         self._inner = inner
         self._gate = gate
+        self._inactive = inactive
         self._on_refused = on_refused
 
-    async def _lead(self, call: Awaitable[T]) -> T:
+    async def _lead(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:
-            result = await call
+            reason = await self._inactive()
+            if reason is not None:  # another process refused it meanwhile: do not sign in again
+                raise ConnectionInactive(reason)
+            result = await fn()
         except BaseException as exc:
             self._gate.led(exc)
             if isinstance(exc, ProviderAuthError):
@@ -182,7 +204,7 @@ class GatedExchangeProvider(CalendarProvider):
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         if await self._gate.enter():
-            return await self._lead(fn())
+            return await self._lead(fn)
         return await self._follow(fn())
 
     async def account_email(self) -> str:
@@ -195,7 +217,7 @@ class GatedExchangeProvider(CalendarProvider):
         lead_end = min(end, start + LEAD_SPAN)
         if not await self._gate.enter():
             return await self._follow(self._inner.get_busy(calendar_ids, start, end))
-        lead = await self._lead(_busy_or_lost(self._inner.get_busy(calendar_ids[:1], start, lead_end)))
+        lead = await self._lead(lambda: _busy_or_lost(self._inner.get_busy(calendar_ids[:1], start, lead_end)))
         rest = [(calendar_ids[:1], lead_end, end)] if lead_end < end else []
         if len(calendar_ids) > 1:
             rest.append((calendar_ids[1:], start, end))
@@ -306,7 +328,12 @@ def get_provider(
             accounts=services.exchange_accounts,
             outbound=OutboundPolicy.parse(services.settings.exchange_private_networks),
         )
-        return GatedExchangeProvider(exchange, services.login_gates.get(gate_key(connection)), refused)
+        return GatedExchangeProvider(
+            exchange,
+            services.login_gates.get(gate_key(connection)),
+            inactive=lambda: inactive_reason(services, connection_id),
+            on_refused=refused,
+        )
     return oauth_provider(
         kind,
         OAuthToken.from_dict(credentials),

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from db.models import CalendarConnection, ConnectionStatus, InactiveReason
-from meetgraph.providers import deactivate, refusal_reason
+from db.models import Calendar, CalendarConnection, ConnectionStatus, InactiveReason
+from meetgraph.providers import deactivate, provider_for, refusal_reason
 from meetgraph.services import Services
 from providers.base import AccountLockedOut, ProviderAuthError
 from resolvers.calendar_writes import WRITE_MEETING
@@ -295,3 +295,22 @@ async def test_a_revoked_oauth_grant_records_its_reason_and_mails_once(
     assert connection["status"] == "INACTIVE" and connection["inactiveReason"] == "ACCESS_REVOKED"
     (subject,) = inactive_mails(mailbox)
     assert "revoked" in subject
+
+
+async def test_a_connection_another_process_marked_inactive_is_not_signed_in_with(
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, logins: LoginCounter
+) -> None:
+    # given: a request read the connection while it was ACTIVE; then another process saw the password refused
+    await exchange_owner(gql, http)
+    async with services.sessionmaker() as session:
+        (connection,) = (await session.exec(select(CalendarConnection))).all()
+        calendars = (await session.exec(select(Calendar.provider_calendar_id))).all()
+    await deactivate(services, connection.id, InactiveReason.PASSWORD_REFUSED)
+    attempts_before = logins.attempts
+    # when
+    async with provider_for(connection, services) as provider:
+        with pytest.raises(ProviderAuthError) as refused:
+            await provider.get_busy(calendars, START, START + WINDOW)
+    # then
+    assert logins.attempts == attempts_before
+    assert "re-enter the password" in refused.value.message
