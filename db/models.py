@@ -29,6 +29,7 @@ __all__ = [  # the domain's enums are column types here, importable with the tab
     "Domain",
     "EmailInbox",
     "Hub",
+    "InactiveReason",
     "Job",
     "JobState",
     "Meeting",
@@ -56,6 +57,17 @@ class SyncState(str, enum.Enum):
     SYNCED = "SYNCED"
     FAILED = "FAILED"
     """The provider refused for good; the meeting is kept and shown as not in the calendar."""
+
+
+class InactiveReason(str, enum.Enum):
+    """Why a connection became INACTIVE: what the owner must do to use it again."""
+
+    PASSWORD_REFUSED = "PASSWORD_REFUSED"
+    """The server refused the stored password (changed or expired): the owner re-enters it."""
+    ACCOUNT_LOCKED_OUT = "ACCOUNT_LOCKED_OUT"
+    """The server says the account is locked out: wait or have it unlocked, then re-enter the password."""
+    ACCESS_REVOKED = "ACCESS_REVOKED"
+    """The OAuth grant was revoked or cannot be refreshed: the owner connects the calendar again."""
 
 
 class JobState(str, enum.Enum):
@@ -155,6 +167,10 @@ class CalendarConnection(SQLModel, table=True):
     provider: str = Field(max_length=16)
     email: str = Field(max_length=254)
     status: ConnectionStatus = _enum(ConnectionStatus, ConnectionStatus.ACTIVE)
+    inactive_reason: InactiveReason | None = Field(
+        default=None, sa_type=Enum(InactiveReason, native_enum=False, length=32, validate_strings=True), nullable=True
+    )
+    """Set with status INACTIVE (by one conditional update: the transition happens once), cleared on reconnect."""
     credentials: str = Field(sa_column=Column(Text, nullable=False), repr=False)
     """Encrypted (Fernet) JSON; never returned by the API nor logged."""
     task_calendar_id: str | None = Field(default=None, max_length=1024)

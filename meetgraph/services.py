@@ -21,6 +21,7 @@ from meetgraph.broadcast import Broadcast, make_broadcast
 from meetgraph.crypto import CredentialCipher, previous_keys
 from meetgraph.mail import Mailer
 from meetgraph.settings import Settings
+from providers.base import LoginGates
 from providers.http import RetryPolicy
 from providers.oauth import RefreshLocks
 
@@ -82,6 +83,8 @@ class Services:
     """Where Exchange calls run: own bounded threads, a limit and a circuit breaker per EWS endpoint (settings)."""
     exchange_accounts: ExchangeAccounts = field(init=False)
     """Opened Exchange accounts (server version, auth type, sessions) reused across requests."""
+    login_gates: LoginGates = field(default_factory=LoginGates)
+    """Per connection and password: one sign-in leads, concurrent calls follow it; none after a refusal."""
     jobs: JobQueue = field(init=False)
     """The durable job queue (meetgraph/jobs.py); its kinds are registered by the wiring (meetgraph.app)."""
 

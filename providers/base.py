@@ -6,6 +6,8 @@ Providers speak the domain's vocabulary (scheduling.calendars, scheduling.slots)
 from __future__ import annotations
 
 import abc
+import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -193,3 +195,67 @@ class MailboxTemporarilyUnavailable(ProviderUnavailable):
 class EndpointUnreachable(ProviderUnavailable):
     """No server of the kind answered at a user-given address; told alike whatever the cause (a refused address,
     a closed port, a timeout, DNS), so nobody can map a network through it."""
+
+
+class LoginGate:
+    """One account's sign-ins in this process, so that a refused password is sent once, not once per parallel
+    request (every refused sign-in counts towards the server's lockout).
+
+    A call either leads (signs in alone) or follows a lead in flight: followers wait for it and, once it got past
+    the login, run in parallel; a call arriving with no lead in flight leads itself. After a refusal every call is
+    refused at once without reaching the server (a copy of the refusal). The caller reports its lead's outcome
+    with `led`, and a refusal met while following with `refused`."""
+
+    def __init__(self) -> None:
+        self._lead: asyncio.Future[bool] | None = None
+        self.refusal: ProviderAuthError | None = None
+
+    def _check(self) -> None:
+        if self.refusal is not None:
+            kind = AccountLockedOut if isinstance(self.refusal, AccountLockedOut) else ProviderAuthError
+            raise kind(self.refusal.message)
+
+    async def enter(self) -> bool:
+        """True when the caller must lead (and then call `led`); False when a concurrent lead just signed in."""
+        while True:
+            self._check()
+            if self._lead is None:
+                self._lead = asyncio.get_running_loop().create_future()
+                return True
+            if await asyncio.shield(self._lead):
+                return False
+            # the lead failed without telling whether the login works (or was refused: _check raises)
+
+    def led(self, failure: BaseException | None) -> None:
+        """The lead's outcome: None when it succeeded, else what it raised."""
+        lead, self._lead = self._lead, None
+        if isinstance(failure, ProviderAuthError):
+            self.refused(failure)
+        signed_in = failure is None or isinstance(failure, SIGNED_IN_FAILURES)
+        if lead is not None and not lead.done():
+            lead.set_result(signed_in)
+
+    def refused(self, refusal: ProviderAuthError) -> None:
+        if self.refusal is None:
+            self.refusal = refusal
+
+
+SIGNED_IN_FAILURES = (CalendarAccessLost, ProviderRequestError, UnsupportedOperation)
+"""Failures the server answered after accepting the login."""
+
+
+class LoginGates:
+    """A LoginGate per key (an account and the credentials it signs in with), the least recently used dropped."""
+
+    def __init__(self, *, max_size: int = 4096) -> None:
+        self._max_size = max_size
+        self._gates: OrderedDict[str, LoginGate] = OrderedDict()
+
+    def get(self, key: str) -> LoginGate:
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = LoginGate()
+            while len(self._gates) > self._max_size:
+                self._gates.popitem(last=False)
+        self._gates.move_to_end(key)
+        return gate

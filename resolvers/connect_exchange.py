@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from db.models import CalendarConnection
 from meetgraph.context import Context
@@ -16,6 +17,7 @@ from providers.base import (
     ModernAuthOnly,
     NotAnExchangeEndpoint,
     ProviderAuthError,
+    ProviderCalendar,
     ProviderError,
     ProviderRateLimited,
     ProviderUnavailable,
@@ -40,6 +42,9 @@ REASONS: tuple[tuple[type[ProviderError], ProviderFailureReason], ...] = (
 )
 """The reason answered for a provider error: the first entry it is an instance of (most specific first)."""
 
+if TYPE_CHECKING:
+    from providers.exchange import ExchangeCredentials
+
 
 @dataclass(frozen=True)
 class ExchangeInput:
@@ -52,8 +57,6 @@ class ExchangeInput:
 async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnection:
     """Validate against the Exchange server (login, version, calendar) before anything is stored."""
     from providers.exchange import ExchangeCredentials
-    from providers.exchange import connect_exchange as verify
-    from providers.outbound import OutboundPolicy
 
     user = ctx.require_user()
     connection_rules.check_permission(user.personal_email_access)
@@ -65,9 +68,23 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
         await free_slot(session, user)
         await check_not_shared(session, user, email)
     credentials = ExchangeCredentials(email=email, password=data.password, username=username, ews_url=ews_url)
+    resolved, calendars = await verify(ctx, credentials)
+    verified = Verified(kind=ProviderKind.EXCHANGE, email=email, credentials=resolved.to_dict(), calendars=calendars)
+    async with ctx.db() as session:
+        connection = await store_connection(session, ctx.services, user.id, verified)
+        await session.commit()
+    return connection
+
+
+async def verify(ctx: Context, credentials: ExchangeCredentials) -> tuple[ExchangeCredentials, list[ProviderCalendar]]:
+    """Check the account at the server (login, version, calendars); the credentials with the resolved EWS URL and
+    the calendars, or the typed error (ExchangeVersion, ProviderFailure) that connecting answers."""
+    from providers.exchange import connect_exchange as check
+    from providers.outbound import OutboundPolicy
+
     try:
         settings = ctx.services.settings
-        provider, resolved = await verify(
+        provider, resolved = await check(
             credentials,
             autodiscover_url=settings.exchange_autodiscover_url,
             retry=ctx.services.retry,
@@ -83,11 +100,7 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
         raise ExchangeVersion(exc.message) from exc
     except ProviderError as exc:
         raise ProviderFailure(exc.message, reason_for(exc)) from exc
-    verified = Verified(kind=ProviderKind.EXCHANGE, email=email, credentials=resolved.to_dict(), calendars=calendars)
-    async with ctx.db() as session:
-        connection = await store_connection(session, ctx.services, user.id, verified)
-        await session.commit()
-    return connection
+    return resolved, calendars
 
 
 def reason_for(exc: ProviderError) -> ProviderFailureReason | None:

@@ -47,10 +47,42 @@ def _sync_failed(owner: User, p: dict[str, Any]) -> tuple[str, str]:
     )
 
 
+INACTIVE_MAILS: dict[str, tuple[str, str]] = {
+    "PASSWORD_REFUSED": (
+        "Exchange refused the password of {email}",
+        "Your Exchange server refused the password meetgraph stored for {email} (it was probably changed or has "
+        "expired). So that your account is not locked out, meetgraph stopped signing in with it: your calendar "
+        "is not checked and nobody can book your scheduling pages for now.\n"
+        "Re-enter the password of {email} in your calendar settings; booking works again at once.",
+    ),
+    "ACCOUNT_LOCKED_OUT": (
+        "Your Exchange account {email} is locked out",
+        "Your Exchange server says the account {email} is locked out (too many failed sign-ins). meetgraph "
+        "stopped signing in, because every further attempt keeps it locked: your calendar is not checked and "
+        "nobody can book your scheduling pages for now.\n"
+        "Wait until the lockout ends or ask your Exchange administrator to unlock the account, then re-enter "
+        "its password in your calendar settings.",
+    ),
+    "ACCESS_REVOKED": (
+        "Calendar access to {email} was revoked",
+        "meetgraph can no longer read the calendar of {email}: access was revoked or expired at the provider. "
+        "Nobody can book your scheduling pages for now.\n"
+        "Disconnect the calendar in your calendar settings and connect it again.",
+    ),
+}
+"""Subject and body per InactiveReason."""
+
+
+def _connection_inactive(owner: User, p: dict[str, Any]) -> tuple[str, str]:
+    subject, body = INACTIVE_MAILS[p["reason"]]
+    return subject.format(email=p["email"]), body.format(email=p["email"])
+
+
 TEMPLATES: dict[str, Callable[[User, dict[str, Any]], tuple[str, str]]] = {
     "meeting_requested": _meeting_requested,
     "booking_blocked": _booking_blocked,
     "sync_failed": _sync_failed,
+    "connection_inactive": _connection_inactive,
 }
 
 
@@ -116,3 +148,10 @@ async def sync_failed(
     await _mail_owner(
         session, services, owner_id, "sync_failed", start=start.isoformat(), contact=contact, reason=reason
     )
+
+
+async def connection_inactive(
+    session: AsyncSession, services: Services, owner_id: uuid.UUID, email: str, reason: str
+) -> None:
+    """The owner's connection to `email` went INACTIVE for `reason` (an InactiveReason value)."""
+    await _mail_owner(session, services, owner_id, "connection_inactive", email=email, reason=reason)

@@ -8,9 +8,9 @@ from typing import Annotated
 import strawberry
 
 from db import models
-from resolvers import connect_exchange, connect_oauth, disconnect, inboxes
+from resolvers import connect_exchange, connect_oauth, disconnect, inboxes, reconnect_exchange
 from scheduling.calendars import ProviderKind, capabilities_of, selectable_for_availability
-from schema.base import CtxInfo
+from schema.base import CtxInfo, _graphql_enum
 from schema.errors import (
     ConnectionLimitError,
     ExchangeVersionError,
@@ -21,6 +21,22 @@ from schema.errors import (
     ValidationError,
 )
 from schema.results import outcome
+
+ConnectionInactiveReason = _graphql_enum(
+    models.InactiveReason,
+    name="ConnectionInactiveReason",
+    description="Why a calendar connection is INACTIVE, and so what its owner must do to use it again.",
+    values={
+        models.InactiveReason.PASSWORD_REFUSED: "The Exchange server refused the stored password (changed or "
+        "expired). It is no longer sent, so the account is not locked out; re-enter it with "
+        "reconnectExchangeCalendar.",
+        models.InactiveReason.ACCOUNT_LOCKED_OUT: "The Exchange server says the account is locked out. Nothing is "
+        "sent any more; once the lockout ends or an administrator unlocks the account, re-enter the password with "
+        "reconnectExchangeCalendar.",
+        models.InactiveReason.ACCESS_REVOKED: "The OAuth grant was revoked or can no longer be refreshed; "
+        "disconnect the calendar and connect it again.",
+    },
+)
 
 
 @strawberry.type(description="What a connection supports; Exchange connections have all four false.")
@@ -79,6 +95,10 @@ class CalendarConnection:
     provider: ProviderKind = strawberry.field(description="The calendar service.")
     email: str = strawberry.field(description="The connected account's email address.")
     status: models.ConnectionStatus = strawberry.field(description="INACTIVE while access to the account is lost.")
+    inactive_reason: models.InactiveReason | None = strawberry.field(
+        description="Why the connection is INACTIVE (what the owner must do); null while it is ACTIVE, or when "
+        "it became inactive before reasons were recorded."
+    )
     _id: strawberry.Private[uuid.UUID]
 
     @classmethod
@@ -88,6 +108,7 @@ class CalendarConnection:
             provider=ProviderKind(m.provider),
             email=m.email,
             status=m.status,
+            inactive_reason=m.inactive_reason,
             _id=m.id,
         )
 
@@ -187,8 +208,12 @@ ConnectCalendarResult = Annotated[
     | ConnectionLimitError
     | ProviderError
     | ExchangeVersionError
-    | ValidationError,
-    strawberry.union("ConnectCalendarResult", description="The new connection, or why nothing was connected."),
+    | ValidationError
+    | NotFoundError,
+    strawberry.union(
+        "ConnectCalendarResult",
+        description="The new (or reconnected) connection, or why nothing was connected.",
+    ),
 ]
 DisconnectResult = Annotated[
     DisconnectSuccess | NotFoundError,
@@ -249,6 +274,35 @@ class ConnectionsMutation:
             email=input.email, password=input.password, username=input.username, ews_url=input.ews_url
         )
         return await outcome(info.context, connect_exchange.connect_exchange(info.context, data), _connected)
+
+    @strawberry.mutation(
+        description=(
+            "Re-enter the password of an Exchange connection, typically one INACTIVE because the server refused "
+            "the stored password (inactiveReason PASSWORD_REFUSED or ACCOUNT_LOCKED_OUT). The sign-in is checked "
+            "at the connection's EWS URL first; only when it works are the credentials replaced and the "
+            "connection and its calendars ACTIVE again (bookings work at once). A refused sign-in changes "
+            "nothing: ProviderError. NotFoundError when the id is not one of the caller's Exchange connections; "
+            "ValidationError for an empty or too long password or username; PermissionRequiredError without "
+            "personal email access."
+        )
+    )
+    async def reconnect_exchange_calendar(
+        self,
+        info: CtxInfo,
+        id: Annotated[strawberry.ID, strawberry.argument(description="CalendarConnection.id (an Exchange one).")],
+        password: Annotated[
+            str, strawberry.argument(description="The account's current password, 1 to 1024 characters.")
+        ],
+        username: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A new sign-in name (e.g. DOMAIN\\user); the stored one is kept when omitted."
+            ),
+        ] = None,
+    ) -> ConnectCalendarResult:
+        return await outcome(
+            info.context, reconnect_exchange.reconnect_exchange(info.context, id, password, username), _connected
+        )
 
     @strawberry.mutation(
         description=(

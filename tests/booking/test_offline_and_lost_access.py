@@ -152,6 +152,9 @@ async def test_revoked_grant_blocks_booking(
     assert result["__typename"] == "CalendarAccessLostError"
     assert await my_meetings(gql, token) == []
     assert live_events(world.google, primary_id(world.google, GOOGLE_USER)) == []
-    assert len(mailbox.to(OWNER)) == 1
+    assert sorted(str(m["Subject"]) for m in mailbox.to(OWNER)) == [  # the attempt's, and once the revocation's
+        f"Calendar access to {GOOGLE_USER} was revoked",
+        "Someone tried to book a meeting with you",
+    ]
     connections = await gql("{ me { calendarConnections { status } } }", token=token)
     assert connections["me"]["calendarConnections"] == [{"status": "INACTIVE"}]
