@@ -236,6 +236,9 @@ class GatedExchangeProvider(CalendarProvider):
     async def create_calendar(self, name: str) -> ProviderCalendar:
         return await self._call(lambda: self._inner.create_calendar(name))
 
+    async def shared_calendar(self, address: str) -> ProviderCalendar:
+        return await self._call(lambda: self._inner.shared_calendar(address))
+
     async def aclose(self) -> None:
         await self._inner.aclose()
 

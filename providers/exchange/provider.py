@@ -46,6 +46,10 @@ from providers.exchange.session import (
     with_retry,
 )
 from providers.exchange.view import (
+    FIND_BUDGET,
+    MIN_PAGE_SIZE,
+    PAGE_SIZE,
+    PARALLEL_VIEWS,
     FindCountExceeded,
     PageRequest,
     ViewPage,
@@ -127,6 +131,7 @@ class ExchangeCalendarProvider(CalendarProvider):
         self._accounts = accounts
         self._account: Account | None = None
         self._account_lock = threading.Lock()
+        self._view_turns = asyncio.Semaphore(PARALLEL_VIEWS)
         self._create_lock = accounts.create_lock(credentials) if accounts is not None else threading.Lock()
 
     def __repr__(self) -> str:
@@ -222,27 +227,44 @@ class ExchangeCalendarProvider(CalendarProvider):
         return calendars
 
     async def get_busy(self, calendar_ids: Sequence[str], start: datetime, end: datetime) -> BusyByCalendar:
-        """One CalendarView per calendar and window, one after another: FindItems of one mailbox share one budget
-        of items in flight on the server (EWSFindCountLimit), so views never run side by side."""
+        """One CalendarView per calendar and window, at most PARALLEL_VIEWS side by side for this provider (whatever
+        the number of concurrent get_busy calls on it). FindItems of one mailbox share one budget of items in flight
+        on the server (EWSFindCountLimit): each page asks for a share of FIND_BUDGET, so together they never ask for
+        more than the server allows (a page grows past its share only where items starting at one instant fill it)."""
+        views = [
+            (cid, w_start, w_end) for cid in calendar_ids for w_start, w_end in time_windows(start, end, MAX_VIEW_SPAN)
+        ]
+        share = max(MIN_PAGE_SIZE, FIND_BUDGET // PARALLEL_VIEWS)
+
+        async def view(cid: str, w_start: datetime, w_end: datetime) -> dict[str, BusyInterval] | FolderLost:
+            async with self._view_turns:
+                try:
+                    return await self._view(cid, w_start, w_end, size=share)
+                except FolderLost as lost:
+                    return lost
+
+        results = await asyncio.gather(*(view(*v) for v in views))
         lost: list[str] = []
-        by_calendar: dict[str, list[BusyInterval]] = {}
-        for cid in calendar_ids:
-            spans: dict[str, BusyInterval] = {}
-            try:
-                for w_start, w_end in time_windows(start, end, MAX_VIEW_SPAN):
-                    spans.update(await self._view(cid, w_start, w_end))
-            except FolderLost:
-                lost.append(cid)
-                continue
-            by_calendar[cid] = sorted(spans.values(), key=lambda i: (i.start, i.end))
+        spans: dict[str, dict[str, BusyInterval]] = {cid: {} for cid in calendar_ids}
+        for (cid, _, _), result in zip(views, results):
+            if isinstance(result, FolderLost):
+                if cid not in lost:
+                    lost.append(cid)
+            else:
+                spans[cid].update(result)
         if lost:
             raise CalendarAccessLost(lost)
-        return BusyByCalendar(by_calendar)
+        return BusyByCalendar(
+            {cid: sorted(found.values(), key=lambda i: (i.start, i.end)) for cid, found in spans.items()}
+        )
 
-    async def _view(self, calendar_id: str, start: datetime, end: datetime) -> dict[str, BusyInterval]:
+    async def _view(
+        self, calendar_id: str, start: datetime, end: datetime, *, size: int = PAGE_SIZE
+    ) -> dict[str, BusyInterval]:
         """Busy items of one folder overlapping [start, end), by item id: the CalendarView read page by page
-        (ViewPager), each page one FindItem request retried on its own."""
-        pager = ViewPager(start, end)
+        (ViewPager) with pages of `size` items (growing past it only where items starting at one instant fill a
+        page), each page one FindItem request retried on its own."""
+        pager = ViewPager(start, end, size=min(size, PAGE_SIZE))
         while (request := pager.next_request()) is not None:
             try:
                 page = await self._run(functools.partial(self._page, calendar_id, request))

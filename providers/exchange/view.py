@@ -31,6 +31,11 @@ the most one FindItem may answer, and a budget that concurrent FindItems of one 
 MAX_PAGE_SIZE = 1000
 """A page grows up to this when items starting at one instant fill it (the window cannot slide past them)."""
 MIN_PAGE_SIZE = 16
+FIND_BUDGET = 900
+"""Items all FindItems of one get_busy may have in flight together: below Exchange's default EWSFindCountLimit
+(1,000), which the concurrent FindItems of one mailbox share."""
+PARALLEL_VIEWS = 3
+"""CalendarViews of one get_busy in flight at once, each with its share of FIND_BUDGET as its page size."""
 """ErrorExceededFindCountLimit halves the page; below this the server is unavailable for us."""
 MAX_PAGES = 100
 """Pages of one view at most (a 42-day window of 50,000 items at the normal page size): a server that never lets a

@@ -75,10 +75,12 @@ class Refusing:
 
 
 @pytest.fixture
-async def refusing(gql: GraphQLClient, http: httpx.AsyncClient, world: World, logins: LoginCounter) -> Refusing:
+async def refusing(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services, logins: LoginCounter
+) -> Refusing:
     """An Exchange owner whose password was just changed at the server: the stored one is refused from now on."""
     owner = await exchange_owner(gql, http)
-    change_password(world)
+    change_password(world, services)
     return Refusing(owner, logins.refused)
 
 
@@ -115,10 +117,13 @@ def inactive_mails(mailbox: Mailbox) -> list[str]:
     return [str(m["Subject"]) for m in mailbox.to(OWNER) if not any(s in str(m["Subject"]) for s in about_one)]
 
 
-def change_password(world: World) -> None:
+def change_password(world: World, services: Services) -> None:
+    """The password changed at the server, and the connections signed in with NTLM before have ended (IIS closes
+    idle keep-alive connections after two minutes; NTLM signs in a connection, not a request)."""
     account = world.exchange.account(EXCHANGE_USER)
     assert account is not None
     account.password = NEW_PASSWORD
+    services.exchange_accounts.close()
 
 
 async def test_a_refused_password_is_sent_once_then_never_again(
@@ -128,7 +133,7 @@ async def test_a_refused_password_is_sent_once_then_never_again(
     # given
     owner = await exchange_owner(gql, http)
     assert await view(gql, owner.slug) != []
-    change_password(world)
+    change_password(world, services)
     refused_before, attempts_before = logins.refused, logins.attempts
     # when
     first = await view(gql, owner.slug)
@@ -230,7 +235,7 @@ async def test_a_write_job_refused_marks_the_connection_and_later_jobs_send_noth
     booked = [await book(gql, owner.slug, SLOT + timedelta(hours=n)) for n in range(2)]
     assert [b["meeting"]["syncState"] for b in booked] == ["PENDING"] * 2
     outage.active = False
-    change_password(world)
+    change_password(world, services)
     attempts_before, refused_before = logins.attempts, logins.refused
     # when: the retries are due
     clock.advance(hours=1)

@@ -3,6 +3,8 @@ carried credentials, and those it refused), and an outage of CreateItem alone.""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -10,11 +12,29 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emulators.state import EmulatorState
 from tests.utils.emulators import EmulatorServer, World
 
+NTLM_AUTHENTICATE = 3
+"""The NTLM message type that carries the proof of the password (1 negotiates, 2 is the server's challenge)."""
+
+
+def signs_in(authorization: bytes) -> bool:
+    """Whether an Authorization header presents the password: Basic, or NTLM's AUTHENTICATE message (an NTLM
+    NEGOTIATE is answered with the challenge, a 401 that refuses nothing)."""
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() == "basic":
+        return True
+    if scheme.lower() not in ("ntlm", "negotiate"):
+        return False
+    try:
+        message = base64.b64decode(token.strip())
+    except (binascii.Error, ValueError):
+        return False
+    return message.startswith(b"NTLMSSP\0") and len(message) >= 12 and message[8] == NTLM_AUTHENTICATE
+
 
 @dataclass
 class LoginCounter:
-    """ASGI middleware in front of the Exchange emulator: counts requests carrying an Authorization header (each
-    one is a sign-in at the server) and the 401 answers to them (refused sign-ins, what Active Directory counts
+    """ASGI middleware in front of the Exchange emulator: counts sign-ins (requests presenting the password:
+    Basic, or NTLM's AUTHENTICATE) and the 401 answers to them (refused sign-ins, what Active Directory counts
     towards a lockout)."""
 
     app: ASGIApp
@@ -22,12 +42,14 @@ class LoginCounter:
     refused: int = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        signs_in = scope["type"] == "http" and any(k.lower() == b"authorization" for k, _ in scope["headers"])
-        if signs_in:
+        signs_in_now = scope["type"] == "http" and any(
+            k.lower() == b"authorization" and signs_in(v) for k, v in scope["headers"]
+        )
+        if signs_in_now:
             self.attempts += 1
 
         async def observed(message: Message) -> None:
-            if signs_in and message["type"] == "http.response.start" and message["status"] == 401:
+            if signs_in_now and message["type"] == "http.response.start" and message["status"] == 401:
                 self.refused += 1
             await send(message)
 
