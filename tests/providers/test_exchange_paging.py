@@ -23,7 +23,7 @@ from emulators.runner import serve_in_thread
 from emulators.state import EmulatedRecurrence, EmulatorState
 from providers.base import ProviderUnavailable
 from providers.exchange import ExchangeCalendarProvider, ExchangeCredentials, connect_exchange
-from providers.exchange.view import MAX_PAGES, PAGE_SIZE, PageRequest, ViewItem, ViewPage, ViewPager
+from providers.exchange.view import FIND_BUDGET, MAX_PAGES, PARALLEL_VIEWS, PageRequest, ViewItem, ViewPage, ViewPager
 from providers.http import RetryPolicy
 from providers.outbound import OutboundPolicy
 from scheduling import booking_rules, slots
@@ -162,7 +162,7 @@ async def test_five_thousand_items_in_fourteen_days_give_exactly_the_busy_time()
             box.state, box.primary_id, start, end
         )
         assert box.traffic.view_sizes and all(size is not None and size <= 1000 for size in box.traffic.view_sizes)
-        assert len(box.traffic.view_sizes) <= 5000 // PAGE_SIZE + 4  # pages, not a loop
+        assert len(box.traffic.view_sizes) <= 5000 // (FIND_BUDGET // PARALLEL_VIEWS) + 4  # pages, not a loop
 
 
 async def test_a_view_without_max_entries_over_the_limit_is_refused_by_the_emulator() -> None:
@@ -211,7 +211,8 @@ async def test_an_exhausted_find_budget_halves_the_page_then_is_unavailable() ->
             assert "FindItem" in exc.message
         else:
             raise AssertionError("an exhausted FindItem budget gave busy time")
-        assert box.traffic.view_sizes == [500, 250, 125, 62, 31]
+        share = FIND_BUDGET // PARALLEL_VIEWS
+        assert box.traffic.view_sizes == [share, share // 2, share // 4, share // 8, share // 16]
 
 
 async def test_a_partly_used_find_budget_still_gives_every_item() -> None:

@@ -19,7 +19,7 @@ from tests.utils.graphql import GraphQLClient
 from tests.utils.user import ME, create_user
 
 SECRET_PASSWORD = "Tr0ub4dor-and-3-horses"
-CONNECTION_FIELDS = {"id", "provider", "email", "status", "calendars", "capabilities"}
+CONNECTION_FIELDS = {"id", "provider", "email", "status", "inactiveReason", "calendars", "capabilities"}
 
 INTROSPECT = """
 query($name: String!) { __type(name: $name) { fields { name } } }
