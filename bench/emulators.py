@@ -6,6 +6,7 @@ python -m bench.emulators PORT  -- serves Google, Microsoft and Exchange with on
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,8 @@ from emulators.google import create_google_emulator
 from emulators.microsoft import create_microsoft_emulator
 from emulators.state import EmulatorState
 
-EVENTS_PER_CALENDAR = 1000
+EVENTS_PER_CALENDAR = int(os.environ.get("MEETGRAPH_BENCH_EVENTS", "1000"))
+"""Busy events per calendar; MEETGRAPH_BENCH_EVENTS=100 measures calendars of a usual size."""
 DAYS = 14
 NOW = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)  # a Sunday night: the window starts Monday
 KEPT_FREE = (NOW + timedelta(days=2, hours=10), NOW + timedelta(days=2, hours=11))
