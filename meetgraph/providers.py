@@ -82,16 +82,24 @@ async def inactive_reason(services: Services, connection_id: uuid.UUID) -> Inact
     return InactiveReason(row[1]) if row[1] else InactiveReason.PASSWORD_REFUSED
 
 
-async def deactivate(services: Services, connection_id: uuid.UUID, reason: InactiveReason) -> bool:
+async def deactivate(
+    services: Services, connection_id: uuid.UUID, reason: InactiveReason, *, refused: str | None = None
+) -> bool:
     """ACTIVE -> INACTIVE with its reason, and the owner's mail in the same transaction. One conditional update:
-    concurrent callers (in any process) make one transition and one mail; True for the one that made it."""
+    concurrent callers (in any process) make one transition and one mail; True for the one that made it.
+    `refused`: the stored (encrypted) credentials the server refused; when the owner has re-entered others since
+    (a refusal of the old password arriving late), nothing changes."""
+    conditions = [
+        col(CalendarConnection.id) == connection_id,
+        col(CalendarConnection.status) == ConnectionStatus.ACTIVE,
+    ]
+    if refused is not None:
+        conditions.append(col(CalendarConnection.credentials) == refused)
     async with services.sessionmaker() as session:
         await begin_write(session)
         result = await session.execute(
             update(CalendarConnection)
-            .where(
-                col(CalendarConnection.id) == connection_id, col(CalendarConnection.status) == ConnectionStatus.ACTIVE
-            )
+            .where(*conditions)
             .values(status=ConnectionStatus.INACTIVE, inactive_reason=reason)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -319,11 +327,11 @@ def get_provider(
         from providers.exchange import ExchangeCalendarProvider, ExchangeCredentials
         from providers.outbound import OutboundPolicy
 
-        connection_id = connection.id
+        connection_id, stored = connection.id, connection.credentials
 
         async def refused(exc: ProviderAuthError) -> None:
             # shielded: the transition and its mail are committed even when the caller is cancelled meanwhile
-            await asyncio.shield(deactivate(services, connection_id, refusal_reason(exc)))
+            await asyncio.shield(deactivate(services, connection_id, refusal_reason(exc), refused=stored))
 
         exchange = ExchangeCalendarProvider(
             ExchangeCredentials.from_dict(credentials),

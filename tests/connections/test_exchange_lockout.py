@@ -277,6 +277,27 @@ async def test_a_locked_out_account_has_its_own_reason_and_message(
     assert "administrator" in mail.get_payload(decode=True).decode()
 
 
+async def test_a_late_refusal_of_the_old_password_leaves_a_reconnected_connection_active(
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services
+) -> None:
+    # given: the credentials a request signed in with, then the owner re-entered the password (new credentials)
+    owner = await exchange_owner(gql, http)
+    async with services.sessionmaker() as session:
+        (connection,) = (await session.exec(select(CalendarConnection))).all()
+    old = connection.credentials
+    async with services.sessionmaker() as session:
+        row = await session.get(CalendarConnection, connection.id)
+        assert row is not None
+        row.credentials = services.cipher.encrypt(services.cipher.decrypt(old))
+        session.add(row)
+        await session.commit()
+    # when: that request's refusal of the old password arrives now
+    made = await deactivate(services, connection.id, InactiveReason.PASSWORD_REFUSED, refused=old)
+    # then
+    assert made is False
+    assert (await connection_of(gql, owner.token))["status"] == "ACTIVE"
+
+
 def test_a_refused_login_is_a_refused_password_unless_the_server_says_locked_out() -> None:
     assert refusal_reason(ProviderAuthError("refused")) is InactiveReason.PASSWORD_REFUSED
     assert refusal_reason(AccountLockedOut("locked")) is InactiveReason.ACCOUNT_LOCKED_OUT
