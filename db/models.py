@@ -23,6 +23,7 @@ __all__ = [  # the domain's enums are column types here, importable with the tab
     "BookingKey",
     "BookingOutcome",
     "Calendar",
+    "CalendarEvent",
     "CalendarConnection",
     "CalendarSettings",
     "ConnectionStatus",
@@ -36,8 +37,10 @@ __all__ = [  # the domain's enums are column types here, importable with the tab
     "MeetingSource",
     "MeetingStatus",
     "OAuthState",
+    "PushChannel",
     "SchedulingPage",
     "SeatTier",
+    "SyncMode",
     "SyncState",
     "Task",
 ]
@@ -47,6 +50,20 @@ class MeetingSource(str, enum.Enum):
     PAGE = "PAGE"
     CRM = "CRM"
     INTEGRATION = "INTEGRATION"
+    """A CRM meeting logged by an integration (shown as CRM in the API)."""
+    CALENDAR = "CALENDAR"
+    """Created in the connected calendar with a contact invited, and synced in (two-way sync)."""
+
+
+class SyncMode(str, enum.Enum):
+    """How a calendar's events are kept current (the API's CalendarSyncMode)."""
+
+    PUSH = "PUSH"
+    """The provider notifies us of changes (a live Google channel or Graph subscription); polled as a safety net."""
+    POLL = "POLL"
+    """Asked for changes on a timer (no push possible for this calendar or deployment)."""
+    LIVE = "LIVE"
+    """Read from the provider when needed: not synced yet, or the provider offers no sync."""
 
 
 class SyncState(str, enum.Enum):
@@ -188,6 +205,71 @@ class Calendar(SQLModel, table=True):
     access_role: str = Field(max_length=32)
     status: ConnectionStatus = _enum(ConnectionStatus, ConnectionStatus.ACTIVE)
     is_availability: bool = False
+    sync_mode: SyncMode = _enum(SyncMode, SyncMode.LIVE)
+    synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the store last took in every change the provider reported (the end of a full or incremental sync)."""
+    sync_cursor: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
+    """The provider's cursor for the next incremental sync: Google nextSyncToken, Graph deltaLink, EWS SyncState."""
+    sync_window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sync_window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """The span the store holds every event of (set by a full sync); availability outside it is read live."""
+    sync_error: str | None = Field(default=None, max_length=500)
+    """The last sync failure (cleared by a successful sync), for operators."""
+
+
+class CalendarEvent(SQLModel, table=True):
+    """The store: one calendar's events (instances of series) as the provider last reported them."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "provider_event_id", name="uq_calendar_event_provider_id"),
+        Index("ix_calendar_events_calendar_start", "calendar_id", "start"),
+    )
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    calendar_id: uuid.UUID = Field(foreign_key="calendars.id", ondelete="CASCADE")
+    provider_event_id: str = Field(max_length=1024)
+    start: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    end: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    blocks: bool = True
+    """Counts as busy time (scheduling.free_busy.blocks_time of its status/transparency)."""
+    status: str = Field(default="", max_length=32)
+    """The provider's free/busy status or transparency as it sent it (for operators and two-way sync)."""
+    summary: str = Field(default="", max_length=500)
+    organizer_email: str | None = Field(default=None, max_length=254)
+    organized_by_account: bool = False
+    """The connected account organises it (Google organizer.self, Graph isOrganizer)."""
+    attendees: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """[{"email": ..., "name": ...}] as the provider lists them."""
+    version: str | None = Field(default=None, max_length=200)
+    """Google etag, Graph changeKey, EWS ChangeKey."""
+    meetgraph_key: str | None = Field(default=None, max_length=200)
+    """The idempotency key meetgraph wrote the event with (a meeting's or task's id), when it wrote it."""
+    from_integration: bool = False
+    """Created by another application (not imported by two-way sync)."""
+    series_id: str | None = Field(default=None, max_length=1024)
+    updated_at: datetime = _created()
+
+
+class PushChannel(SQLModel, table=True):
+    """A Google watch channel or Microsoft Graph subscription that notifies us of a calendar's changes."""
+
+    __tablename__ = "push_channels"
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    calendar_id: uuid.UUID | None = Field(default=None, foreign_key="calendars.id", ondelete="SET NULL", index=True)
+    """None once the calendar is gone: the channel is still to be stopped at the provider."""
+    connection_id: uuid.UUID | None = Field(
+        default=None, foreign_key="calendar_connections.id", ondelete="SET NULL", index=True
+    )
+    provider: str = Field(max_length=16)
+    channel_id: str = Field(max_length=200, unique=True)
+    """Google's channel id (ours, a UUID) or Graph's subscription id."""
+    resource_id: str | None = Field(default=None, max_length=1024)
+    """Google's resourceId (needed to stop the channel); Graph's resource path."""
+    token_hash: str = Field(max_length=64, repr=False)
+    """SHA-256 of the secret sent back with each notification (Google channel token, Graph clientState)."""
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    """As the provider answered; renewed before it."""
+    created_at: datetime = _created()
 
 
 class EmailInbox(SQLModel, table=True):
@@ -246,6 +328,15 @@ class Meeting(SQLModel, table=True):
         ),
         # meetingsConnection's keyset pages: one user's meetings by (start, id), read backwards
         Index("ix_meetings_user_start_id", "user_id", "start", "id"),
+        # two-way sync imports an event once, however often (or concurrently) it is synced
+        Index(
+            "uq_meeting_calendar_event",
+            "connection_id",
+            "provider_event_id",
+            unique=True,
+            sqlite_where=text("source = 'CALENDAR'"),
+            postgresql_where=text("source = 'CALENDAR'"),
+        ),
     )
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -67,6 +68,11 @@ class EmulatedRecurrence:
     until: datetime | None = None
 
 
+_SEQUENCE = itertools.count(1)
+"""Every change to any emulated event takes the next number: what sync tokens and delta links remember."""
+UNTRACKED = frozenset({"seq", "on_change"})
+
+
 @dataclass
 class EmulatedEvent:
     id: str
@@ -92,15 +98,31 @@ class EmulatedEvent:
     """A series: `start`/`end` are the first occurrence's."""
     occurrence_of: str | None = None
     """On one occurrence of a series (as EmulatorState.occurrences expands it): the series' id."""
+    organizer: str | None = None
+    """The organiser's address; None: the calendar's owner."""
+    created_by_app: str | None = None
+    """Another application created it through the API (Google's `source.title`, Graph's app): not the user."""
+    seq: int = 0
+    """The number of its last change (emulators.state._SEQUENCE): bumped by every attribute set, so that sync
+    tokens and delta links find what changed since they were issued. Deleting is `cancelled = True`."""
+    on_change: Callable[[EmulatedEvent], None] | None = field(default=None, repr=False, compare=False)
+    """Set by EmulatorState.add_event: told of every change (push notifications start there)."""
 
     def __setattr__(self, name: str, value: object) -> None:
-        """`show_as` and `busy` stay in sync: a status sets `busy`; a `busy` that contradicts it clears it."""
+        """`show_as` and `busy` stay in sync: a status sets `busy`; a `busy` that contradicts it clears it.
+        Every change takes a new `seq` and is reported to `on_change`."""
         object.__setattr__(self, name, value)
         show_as = getattr(self, "show_as", None)
         if name == "show_as" and isinstance(value, str):
             object.__setattr__(self, "busy", show_as_blocks(value))
         elif name == "busy" and show_as is not None and show_as_blocks(show_as) != value:
             object.__setattr__(self, "show_as", None)
+        if name in UNTRACKED:
+            return
+        object.__setattr__(self, "seq", next(_SEQUENCE))
+        listener = getattr(self, "on_change", None)
+        if listener is not None:
+            listener(self)
 
     @property
     def status(self) -> str:
@@ -296,6 +318,15 @@ class EmulatorState:
         self.faults = Faults()
         self.oauth = OAuthBook(self.faults, clock)
         """OAuth codes and tokens (Google, Microsoft): mint tokens, expire them, check a bearer token."""
+        self.change_listeners: list[Callable[[EmulatedEvent], None]] = []
+        """Told of every change to an event of this world (the emulators' push notifications); called in the
+        thread that made the change, so a listener hands the work to its own loop thread-safely."""
+        self.sync_floor: dict[str, int] = {}
+        """Per calendar: sync tokens / delta links / sync states issued before this `seq` are refused as expired
+        (Google 410 Gone, Graph syncStateNotFound, EWS ErrorInvalidSyncStateData); see `expire_sync_state`."""
+        self.push_routes: dict[str, str] = {}
+        """Where push notifications for an https origin are delivered instead ("https://app.example" ->
+        "http://127.0.0.1:8123"): the TLS-terminating proxy in front of the app, which tests stand in for."""
         self.find_count_limit = 1000
         """Exchange's EWSFindCountLimit: the most items one FindItem answers (more without paging is an error)."""
         self.find_count_in_use = 0
@@ -407,7 +438,32 @@ class EmulatorState:
                 recurrence=recurrence,
             )
             self.calendars[calendar_id].events[event.id] = event
+            event.on_change = self._event_changed
+            self._event_changed(event)
             return event
+
+    def _event_changed(self, event: EmulatedEvent) -> None:
+        for listener in list(self.change_listeners):
+            listener(event)
+
+    def current_seq(self) -> int:
+        """A number to issue a sync token at: every change made before has a smaller `seq`, every later one a
+        larger."""
+        return next(_SEQUENCE)
+
+    def changed_since(self, calendar_id: str, seq: int) -> list[EmulatedEvent]:
+        """The calendar's events (cancelled ones included) changed after `seq`, oldest change first."""
+        with self.lock:
+            events = [e for e in self.calendars[calendar_id].events.values() if e.seq > seq]
+        return sorted(events, key=lambda e: e.seq)
+
+    def expire_sync_state(self, calendar_id: str) -> None:
+        """Make every sync token issued so far for the calendar expired (as providers do after a while)."""
+        with self.lock:
+            self.sync_floor[calendar_id] = next(_SEQUENCE)
+
+    def sync_state_valid(self, calendar_id: str, issued_at: int) -> bool:
+        return issued_at >= self.sync_floor.get(calendar_id, 0)
 
     def event_with_property(self, calendar_id: str, name: str, value: str) -> EmulatedEvent | None:
         """The calendar's event carrying property `name` = `value` (cancelled ones included), if any."""

@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     exchange_connect_timeout_seconds: float = 5.0
     """How long a TCP/TLS connect to an Exchange server may take before it counts as unreachable."""
 
+    # --- calendar sync (issue 12) ---
+    sync_poll_seconds: float = 120.0
+    """How often calendars without push (POLL) are asked for changes; a POLL calendar is fresh for twice this."""
+    sync_safety_net_seconds: float = 1800.0
+    """How often pushed (PUSH) calendars are asked for changes anyway, in case a notification was lost."""
+    sync_window_days: int = 90
+    """The span a full sync stores, from a day before now: at least the 62 days a page can ask for, plus room
+    so that the store is re-read in full only when its end comes within 62 days."""
+    sync_renew_before_seconds: float = 3600.0
+    """Push channels and subscriptions are renewed this long before the expiry the provider answered."""
+
     @field_validator("dns_nameservers")
     @classmethod
     def _nameservers_parse(cls, value: str | None) -> str | None:

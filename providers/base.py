@@ -105,6 +105,72 @@ class BusyByCalendar:
         return [i for spans in self.intervals.values() for i in spans]
 
 
+@dataclass(frozen=True)
+class SyncedEvent:
+    """One event (an instance, for series) as a sync reports it; all datetimes aware."""
+
+    id: str
+    """The provider's id of the event or instance; the store's key within the calendar."""
+    start: datetime
+    end: datetime
+    blocks: bool
+    """Counts as busy time: scheduling.free_busy.blocks_time of the event's status (transparency for Google)."""
+    status: str = ""
+    """The status as the provider spelled it (showAs, transparency, LegacyFreeBusyStatus)."""
+    summary: str = ""
+    organizer_email: str | None = None
+    organized_by_account: bool = False
+    """The connected account organises it (Google organizer.self, Graph isOrganizer, EWS IsOrganizer)."""
+    attendees: tuple[Attendee, ...] = ()
+    version: str | None = None
+    """Google etag, Graph changeKey, EWS ChangeKey: changes whenever the event does."""
+    key: str | None = None
+    """The EventDraft.key meetgraph created it with (Google's client-supplied id, Graph's transactionId, the EWS
+    extended property), recognised even when the event arrives before the create call answered."""
+    from_integration: bool = False
+    """Created by another application through the provider's API (two-way sync does not import it)."""
+    series_id: str | None = None
+
+
+@dataclass
+class SyncBatch:
+    """sync_events' answer: what changed since the cursor (or, for a full sync, everything in the window)."""
+
+    changed: list[SyncedEvent]
+    """New or changed events (a full sync: every event of the window)."""
+    removed: list[str]
+    """Ids of events deleted or cancelled since the cursor (a full sync: none; what it omits is gone)."""
+    cursor: str
+    """Pass to the next sync_events for the changes after this batch."""
+    full: bool
+    """A full listing of [window_start, window_end): the store replaces the calendar's events with `changed`."""
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    """For a full sync: the span it listed (incremental batches keep the span of the full sync they follow)."""
+
+
+class SyncCursorExpired(ProviderError):
+    """The cursor is no longer valid (Google 410 Gone, Graph syncStateNotFound/resyncRequired, EWS invalid
+    SyncState): the caller starts again with a full sync."""
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A push channel as the provider answered it: a Google watch channel or a Graph subscription."""
+
+    channel_id: str
+    """Google: the channel id we chose; Graph: the subscription id it answered."""
+    resource_id: str | None
+    """Google's resourceId (needed to stop the channel); Graph's subscribed resource."""
+    expires_at: datetime
+    """The expiry the provider answered (never assumed)."""
+
+
+class PushUnsupported(UnsupportedOperation):
+    """The provider will not push changes of this calendar to this address (e.g. Graph subscribes to the user's
+    own mailbox only, Google requires an https address): the calendar is polled instead."""
+
+
 class CalendarProvider(abc.ABC):
     """A connected calendar account. All datetimes in and out are timezone-aware."""
 
@@ -145,6 +211,28 @@ class CalendarProvider(abc.ABC):
 
     async def aclose(self) -> None:
         """Release network resources."""
+
+    async def sync_events(
+        self, calendar_id: str, cursor: str | None, window_start: datetime, window_end: datetime
+    ) -> SyncBatch:
+        """With `cursor` None, a full sync: every event (instances of series) overlapping the window and a cursor;
+        else what changed since the cursor (the provider may report changes outside the window). Raises
+        SyncCursorExpired when the cursor is no longer valid, CalendarAccessLost / ProviderAuthError as get_busy
+        does. UnsupportedOperation where the provider offers no sync (the calendar stays LIVE)."""
+        raise UnsupportedOperation("This calendar service offers no way to sync events")
+
+    async def watch(self, calendar_id: str, *, channel_id: str, address: str, token: str) -> Watch:
+        """Ask the provider to notify `address` of the calendar's changes, with `token` sent back in every
+        notification (Google channel token, Graph clientState). PushUnsupported where it will not."""
+        raise PushUnsupported("This calendar service does not push changes")
+
+    async def renew_watch(self, calendar_id: str, old: Watch, *, channel_id: str, address: str, token: str) -> Watch:
+        """Extend a channel before it expires. Graph extends the subscription in place (same channel id, new
+        expiry); Google cannot, so a new channel (`channel_id`) is opened and the caller stops the old one."""
+        return await self.watch(calendar_id, channel_id=channel_id, address=address, token=token)
+
+    async def stop_watch(self, watch: Watch) -> None:
+        """Stop a channel; one already stopped, expired or unknown is not an error."""
 
     async def shared_calendar(self, address: str) -> ProviderCalendar:
         """The calendar of another mailbox, `address`, as the account reads it (never primary, never owned).

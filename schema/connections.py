@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -39,6 +40,21 @@ ConnectionInactiveReason = _graphql_enum(
 )
 
 
+CalendarSyncMode = _graphql_enum(
+    models.SyncMode,
+    name="CalendarSyncMode",
+    description="How the server keeps a calendar's events current.",
+    values={
+        models.SyncMode.PUSH: "The provider notifies the server of changes (Google watch channels, Microsoft Graph "
+        "subscriptions).",
+        models.SyncMode.POLL: "The server asks the provider for changes on a timer (no push possible for this "
+        "calendar or deployment).",
+        models.SyncMode.LIVE: "Read from the provider when needed; nothing is kept (not synced yet, or the provider "
+        "offers no sync).",
+    },
+)
+
+
 @strawberry.type(description="What a connection supports; Exchange connections have all four false.")
 class ConnectionCapabilities:
     cancel_meetings: bool = strawberry.field(description="Meetings in this calendar can be cancelled (cancelMeeting).")
@@ -71,6 +87,12 @@ class Calendar:
     selectable_for_availability: bool = strawberry.field(
         description="Owned by the connected account, or shared with it with full event details."
     )
+    sync_mode: models.SyncMode = strawberry.field(
+        description="How its events are kept current: pushed, polled, or read live when needed."
+    )
+    synced_at: datetime | None = strawberry.field(
+        description="When the server last brought this calendar's events up to date; null before the first sync."
+    )
 
     @classmethod
     def from_model(cls, m: models.Calendar) -> Calendar:
@@ -81,6 +103,8 @@ class Calendar:
             status=m.status,
             is_availability_calendar=m.is_availability,
             selectable_for_availability=selectable_for_availability(m.access_role),
+            sync_mode=m.sync_mode,
+            synced_at=m.synced_at,
         )
 
 

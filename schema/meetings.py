@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +13,21 @@ from resolvers import meetings
 from schema.base import CtxInfo
 from schema.errors import NotFoundError, ProviderError, UnsupportedOperationError, ValidationError
 from schema.results import outcome
+
+
+@strawberry.enum(description="Where a meeting came from.")
+class MeetingSource(enum.Enum):
+    PAGE = strawberry.enum_value("PAGE", description="Booked by a visitor on a scheduling page.")
+    CRM = strawberry.enum_value("CRM", description="Created on a CRM contact record (createCrmMeeting).")
+    CALENDAR = strawberry.enum_value(
+        "CALENDAR",
+        description="Created in the connected Google or Office 365 calendar with a contact invited, and synced in.",
+    )
+
+    @classmethod
+    def of(cls, source: models.MeetingSource) -> MeetingSource:
+        """A meeting logged by an integration is a CRM meeting to the API."""
+        return cls.CRM if source is models.MeetingSource.INTEGRATION else cls(source.value)
 
 
 @strawberry.type(description="A meeting of the user: booked on a scheduling page or logged on a CRM contact.")
@@ -33,6 +49,7 @@ class Meeting:
     page_id: strawberry.ID | None = strawberry.field(
         description="The scheduling page it was booked on; null for CRM meetings or when the page was deleted."
     )
+    source: MeetingSource = strawberry.field(description="Where it came from: a page, the CRM, or the calendar.")
 
     @classmethod
     def from_model(cls, m: models.Meeting) -> Meeting:
@@ -46,6 +63,7 @@ class Meeting:
             title=m.title,
             sync_state=m.sync_state,
             page_id=strawberry.ID(str(m.page_id)) if m.page_id else None,
+            source=MeetingSource.of(m.source),
         )
 
 
