@@ -11,41 +11,54 @@ emulators/google_wire.py, the OAuth endpoints are emulators/oauth.py's.
 from __future__ import annotations
 
 import functools
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulators.google_push import Channel, GooglePush, resource_id_for
 from emulators.google_wire import (
     EVENT_ID_PATTERN,
     BadRequest,
     GoogleOAuth,
+    SyncToken,
     api_error,
     attendee_emails,
     auth_error,
     calendar_list_entry,
     calendar_resource,
+    cancelled_resource,
+    event_etag,
     event_resource,
     event_zone_name,
+    events_page_token,
     fault_response,
+    fullsync_required,
+    instance_id,
     merged_busy,
     not_found,
     page_offset,
     page_token,
     parse_event_time,
+    parse_events_page_token,
     parse_rfc3339,
+    parse_sync_token,
     parse_zone,
     rfc3339,
+    sync_token,
     userinfo_claims,
     userinfo_refused,
 )
 from emulators.lost_answer import deliver
 from emulators.oauth import OAuthServer, bearer_token
-from emulators.state import AccessRole, EmulatedCalendar, EmulatedEvent, EmulatorState
+from emulators.state import AccessRole, EmulatedCalendar, EmulatedEvent, EmulatorState, expand_series
 
 FREEBUSY_MAX_ITEMS = 50
 FREEBUSY_MAX_RANGE = timedelta(days=90)
@@ -53,6 +66,59 @@ CALENDAR_LIST_DEFAULT_PAGE = 100
 CALENDAR_LIST_MAX_PAGE = 250
 WRITE_ROLES = frozenset({AccessRole.OWNER, AccessRole.WRITER})
 READ_ROLES = frozenset({AccessRole.OWNER, AccessRole.WRITER, AccessRole.READER})
+
+EVENTS_DEFAULT_PAGE = 250
+EVENTS_MAX_PAGE = 2500
+SERIES_HORIZON = timedelta(days=366)
+SYNC_INCOMPATIBLE = (
+    "timeMin",
+    "timeMax",
+    "q",
+    "orderBy",
+    "iCalUID",
+    "updatedMin",
+    "privateExtendedProperty",
+    "sharedExtendedProperty",
+)
+"""Parameters Google refuses beside a syncToken (the token already fixes what is listed)."""
+CHANNEL_ID_MAX = 64
+CHANNEL_ID_PATTERN = re.compile(r"[A-Za-z0-9\-_+/=]+")
+PROJECT = "meetgraph-emulator"
+
+
+def events_page_size(value: str | None) -> int:
+    """maxResults: 250 by default, at most 2500 (more is served as 2500, as Google does)."""
+    if value is None:
+        return EVENTS_DEFAULT_PAGE
+    try:
+        size = int(value)
+    except ValueError as exc:
+        raise BadRequest("invalid", f"Invalid value for maxResults: {value}") from exc
+    if size < 1:
+        raise BadRequest("invalid", f"Invalid value for maxResults: {value}")
+    return min(size, EVENTS_MAX_PAGE)
+
+
+def requested_ttl(body: dict[str, object], now: datetime) -> timedelta | None:
+    """The lifetime asked for: params.ttl (seconds) or an absolute `expiration` (ms since the epoch)."""
+    if body.get("expiration") is not None:
+        try:
+            expiration = datetime.fromtimestamp(int(str(body["expiration"])) / 1000, UTC)
+        except (ValueError, OverflowError) as exc:
+            raise BadRequest("invalid", f"Invalid value for expiration: {body['expiration']}") from exc
+        return expiration - now
+    params = body.get("params")
+    if isinstance(params, dict) and params.get("ttl") is not None:
+        try:
+            return timedelta(seconds=int(str(params["ttl"])))
+        except ValueError as exc:
+            raise BadRequest("invalid", f"Invalid value for ttl: {params['ttl']}") from exc
+    return None
+
+
+def replace_id(event: EmulatedEvent, new_id: str) -> EmulatedEvent:
+    return replace(event, id=new_id)
+
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 
@@ -63,6 +129,7 @@ class GoogleEmulator:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
         self.calls: Counter[str] = Counter()
+        self.push = GooglePush(state)
 
     # plumbing --------------------------------------------------------------
     def api(self, name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -109,8 +176,8 @@ class GoogleEmulator:
         primary = account is not None and calendar.id == account.primary_calendar_id
         return calendar_list_entry(calendar, role, primary=primary)
 
-    def render_event(self, event: EmulatedEvent) -> dict[str, object]:
-        return event_resource(event, self.state.calendars[event.calendar_id].owner_email)
+    def render_event(self, event: EmulatedEvent, caller: str, series_id: str | None = None) -> dict[str, object]:
+        return event_resource(event, self.state.calendars[event.calendar_id].owner_email, caller, series_id=series_id)
 
     async def userinfo(self, request: Request) -> Response:
         self.calls["userinfo"] += 1
@@ -224,32 +291,175 @@ class GoogleEmulator:
         return event if event is not None else not_found()
 
     async def events_list(self, request: Request, email: str) -> Response:
+        """events.list: a listing (optionally a window, instances of series with singleEvents) or, with syncToken,
+        what changed since the token; pages of at most maxResults, nextSyncToken on the last."""
         calendar = self.calendar_for(request, email, READ_ROLES)
         if isinstance(calendar, Response):
             return calendar
         query = request.query_params
-        start = parse_rfc3339(query["timeMin"], "timeMin") if "timeMin" in query else None
-        end = parse_rfc3339(query["timeMax"], "timeMax") if "timeMax" in query else None
-        show_deleted = query.get("showDeleted") == "true"
-        events = sorted(
-            (
-                e
-                for e in calendar.events.values()
-                if (show_deleted or not e.cancelled)
-                and (start is None or e.end > start)
-                and (end is None or e.start < end)
-            ),
-            key=lambda e: e.start,
-        )
-        return JSONResponse(
-            {
-                "kind": "calendar#events",
-                "summary": calendar.name,
-                "timeZone": "UTC",
-                "accessRole": (self.state.role(email, calendar.id) or AccessRole.READER).value,
-                "items": [self.render_event(e) for e in events],
-            }
-        )
+        size = events_page_size(query.get("maxResults"))
+        raw_sync = query.get("syncToken")
+        if raw_sync is not None:
+            refused = [name for name in SYNC_INCOMPATIBLE if name in query]
+            if refused:
+                raise BadRequest("invalid", f"The syncToken parameter cannot be combined with {refused[0]}.")
+            if query.get("showDeleted") == "false":
+                raise BadRequest(
+                    "invalid", "Deleted events are always listed with a syncToken: showDeleted=false is not allowed."
+                )
+            token = parse_sync_token(raw_sync)
+            if (
+                token is None
+                or token.calendar_id != calendar.id
+                or not self.state.sync_state_valid(calendar.id, token.seq)
+            ):
+                return fullsync_required()
+            fingerprint = f"sync:{raw_sync}"
+        else:
+            single = query.get("singleEvents") == "true"
+            time_min = parse_rfc3339(query["timeMin"], "timeMin") if "timeMin" in query else None
+            time_max = parse_rfc3339(query["timeMax"], "timeMax") if "timeMax" in query else None
+            if time_min is not None and time_max is not None and time_max <= time_min:
+                raise BadRequest("timeRangeEmpty", "The specified time range is empty.")
+            if query.get("orderBy") == "startTime" and not single:
+                raise BadRequest("invalid", "The requested ordering is not available for the particular query.")
+            token = SyncToken(calendar.id, 0, single, time_min, time_max)
+            fingerprint = "list:" + "&".join(
+                f"{k}={v}" for k, v in sorted(query.multi_items()) if k not in ("pageToken", "maxResults")
+            )
+        after: list[object] | None = None
+        issued = self.state.current_seq()
+        if "pageToken" in query:
+            after, issued = parse_events_page_token(query["pageToken"], fingerprint)
+        if raw_sync is not None:
+            items = self.changes(calendar, token, issued, email)
+        else:
+            items = self.listing(calendar, token, query.get("showDeleted") == "true", email)
+        remaining = [(key, body) for key, body in items if after is None or key > after]
+        page = remaining[:size]
+        body: dict[str, object] = {
+            "kind": "calendar#events",
+            "etag": f'"{3_000_000_000_000_000 + issued}"',
+            "summary": calendar.name,
+            "updated": rfc3339(self.state.clock()),
+            "timeZone": calendar.timezone,
+            "accessRole": (self.state.role(email, calendar.id) or AccessRole.READER).value,
+            "defaultReminders": [],
+            "items": [item for _, item in page],
+        }
+        if len(remaining) > size:
+            body["nextPageToken"] = events_page_token(page[-1][0], issued, fingerprint)
+        else:
+            body["nextSyncToken"] = sync_token(
+                SyncToken(calendar.id, issued, token.single_events, token.time_min, token.time_max)
+            )
+        return JSONResponse(body)
+
+    def expanded(self, event: EmulatedEvent, token: SyncToken) -> list[tuple[EmulatedEvent, str | None]]:
+        """The event as the listing shows it: itself, or with singleEvents a series' instances in the window (each
+        with its series' id); an unbounded series is expanded up to a year ahead when no timeMax bounds it."""
+        if event.recurrence is None or not token.single_events:
+            return [(event, None)]
+        start = token.time_min or datetime.min.replace(tzinfo=UTC)
+        end = token.time_max or self.state.clock() + SERIES_HORIZON
+        return [
+            (replace_id(o, instance_id(event.id, o.start, all_day=event.all_day)), event.id)
+            for o in expand_series(event, end)
+            if o.end > start
+        ]
+
+    def listing(
+        self, calendar: EmulatedCalendar, token: SyncToken, show_deleted: bool, email: str
+    ) -> list[tuple[list[object], dict[str, object]]]:
+        """A full listing, by start then id (the page token's key)."""
+        with self.state.lock:
+            events = list(calendar.events.values())
+        found: list[tuple[list[object], dict[str, object]]] = []
+        for event in events:
+            if event.cancelled and not show_deleted:
+                continue
+            for shown, series in self.expanded(event, token):
+                if (token.time_min is not None and shown.end <= token.time_min) or (
+                    token.time_max is not None and shown.start >= token.time_max
+                ):
+                    continue
+                found.append(([shown.start.isoformat(), shown.id], self.render_event(shown, email, series)))
+        return sorted(found, key=lambda item: item[0])
+
+    def changes(
+        self, calendar: EmulatedCalendar, token: SyncToken, issued: int, email: str
+    ) -> list[tuple[list[object], dict[str, object]]]:
+        """What changed after the token's number up to `issued` (the listing's first page), by change then id;
+        deleted events (and every instance of a deleted series) as their id and status only."""
+        found: list[tuple[list[object], dict[str, object]]] = []
+        for event in self.state.changed_since(calendar.id, token.seq):
+            if event.seq > issued:
+                continue
+            for shown, series in self.expanded(event, token):
+                key: list[object] = [event.seq, shown.id]
+                if event.cancelled:
+                    found.append((key, cancelled_resource(shown.id, event_etag(event))))
+                else:
+                    found.append((key, self.render_event(shown, email, series)))
+        return sorted(found, key=lambda item: item[0])
+
+    async def events_watch(self, request: Request, email: str) -> Response:
+        """events.watch: open a web_hook channel on the calendar's events (https addresses only)."""
+        calendar = self.calendar_for(request, email, READ_ROLES)
+        if isinstance(calendar, Response):
+            return calendar
+        body = await self.json_body(request)
+        channel_id, address, kind = body.get("id"), body.get("address"), body.get("type")
+        if not isinstance(channel_id, str) or not channel_id:
+            raise BadRequest("required", "Required")
+        if len(channel_id) > CHANNEL_ID_MAX or not CHANNEL_ID_PATTERN.fullmatch(channel_id):
+            raise BadRequest("invalid", f"Invalid channel id: {channel_id}")
+        if kind not in ("web_hook", "webhook"):
+            raise BadRequest("invalid", f"Invalid value for type: {kind}")
+        if not isinstance(address, str) or not address:
+            raise BadRequest("required", "Required")
+        parts = urlsplit(address)
+        if parts.scheme != "https" or not parts.netloc:
+            raise BadRequest("push.webhookUrlNotHttps", f"WebHook callback must be HTTPS: {address}")
+        token = body.get("token")
+        if token is not None and not isinstance(token, str):
+            raise BadRequest("invalid", "Invalid value for token")
+        now = self.state.clock()
+        ttl = self.push.ttl(requested_ttl(body, now))
+        with self.state.lock:
+            if channel_id in self.push.channels:
+                raise BadRequest("channelIdNotUnique", f"Channel id {channel_id} not unique")
+            channel = Channel(
+                id=channel_id,
+                resource_id=resource_id_for(calendar.id),
+                resource_uri=f"{str(request.url).split('?')[0].removesuffix('/watch')}?alt=json",
+                calendar_id=calendar.id,
+                owner=email.lower(),
+                address=address,
+                token=token,
+                expiration=now + ttl,
+            )
+            self.push.open(channel)
+        answer: dict[str, object] = {
+            "kind": "api#channel",
+            "id": channel.id,
+            "resourceId": channel.resource_id,
+            "resourceUri": channel.resource_uri,
+            "expiration": str(int(channel.expiration.timestamp() * 1000)),
+        }
+        if token is not None:
+            answer["token"] = token
+        return JSONResponse(answer)
+
+    async def channels_stop(self, request: Request, email: str) -> Response:
+        """channels.stop: 204, or 404 when the caller has no live channel by that id and resourceId."""
+        body = await self.json_body(request)
+        channel_id, resource_id = body.get("id"), body.get("resourceId")
+        if not isinstance(channel_id, str) or not isinstance(resource_id, str):
+            raise BadRequest("required", "Required")
+        if not self.push.stop(channel_id, resource_id, email.lower()):
+            return api_error(404, "notFound", f"Channel '{channel_id}' not found for project '{PROJECT}'")
+        return Response(status_code=204)
 
     async def events_insert(self, request: Request, email: str) -> Response:
         """A client-chosen `id` must be base32hex (a-v, 0-9), 5-1024 characters, and new to the calendar: an id
@@ -282,13 +492,13 @@ class GoogleEmulator:
                 timezone=event_zone_name(body.get("start")),
             )
         unavailable = functools.partial(fault_response, 503, self.state.faults.retry_after_seconds)
-        return await deliver(self.state, JSONResponse(self.render_event(event)), unavailable)
+        return await deliver(self.state, JSONResponse(self.render_event(event, email)), unavailable)
 
     async def events_get(self, request: Request, email: str) -> Response:
         event = self.event_for(request, email, READ_ROLES)
         if isinstance(event, Response):
             return event
-        return JSONResponse(self.render_event(event))
+        return JSONResponse(self.render_event(event, email))
 
     async def events_update(self, request: Request, email: str) -> Response:
         """events.update (PUT) replaces the event: what the body leaves out is cleared."""
@@ -299,15 +509,15 @@ class GoogleEmulator:
         if "start" not in body or "end" not in body:
             raise BadRequest("required", "Missing end time." if "start" in body else "Missing start time.")
         full = {"summary": "", "description": None, "attendees": [], "transparency": "opaque", **body}
-        return await self.patch(request, event, full)
+        return await self.patch(request, event, full, email)
 
     async def events_patch(self, request: Request, email: str) -> Response:
         event = self.event_for(request, email, WRITE_ROLES)
         if isinstance(event, Response):
             return event
-        return await self.patch(request, event, await self.json_body(request))
+        return await self.patch(request, event, await self.json_body(request), email)
 
-    async def patch(self, request: Request, event: EmulatedEvent, body: dict[str, object]) -> Response:
+    async def patch(self, request: Request, event: EmulatedEvent, body: dict[str, object], email: str) -> Response:
         start = parse_event_time(body["start"], "start") if "start" in body else event.start
         end = parse_event_time(body["end"], "end") if "end" in body else event.end
         if end <= start:
@@ -327,7 +537,7 @@ class GoogleEmulator:
                 event.cancelled = True
             if request.query_params.get("sendUpdates") == "all":
                 event.invitations_sent = True
-        return JSONResponse(self.render_event(event))
+        return JSONResponse(self.render_event(event, email))
 
     async def events_delete(self, request: Request, email: str) -> Response:
         event = self.event_for(request, email, WRITE_ROLES)
@@ -380,6 +590,8 @@ def create_google_emulator(
         Route(calendar, api("calendars.get", emulator.calendars_get), methods=["GET"]),
         Route(f"{calendar}/events", api("events.list", emulator.events_list), methods=["GET"]),
         Route(f"{calendar}/events", api("events.insert", emulator.events_insert), methods=["POST"]),
+        Route(f"{calendar}/events/watch", api("events.watch", emulator.events_watch), methods=["POST"]),
+        Route("/calendar/v3/channels/stop", api("channels.stop", emulator.channels_stop), methods=["POST"]),
         Route(event, api("events.get", emulator.events_get), methods=["GET"]),
         Route(event, api("events.patch", emulator.events_patch), methods=["PATCH"]),
         Route(event, api("events.update", emulator.events_update), methods=["PUT"]),

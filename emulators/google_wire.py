@@ -12,9 +12,13 @@ import base64
 import binascii
 import hashlib
 import html
+import json
 import re
+import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from email.utils import format_datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -227,6 +231,94 @@ def page_offset(token: str | None) -> int:
         raise BadRequest("invalid", "Invalid page token value.") from exc
 
 
+@dataclass(frozen=True)
+class SyncToken:
+    """What an events.list sync token remembers: the calendar, the change number it was issued at and the
+    parameters of the full sync it continues (whose instances it expands, within that window)."""
+
+    calendar_id: str
+    seq: int
+    single_events: bool
+    time_min: datetime | None
+    time_max: datetime | None
+
+
+def _pack(payload: dict[str, object]) -> str:
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(zlib.compress(raw)).decode().rstrip("=")
+
+
+def _unpack(token: str) -> dict[str, object]:
+    """The payload of an opaque token; ValueError for anything this emulator did not issue."""
+    try:
+        raw = zlib.decompress(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        payload = json.loads(raw)
+    except (binascii.Error, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("not a token") from exc
+    if not isinstance(payload, dict):
+        raise ValueError("not a token")
+    return payload
+
+
+def _moment(value: object) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value is not None else None
+
+
+def sync_token(token: SyncToken) -> str:
+    return "CP" + _pack(
+        {
+            "c": token.calendar_id,
+            "s": token.seq,
+            "e": token.single_events,
+            "a": token.time_min.isoformat() if token.time_min else None,
+            "b": token.time_max.isoformat() if token.time_max else None,
+        }
+    )
+
+
+def parse_sync_token(value: str) -> SyncToken | None:
+    """The token's content, None for garbage (which Google answers 410 like an expired token)."""
+    if not value.startswith("CP"):
+        return None
+    try:
+        payload = _unpack(value[2:])
+        return SyncToken(
+            calendar_id=str(payload["c"]),
+            seq=int(str(payload["s"])),
+            single_events=bool(payload["e"]),
+            time_min=_moment(payload.get("a")),
+            time_max=_moment(payload.get("b")),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def events_page_token(after: list[object], issued: int, fingerprint: str) -> str:
+    """The next page of a listing: the sort key of the last item sent, the change number the listing started at
+    (what its nextSyncToken is issued at) and the request's parameters (another request may not use it)."""
+    return _pack({"k": after, "i": issued, "f": fingerprint})
+
+
+def parse_events_page_token(value: str, fingerprint: str) -> tuple[list[object], int]:
+    try:
+        payload = _unpack(value)
+        after, issued = payload["k"], int(str(payload["i"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadRequest("invalid", "Invalid page token value.") from exc
+    if payload.get("f") != fingerprint or not isinstance(after, list):
+        raise BadRequest("invalid", "Invalid page token value.")
+    return after, issued
+
+
+def fullsync_required() -> JSONResponse:
+    """410 Gone: the sync token expired (or was never valid); the client starts over with a full sync."""
+    return api_error(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.")
+
+
+def rfc1123(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
 # resources ---------------------------------------------------------------------
 def calendar_list_entry(calendar: EmulatedCalendar, role: AccessRole, *, primary: bool) -> dict[str, object]:
     entry: dict[str, object] = {
@@ -234,7 +326,7 @@ def calendar_list_entry(calendar: EmulatedCalendar, role: AccessRole, *, primary
         "etag": f'"{abs(hash((calendar.id, role.value)))}"',
         "id": calendar.id,
         "summary": calendar.name,
-        "timeZone": "UTC",
+        "timeZone": calendar.timezone,
         "colorId": "14",
         "backgroundColor": "#9fe1e7",
         "foregroundColor": "#000000",
@@ -254,33 +346,118 @@ def calendar_resource(calendar: EmulatedCalendar) -> dict[str, object]:
         "etag": f'"{abs(hash(calendar.id))}"',
         "id": calendar.id,
         "summary": calendar.name,
-        "timeZone": "UTC",
+        "timeZone": calendar.timezone,
         "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
     }
 
 
-def event_resource(event: EmulatedEvent, organizer: str) -> dict[str, object]:
+ROOM_DOMAIN = "@resource.calendar.google.com"
+"""Google's addresses for rooms and other resources: attendees with `resource: true`."""
+
+
+def event_etag(event: EmulatedEvent) -> str:
+    """Changes with every change of the event (its change number, as Google's etags are numbers)."""
+    return f'"{3_000_000_000_000_000 + event.seq}"'
+
+
+def instance_id(series_id: str, start: datetime, *, all_day: bool) -> str:
+    """A series instance's id as Google forms it: the series' id, `_`, the original start in UTC (the date only for
+    an all-day series)."""
+    stamp = start.astimezone(UTC).strftime("%Y%m%d" if all_day else "%Y%m%dT%H%M%SZ")
+    return f"{series_id}_{stamp}"
+
+
+def _event_time(event: EmulatedEvent, moment: datetime) -> dict[str, str]:
+    if event.all_day:
+        return {"date": moment.astimezone(event_zone_of(event)).date().isoformat()}
+    return {"dateTime": rfc3339(moment), "timeZone": event.timezone}
+
+
+def event_zone_of(event: EmulatedEvent) -> ZoneInfo:
+    try:
+        return ZoneInfo(event.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _attendee(email: str, organizer: str, caller: str | None) -> dict[str, object]:
+    entry: dict[str, object] = {"email": email, "responseStatus": "needsAction"}
+    if email.lower() == organizer.lower():
+        entry["organizer"] = True
+        entry["responseStatus"] = "accepted"
+    if caller is not None and email.lower() == caller.lower():
+        entry["self"] = True
+    if email.lower().endswith(ROOM_DOMAIN):
+        entry["resource"] = True
+    return entry
+
+
+def app_source(app: str) -> dict[str, str]:
+    """What Google shows of the application that created an event through the API (`source`)."""
+    slug = "".join(c if c.isalnum() else "-" for c in app.lower()).strip("-") or "app"
+    return {"title": app, "url": f"https://{slug}.example/events"}
+
+
+def event_resource(
+    event: EmulatedEvent, owner: str, caller: str | None = None, *, series_id: str | None = None
+) -> dict[str, object]:
+    """The event as `caller` reads it (organizer.self and attendees' self flags are relative to the caller; without
+    one, relative to the calendar's `owner`). `series_id`: the event is an instance of that series."""
+    caller = caller or owner
+    organizer = event.organizer or owner
     resource: dict[str, object] = {
         "kind": "calendar#event",
-        "etag": f'"{abs(hash((event.id, event.start, event.end, event.summary)))}"',
+        "etag": event_etag(event),
         "id": event.id,
         "status": "cancelled" if event.cancelled else "confirmed",
         "htmlLink": f"https://www.google.com/calendar/event?eid={event.id}",
+        "updated": rfc3339(event.updated or datetime(2026, 1, 1, tzinfo=UTC)),
         "summary": event.summary,
-        "creator": {"email": organizer},
-        "organizer": {"email": organizer, "self": True},
-        "start": {"dateTime": rfc3339(event.start), "timeZone": event.timezone},
-        "end": {"dateTime": rfc3339(event.end), "timeZone": event.timezone},
-        "iCalUID": f"{event.id}@google.com",
+        "creator": {"email": organizer, **({"self": True} if organizer.lower() == caller.lower() else {})},
+        "organizer": {"email": organizer, **({"self": True} if organizer.lower() == caller.lower() else {})},
+        "start": _event_time(event, event.start),
+        "end": _event_time(event, event.end),
+        "iCalUID": f"{series_id or event.id}@google.com",
         "sequence": 0,
-        "attendees": [{"email": a, "responseStatus": "needsAction"} for a in event.attendees],
+        "attendees": [_attendee(a, organizer, caller) for a in event.attendees],
         "reminders": {"useDefault": True},
         "eventType": "default",
     }
+    if series_id is not None:
+        resource["recurringEventId"] = series_id
+        resource["originalStartTime"] = resource["start"]
+    elif event.recurrence is not None:
+        resource["recurrence"] = [recurrence_rule(event)]
+    if event.created_by_app is not None:
+        resource["source"] = app_source(event.created_by_app)
     if event.description is not None:
         resource["description"] = event.description
     resource.update(stored_status(event))
     return resource
+
+
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def recurrence_rule(event: EmulatedEvent) -> str:
+    """The series' RRULE line as Google lists it in `recurrence`."""
+    rule = event.recurrence
+    assert rule is not None
+    parts = [f"FREQ={rule.frequency.upper()}"]
+    if rule.interval > 1:
+        parts.append(f"INTERVAL={rule.interval}")
+    if rule.weekdays:
+        parts.append("BYDAY=" + ",".join(WEEKDAY_CODES[d] for d in sorted(set(rule.weekdays))))
+    if rule.count is not None:
+        parts.append(f"COUNT={rule.count}")
+    if rule.until is not None:
+        parts.append(f"UNTIL={rule.until.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    return "RRULE:" + ";".join(parts)
+
+
+def cancelled_resource(event_id: str, etag: str) -> dict[str, object]:
+    """A deleted event as an incremental sync (or showDeleted) lists it: no more than its id and status."""
+    return {"kind": "calendar#event", "etag": etag, "id": event_id, "status": "cancelled"}
 
 
 def stored_status(event: EmulatedEvent) -> dict[str, object]:

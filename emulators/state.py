@@ -70,7 +70,7 @@ class EmulatedRecurrence:
 
 _SEQUENCE = itertools.count(1)
 """Every change to any emulated event takes the next number: what sync tokens and delta links remember."""
-UNTRACKED = frozenset({"seq", "on_change"})
+UNTRACKED = frozenset({"seq", "on_change", "updated"})
 
 
 @dataclass
@@ -107,6 +107,8 @@ class EmulatedEvent:
     tokens and delta links find what changed since they were issued. Deleting is `cancelled = True`."""
     on_change: Callable[[EmulatedEvent], None] | None = field(default=None, repr=False, compare=False)
     """Set by EmulatorState.add_event: told of every change (push notifications start there)."""
+    updated: datetime | None = field(default=None, compare=False)
+    """When it last changed by the state's clock (Google's `updated`), set with every change after add_event."""
 
     def __setattr__(self, name: str, value: object) -> None:
         """`show_as` and `busy` stay in sync: a status sets `busy`; a `busy` that contradicts it clears it.
@@ -143,6 +145,8 @@ class EmulatedCalendar:
     name: str
     owner_email: str
     events: dict[str, EmulatedEvent] = field(default_factory=dict)
+    timezone: str = "UTC"
+    """The calendar's zone (IANA): Google's calendar `timeZone`, in which its all-day events' dates are read."""
 
 
 @dataclass
@@ -327,6 +331,8 @@ class EmulatorState:
         self.push_routes: dict[str, str] = {}
         """Where push notifications for an https origin are delivered instead ("https://app.example" ->
         "http://127.0.0.1:8123"): the TLS-terminating proxy in front of the app, which tests stand in for."""
+        self.google_channel_ttl = timedelta(days=7)
+        """The longest (and the default) lifetime of a Google watch channel; tests make it short."""
         self.find_count_limit = 1000
         """Exchange's EWSFindCountLimit: the most items one FindItem answers (more without paging is an error)."""
         self.find_count_in_use = 0
@@ -443,6 +449,7 @@ class EmulatorState:
             return event
 
     def _event_changed(self, event: EmulatedEvent) -> None:
+        object.__setattr__(event, "updated", self.clock())
         for listener in list(self.change_listeners):
             listener(event)
 
