@@ -443,6 +443,7 @@ class EmulatorState:
                 all_day=all_day,
                 recurrence=recurrence,
             )
+            object.__setattr__(event, "seq", next(_SEQUENCE))  # the constructor leaves the field's default, 0
             self.calendars[calendar_id].events[event.id] = event
             event.on_change = self._event_changed
             self._event_changed(event)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
 from providers.base import (
+    Attendee,
     BusyByCalendar,
     CalendarAccessLost,
     CalendarProvider,
@@ -23,12 +26,19 @@ from providers.base import (
     ProviderError,
     ProviderRequestError,
     ProviderUnavailable,
+    PushUnsupported,
+    SyncBatch,
+    SyncCursorExpired,
+    SyncedEvent,
+    UnsupportedOperation,
+    Watch,
 )
-from providers.http import RetryPolicy, send_authorized
+from providers.http import RATE_LIMIT_REASONS, RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
 from providers.oauth import OAuthClientConfig, TokenManager
 from providers.windows_zones import iana_zone
 from scheduling.calendars import AccessRole
+from scheduling.free_busy import blocks_time
 from scheduling.slots import BusyInterval
 
 GOOGLE_SCOPES = ("openid", "email", "https://www.googleapis.com/auth/calendar")
@@ -38,6 +48,13 @@ CALENDAR_LIST_PAGE_SIZE = 250
 LOST_ACCESS_REASONS = frozenset({"notFound", "forbidden", "accessDenied"})
 TRANSIENT_REASONS = frozenset({"internalError", "backendError"})
 ROLES: Mapping[str, AccessRole] = {role.value: role for role in AccessRole}
+SYNC_PAGE_SIZE = 2500
+"""events.list's largest page: a full sync of a busy calendar in as few requests as Google allows."""
+PUSH_REFUSALS = frozenset({"push.webhookUrlNotHttps", "pushNotSupportedForRequestedResource"})
+"""events.watch refusals that mean this calendar cannot be pushed to this address: it is polled instead."""
+INTEGRATION_EVENT_TYPES = frozenset({"fromGmail"})
+"""Event types Google's own integrations create (reservations found in Gmail)."""
+KEY_ID_LENGTH = 26
 
 FreeBusyAnswer = tuple[dict[str, list[BusyInterval]], set[str], set[str]]
 """Busy spans per calendar, ids whose access is lost, ids Google failed on transiently."""
@@ -97,6 +114,66 @@ def google_event_id(key: str) -> str:
     except ValueError:
         raw = hashlib.sha256(key.encode()).digest()
     return base64.b32hexencode(raw).decode().rstrip("=").lower()
+
+
+def key_of_event_id(event_id: str) -> str | None:
+    """The idempotency key (a UUID) an event id was derived from by google_event_id; None for any other id."""
+    if len(event_id) != KEY_ID_LENGTH:
+        return None
+    try:
+        raw = base64.b32hexdecode(event_id.upper() + "======")
+        key = str(uuid.UUID(bytes=raw))
+    except (ValueError, binascii.Error):
+        return None
+    return key if google_event_id(key) == event_id else None
+
+
+def calendar_zone(name: object) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(name)) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def event_moment(value: object, zone: ZoneInfo) -> datetime:
+    """An event's start or end: its dateTime, or for an all-day event its date's midnight in the calendar's zone."""
+    if not isinstance(value, dict):
+        raise ValueError("event time missing")
+    if value.get("dateTime"):
+        return parse_rfc3339(str(value["dateTime"]))
+    return datetime.combine(date.fromisoformat(str(value["date"])), time(0), tzinfo=zone).astimezone(UTC)
+
+
+def synced_event(item: Mapping[str, Any], zone: ZoneInfo) -> SyncedEvent:
+    """An events.list item (not cancelled) as the sync reports it."""
+    found = item.get("organizer")
+    organizer: Mapping[str, Any] = found if isinstance(found, dict) else {}
+    transparency = str(item.get("transparency") or "opaque")
+    attendees = tuple(
+        Attendee(str(a["email"]), str(a["displayName"]) if a.get("displayName") else None)
+        for a in item.get("attendees") or []
+        if isinstance(a, dict) and a.get("email") and not a.get("resource")
+    )
+    event_id = str(item["id"])
+    return SyncedEvent(
+        id=event_id,
+        start=event_moment(item.get("start"), zone),
+        end=event_moment(item.get("end"), zone),
+        blocks=blocks_time("free" if transparency == "transparent" else "busy"),
+        status=transparency,
+        summary=str(item.get("summary") or ""),
+        organizer_email=str(organizer["email"]) if organizer.get("email") else None,
+        organized_by_account=organizer.get("self") is True,
+        attendees=attendees,
+        version=str(item["etag"]) if item.get("etag") else None,
+        key=key_of_event_id(event_id),
+        from_integration="source" in item or item.get("eventType") in INTEGRATION_EVENT_TYPES,
+        series_id=str(item["recurringEventId"]) if item.get("recurringEventId") else None,
+    )
+
+
+def epoch_millis(value: object) -> datetime:
+    return datetime.fromtimestamp(int(str(value)) / 1000, UTC)
 
 
 def event_body(draft: EventDraft) -> dict[str, object]:
@@ -334,6 +411,108 @@ class GoogleCalendarProvider(CalendarProvider):
             is_primary=False,
             access_role=AccessRole.OWNER,
         )
+
+    async def sync_events(
+        self, calendar_id: str, cursor: str | None, window_start: datetime, window_end: datetime
+    ) -> SyncBatch:
+        """events.list of the calendar's instances: a full listing of the window without a cursor, else with the
+        syncToken; every page followed, the sync token of the last page is the next cursor."""
+        base: dict[str, str | int] = {"singleEvents": "true", "maxResults": SYNC_PAGE_SIZE}
+        if cursor is None:
+            base.update(timeMin=rfc3339(window_start), timeMax=rfc3339(window_end), showDeleted="false")
+        else:
+            base["syncToken"] = cursor
+        changed: dict[str, SyncedEvent] = {}
+        removed: dict[str, None] = {}
+        page_token: str | None = None
+        while True:
+            params = {**base, **({"pageToken": page_token} if page_token else {})}
+            body = await self._events_page(calendar_id, params)
+            zone = calendar_zone(body.get("timeZone"))
+            items = body.get("items")
+            for item in items if isinstance(items, list) else []:
+                if not isinstance(item, dict) or not item.get("id"):
+                    continue
+                event_id = str(item["id"])
+                if item.get("status") == "cancelled":
+                    changed.pop(event_id, None)
+                    removed[event_id] = None
+                else:
+                    removed.pop(event_id, None)
+                    changed[event_id] = synced_event(item, zone)
+            next_page = body.get("nextPageToken")
+            if isinstance(next_page, str) and next_page:
+                page_token = next_page
+                continue
+            next_cursor = body.get("nextSyncToken")
+            if not isinstance(next_cursor, str) or not next_cursor:
+                raise ProviderUnavailable("Google ended the event listing without a sync token")
+            if cursor is None:
+                return SyncBatch(list(changed.values()), [], next_cursor, True, window_start, window_end)
+            return SyncBatch(list(changed.values()), list(removed), next_cursor, False)
+
+    async def _events_page(self, calendar_id: str, params: Mapping[str, str | int]) -> dict[str, object]:
+        response = await self._send("GET", self._calendar_url(calendar_id, "events"), params=params)
+        if response.status_code == 410:
+            message, _ = google_error(response)
+            raise SyncCursorExpired(f"Google needs a full sync of the calendar: {message}")
+        if not response.is_success:
+            raise self._sync_refusal(calendar_id, response)
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ProviderUnavailable("Google answered with an unexpected body")
+        return body
+
+    def _sync_refusal(self, calendar_id: str, response: httpx.Response) -> ProviderError:
+        """What a refused events.list / events.watch means: a calendar gone or unshared (404, 403) is access lost,
+        one shared free/busy only cannot be synced (read live instead), a rate limit or 5xx is _fail's."""
+        _, reasons = google_error(response)
+        if response.status_code == 404:
+            return CalendarAccessLost([calendar_id])
+        if response.status_code == 403 and "requiredAccessLevel" in reasons:
+            return UnsupportedOperation("The calendar is shared free/busy only: its events cannot be synced")
+        if response.status_code == 403 and not reasons & RATE_LIMIT_REASONS:
+            return CalendarAccessLost([calendar_id])
+        return self._fail(response)
+
+    async def watch(self, calendar_id: str, *, channel_id: str, address: str, token: str) -> Watch:
+        """events.watch with a web_hook channel; Google pushes to https addresses only (anything else is refused
+        here, before any request)."""
+        parts = urlsplit(address)
+        if parts.scheme != "https" or not parts.netloc:
+            raise PushUnsupported("Google pushes changes to https addresses only")
+        response = await self._send(
+            "POST",
+            self._calendar_url(calendar_id, "events", "watch"),
+            json={"id": channel_id, "type": "web_hook", "address": address, "token": token},
+            idempotent=False,
+        )
+        if not response.is_success:
+            message, reasons = google_error(response)
+            if reasons & PUSH_REFUSALS:
+                raise PushUnsupported(f"Google will not push changes of this calendar: {message}")
+            refusal = self._sync_refusal(calendar_id, response)
+            raise PushUnsupported(refusal.message) if type(refusal) is UnsupportedOperation else refusal
+        body = response.json()
+        try:
+            return Watch(str(body["id"]), str(body["resourceId"]), epoch_millis(body["expiration"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProviderUnavailable("Google answered the watch request without a channel") from exc
+
+    async def renew_watch(self, calendar_id: str, old: Watch, *, channel_id: str, address: str, token: str) -> Watch:
+        """Google cannot extend a channel: a new one is opened (the caller stops `old` once it is in place)."""
+        return await self.watch(calendar_id, channel_id=channel_id, address=address, token=token)
+
+    async def stop_watch(self, watch: Watch) -> None:
+        """channels.stop; a channel Google no longer knows (stopped, expired) is not an error."""
+        response = await self._send(
+            "POST",
+            f"{self.api_url}/channels/stop",
+            json={"id": watch.channel_id, "resourceId": watch.resource_id},
+        )
+        if response.is_success or response.status_code == 404:
+            return
+        raise self._fail(response)
 
     async def aclose(self) -> None:
         if self._owns_client:
