@@ -130,6 +130,9 @@ class GoogleEmulator:
         self.state = state
         self.calls: Counter[str] = Counter()
         self.push = GooglePush(state)
+        self.instances: dict[str, dict[str, tuple[datetime, datetime]]] = {}
+        """Per series: every instance a listing showed, with its times (what a client may hold), so that a delta
+        can cancel the instances a changed series no longer has."""
 
     # plumbing --------------------------------------------------------------
     def api(self, name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -362,11 +365,28 @@ class GoogleEmulator:
             return [(event, None)]
         start = token.time_min or datetime.min.replace(tzinfo=UTC)
         end = token.time_max or self.state.clock() + SERIES_HORIZON
-        return [
+        shown: list[tuple[EmulatedEvent, str | None]] = [
             (replace_id(o, instance_id(event.id, o.start, all_day=event.all_day)), event.id)
             for o in expand_series(event, end)
             if o.end > start
         ]
+        with self.state.lock:
+            known = self.instances.setdefault(event.id, {})
+            known.update((instance.id, (instance.start, instance.end)) for instance, _ in shown)
+        return shown
+
+    def vanished_instances(self, series: EmulatedEvent, token: SyncToken, current: set[str]) -> list[str]:
+        """Instances of the series listed before (in the token's window) that it no longer has: a series moved or
+        shortened, whose instances' ids (from their original starts) are gone."""
+        with self.state.lock:
+            known = dict(self.instances.get(series.id, {}))
+        return sorted(
+            instance
+            for instance, (start, end) in known.items()
+            if instance not in current
+            and (token.time_min is None or end > token.time_min)
+            and (token.time_max is None or start < token.time_max)
+        )
 
     def listing(
         self, calendar: EmulatedCalendar, token: SyncToken, show_deleted: bool, email: str
@@ -395,12 +415,16 @@ class GoogleEmulator:
         for event in self.state.changed_since(calendar.id, token.seq):
             if event.seq > issued:
                 continue
-            for shown, series in self.expanded(event, token):
+            instances = self.expanded(event, token)
+            for shown, series in instances:
                 key: list[object] = [event.seq, shown.id]
                 if event.cancelled:
                     found.append((key, cancelled_resource(shown.id, event_etag(event))))
                 else:
                     found.append((key, self.render_event(shown, email, series)))
+            if event.recurrence is not None and token.single_events:
+                for gone in self.vanished_instances(event, token, {shown.id for shown, _ in instances}):
+                    found.append(([event.seq, gone], cancelled_resource(gone, event_etag(event))))
         return sorted(found, key=lambda item: item[0])
 
     async def events_watch(self, request: Request, email: str) -> Response:

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 
 from emulators.google_push import Delivery, GooglePush
-from providers.base import PushUnsupported, Watch
+from emulators.state import AccessRole as EmulatorRole
+from providers.base import CalendarAccessLost, PushUnsupported, Watch
 from providers.google import GoogleCalendarProvider
-from tests.providers.harness_google import GoogleWorld
+from tests.providers.harness_google import ACCOUNT, GoogleWorld
 from tests.sync.google.conftest import WEBHOOK, Receiver, api_call, primary_id, wait_for
 from tests.utils.clock import FakeClock
 
@@ -36,6 +37,21 @@ async def test_an_address_that_is_not_https_is_push_unsupported_before_any_reque
             primary_id(world), channel_id="c1", address="http://app.meetgraph.test/webhooks/google", token="t"
         )
     assert world.calls["events.watch"] == 0
+
+
+async def test_a_free_busy_share_cannot_be_watched_and_a_lost_calendar_is_access_lost(
+    world: GoogleWorld, provider: GoogleCalendarProvider
+) -> None:
+    # given
+    account = world.state.account(ACCOUNT)
+    assert account is not None
+    share = next(cid for cid, role in account.access.items() if role is EmulatorRole.FREE_BUSY)
+    world.state.lose_access(ACCOUNT, primary_id(world))
+    # when / then
+    with pytest.raises(PushUnsupported):
+        await provider.watch(share, channel_id="c1", address=WEBHOOK, token="t")
+    with pytest.raises(CalendarAccessLost):
+        await open_channel(world, provider, "c2")
 
 
 async def test_google_refuses_a_plain_http_address_itself(world: GoogleWorld) -> None:

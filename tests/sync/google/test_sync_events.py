@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from emulators.state import AccessRole as EmulatorRole
 from emulators.state import EmulatedRecurrence
@@ -124,6 +126,21 @@ async def test_series_are_synced_as_instances_and_a_deleted_series_removes_them(
     assert sorted(batch.removed) == sorted(e.id for e in first.changed)
 
 
+async def test_a_moved_series_replaces_its_instances(world: GoogleWorld, provider: GoogleCalendarProvider) -> None:
+    # given
+    calendar_id = primary_id(world)
+    series = world.state.add_event(
+        calendar_id, T0, T0 + timedelta(hours=1), "standup", recurrence=EmulatedRecurrence("daily", count=2)
+    )
+    first = await full_sync(provider, calendar_id)
+    # when
+    series.start, series.end = T0 + timedelta(hours=2), T0 + timedelta(hours=3)
+    batch = await provider.sync_events(calendar_id, first.cursor, *WINDOW)
+    # then
+    assert sorted(batch.removed) == sorted(e.id for e in first.changed)
+    assert [e.start for e in batch.changed] == [T0 + timedelta(days=n, hours=2) for n in range(2)]
+
+
 async def test_all_day_events_are_midnights_in_the_calendars_zone(
     world: GoogleWorld, provider: GoogleCalendarProvider
 ) -> None:
@@ -154,6 +171,24 @@ async def test_an_event_created_with_a_key_is_recognised_by_it(
     # then
     keys = {e.summary: e.key for e in batch.changed}
     assert event_id == google_event_id(key) and keys == {"Call": key, "not ours": None}
+
+
+@given(st.uuids())
+def test_every_uuid_key_is_read_back_from_its_event_id(key: uuid.UUID) -> None:
+    assert key_of_event_id(google_event_id(str(key))) == str(key)
+
+
+@given(st.text(min_size=1).filter(lambda text: not is_uuid(text)))
+def test_a_key_that_is_no_uuid_is_not_read_back(key: str) -> None:
+    assert key_of_event_id(google_event_id(key)) is None
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_only_ids_derived_from_a_uuid_give_a_key() -> None:
