@@ -42,6 +42,7 @@ from emulators.google_wire import (
     fault_response,
     fullsync_required,
     instance_id,
+    is_all_day,
     merged_busy,
     not_found,
     page_offset,
@@ -493,8 +494,9 @@ class GoogleEmulator:
             return calendar
         body = await self.json_body(request)
         await self.state.faults.hold_create()  # the request is in: the client may die now, the event is stored
-        start = parse_event_time(body.get("start"), "start")
-        end = parse_event_time(body.get("end"), "end")
+        start = parse_event_time(body.get("start"), "start", calendar.timezone)
+        end = parse_event_time(body.get("end"), "end", calendar.timezone)
+        all_day = is_all_day(body.get("start"))
         if end <= start:
             raise BadRequest("timeRangeEmpty", "The specified time range is empty.")
         wanted_id = body.get("id")
@@ -513,7 +515,8 @@ class GoogleEmulator:
                 busy=body.get("transparency") != "transparent",
                 invitations_sent=request.query_params.get("sendUpdates") == "all",
                 event_id=wanted_id,
-                timezone=event_zone_name(body.get("start")),
+                timezone=calendar.timezone if all_day else event_zone_name(body.get("start")),
+                all_day=all_day,
             )
         unavailable = functools.partial(fault_response, 503, self.state.faults.retry_after_seconds)
         return await deliver(self.state, JSONResponse(self.render_event(event, email)), unavailable)
@@ -542,13 +545,17 @@ class GoogleEmulator:
         return await self.patch(request, event, await self.json_body(request), email)
 
     async def patch(self, request: Request, event: EmulatedEvent, body: dict[str, object], email: str) -> Response:
-        start = parse_event_time(body["start"], "start") if "start" in body else event.start
-        end = parse_event_time(body["end"], "end") if "end" in body else event.end
+        calendar_zone = self.state.calendars[event.calendar_id].timezone
+        start = parse_event_time(body["start"], "start", calendar_zone) if "start" in body else event.start
+        end = parse_event_time(body["end"], "end", calendar_zone) if "end" in body else event.end
         if end <= start:
             raise BadRequest("timeRangeEmpty", "The specified time range is empty.")
-        zone = event_zone_name(body["start"]) if "start" in body else event.timezone
+        all_day = is_all_day(body["start"]) if "start" in body else event.all_day
+        zone = event.timezone
+        if "start" in body:
+            zone = calendar_zone if all_day else event_zone_name(body["start"])
         with self.state.lock:
-            event.start, event.end, event.timezone = start, end, zone
+            event.start, event.end, event.timezone, event.all_day = start, end, zone, all_day
             if "summary" in body:
                 event.summary = str(body.get("summary") or "")
             if "description" in body:

@@ -180,8 +180,12 @@ def event_zone_name(value: object) -> str:
     return zone.key if zone is not None else "UTC"
 
 
-def parse_event_time(value: object, field: str) -> datetime:
-    """An event start/end: {dateTime[, timeZone]} or an all-day {date}."""
+def is_all_day(value: object) -> bool:
+    return isinstance(value, dict) and bool(value.get("date")) and not value.get("dateTime")
+
+
+def parse_event_time(value: object, field: str, calendar_zone: str = "UTC") -> datetime:
+    """An event start/end: {dateTime[, timeZone]} or an all-day {date} (a midnight in the calendar's zone)."""
     if not isinstance(value, dict):
         raise BadRequest("required", f"Missing {field} time.")
     zone = _event_zone(value, field)
@@ -201,7 +205,7 @@ def parse_event_time(value: object, field: str) -> datetime:
             day = date.fromisoformat(str(value["date"]))
         except ValueError as exc:
             raise BadRequest("invalid", f"Invalid {field} date.") from exc
-        return datetime.combine(day, time(0), tzinfo=zone or UTC).astimezone(UTC)
+        return datetime.combine(day, time(0), tzinfo=zone or ZoneInfo(calendar_zone)).astimezone(UTC)
     raise BadRequest("required", f"Missing {field} time.")
 
 

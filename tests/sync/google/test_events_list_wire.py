@@ -164,3 +164,22 @@ async def test_events_carry_source_organizer_and_self_flags(world: GoogleWorld) 
     assert item["organizer"] == {"email": "boss@example.test"}
     assert item["source"] == {"title": "Calendly", "url": "https://calendly.example/events"}
     assert item["attendees"] == [{"email": "lead@example.test", "responseStatus": "needsAction"}]
+
+
+async def test_an_all_day_event_is_written_and_listed_as_dates_in_the_calendars_zone(world: GoogleWorld) -> None:
+    # given
+    world.state.calendars[primary_id(world)].timezone = "America/New_York"
+    # when
+    created = await api_call(
+        world,
+        "POST",
+        events_path(world),
+        json={"summary": "offsite", "start": {"date": "2026-12-08"}, "end": {"date": "2026-12-09"}},
+    )
+    pages, items = await list_all(world, {})
+    # then
+    assert created.status_code == 200, created.text
+    (event,) = world.state.live_events(primary_id(world))
+    assert event.all_day and event.start == datetime(2026, 12, 8, 5, tzinfo=UTC)
+    assert (items[0]["start"], items[0]["end"]) == ({"date": "2026-12-08"}, {"date": "2026-12-09"})
+    assert pages[0]["timeZone"] == "America/New_York"
