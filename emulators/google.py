@@ -10,10 +10,11 @@ emulators/google_wire.py, the OAuth endpoints are emulators/oauth.py's.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -120,6 +121,10 @@ def requested_ttl(body: dict[str, object], now: datetime) -> timedelta | None:
 def replace_id(event: EmulatedEvent, new_id: str) -> EmulatedEvent:
     return replace(event, id=new_id)
 
+
+ListedItem = tuple[list[object], Callable[[], dict[str, object]]]
+"""An item of a listing: its sort key (what a page token continues after) and how to render it (only the page's
+items are rendered)."""
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 
@@ -339,7 +344,7 @@ class GoogleEmulator:
             items = self.changes(calendar, token, issued, email)
         else:
             items = self.listing(calendar, token, query.get("showDeleted") == "true", email)
-        remaining = [(key, body) for key, body in items if after is None or key > after]
+        remaining = [(key, render) for key, render in items if after is None or key > after]
         page = remaining[:size]
         body: dict[str, object] = {
             "kind": "calendar#events",
@@ -349,7 +354,7 @@ class GoogleEmulator:
             "timeZone": calendar.timezone,
             "accessRole": (self.state.role(email, calendar.id) or AccessRole.READER).value,
             "defaultReminders": [],
-            "items": [item for _, item in page],
+            "items": [render() for _, render in page],
         }
         if len(remaining) > size:
             body["nextPageToken"] = events_page_token(page[-1][0], issued, fingerprint)
@@ -389,13 +394,11 @@ class GoogleEmulator:
             and (token.time_max is None or start < token.time_max)
         )
 
-    def listing(
-        self, calendar: EmulatedCalendar, token: SyncToken, show_deleted: bool, email: str
-    ) -> list[tuple[list[object], dict[str, object]]]:
+    def listing(self, calendar: EmulatedCalendar, token: SyncToken, show_deleted: bool, email: str) -> list[ListedItem]:
         """A full listing, by start then id (the page token's key)."""
         with self.state.lock:
             events = list(calendar.events.values())
-        found: list[tuple[list[object], dict[str, object]]] = []
+        found: list[ListedItem] = []
         for event in events:
             if event.cancelled and not show_deleted:
                 continue
@@ -404,15 +407,15 @@ class GoogleEmulator:
                     token.time_max is not None and shown.start >= token.time_max
                 ):
                     continue
-                found.append(([shown.start.isoformat(), shown.id], self.render_event(shown, email, series)))
+                found.append(
+                    ([shown.start.isoformat(), shown.id], functools.partial(self.render_event, shown, email, series))
+                )
         return sorted(found, key=lambda item: item[0])
 
-    def changes(
-        self, calendar: EmulatedCalendar, token: SyncToken, issued: int, email: str
-    ) -> list[tuple[list[object], dict[str, object]]]:
+    def changes(self, calendar: EmulatedCalendar, token: SyncToken, issued: int, email: str) -> list[ListedItem]:
         """What changed after the token's number up to `issued` (the listing's first page), by change then id;
         deleted events (and every instance of a deleted series) as their id and status only."""
-        found: list[tuple[list[object], dict[str, object]]] = []
+        found: list[ListedItem] = []
         for event in self.state.changed_since(calendar.id, token.seq):
             if event.seq > issued:
                 continue
@@ -420,12 +423,12 @@ class GoogleEmulator:
             for shown, series in instances:
                 key: list[object] = [event.seq, shown.id]
                 if event.cancelled:
-                    found.append((key, cancelled_resource(shown.id, event_etag(event))))
+                    found.append((key, functools.partial(cancelled_resource, shown.id, event_etag(event))))
                 else:
-                    found.append((key, self.render_event(shown, email, series)))
+                    found.append((key, functools.partial(self.render_event, shown, email, series)))
             if event.recurrence is not None and token.single_events:
                 for gone in self.vanished_instances(event, token, {shown.id for shown, _ in instances}):
-                    found.append(([event.seq, gone], cancelled_resource(gone, event_etag(event))))
+                    found.append(([event.seq, gone], functools.partial(cancelled_resource, gone, event_etag(event))))
         return sorted(found, key=lambda item: item[0])
 
     async def events_watch(self, request: Request, email: str) -> Response:
@@ -628,7 +631,15 @@ def create_google_emulator(
         Route(event, api("events.update", emulator.events_update), methods=["PUT"]),
         Route(event, api("events.delete", emulator.events_delete), methods=["DELETE"]),
     ]
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await emulator.push.aclose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.calls = emulator.calls
     app.state.emulator = emulator
     return app

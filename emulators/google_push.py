@@ -75,6 +75,7 @@ class GooglePush:
         """The first backoff; each retry waits twice as long as the one before (tests make it tiny)."""
         self.timeout_seconds = 10.0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
         self._changed = threading.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
         state.change_listeners.append(self.event_changed)
@@ -157,19 +158,30 @@ class GooglePush:
             record(1, None, "unreachable: no route to the address's host")
             return
         delay = self.retry_base_seconds
-        async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
-            for attempt in range(1, self.retry_attempts + 1):
-                try:
-                    response = await client.post(target, headers=headers, content=b"")
-                except httpx.HTTPError as exc:
-                    record(attempt, None, f"{type(exc).__name__}: {exc}")
-                else:
-                    record(attempt, response.status_code, None)
-                    if response.status_code not in RETRIED_STATUSES:
-                        return
-                if attempt < self.retry_attempts:
-                    await asyncio.sleep(delay)
-                    delay *= 2
+        client = self.client()
+        for attempt in range(1, self.retry_attempts + 1):
+            try:
+                response = await client.post(target, headers=headers, content=b"")
+            except httpx.HTTPError as exc:
+                record(attempt, None, f"{type(exc).__name__}: {exc}")
+            else:
+                record(attempt, response.status_code, None)
+                if response.status_code not in RETRIED_STATUSES:
+                    return
+            if attempt < self.retry_attempts:
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    def client(self) -> httpx.AsyncClient:
+        """One client for every delivery (on the emulator's loop): a new one per message costs a TLS context."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout_seconds)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     def _record(self, delivery: Delivery) -> None:
         with self._changed:
