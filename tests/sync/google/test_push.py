@@ -220,3 +220,20 @@ async def test_an_origin_without_a_route_is_recorded_unreachable(
     # then
     (delivery,) = deliveries
     assert delivery.status is None and delivery.error is not None and "unreachable" in delivery.error
+
+
+async def test_changes_in_other_calendars_send_nothing(
+    world: GoogleWorld, provider: GoogleCalendarProvider, push: GooglePush, receiver: Receiver
+) -> None:
+    # given
+    account = world.state.account(ACCOUNT)
+    assert account is not None
+    other = next(cid for cid, role in account.access.items() if role is EmulatorRole.OWNER and cid != primary_id(world))
+    await open_channel(world, provider, "primary-only")
+    await wait_for(push, lambda found: len(found) == 1)
+    # when
+    world.state.add_event(other, T0, T0 + timedelta(hours=1), "elsewhere")
+    world.state.add_event(primary_id(world), T0, T0 + timedelta(hours=1), "here")
+    deliveries = await wait_for(push, lambda found: len(found) >= 2)
+    # then
+    assert [d.resource_state for d in deliveries] == ["sync", "exists"]
