@@ -88,6 +88,7 @@ class GraphPush:
         self.subscriptions: dict[str, GraphSubscription] = {}
         self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
+        self._recorded = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._pending: dict[tuple[str, str], str] = {}
@@ -265,8 +266,20 @@ class GraphPush:
         return response.status_code == 200 and content_type.startswith("text/plain") and response.text == token
 
     def _record(self, delivery: Delivery) -> None:
-        with self._lock:
+        with self._recorded:
             self.deliveries.append(delivery)
+            self._recorded.notify_all()
+
+    def wait_for_deliveries(self, subscription_id: str, kind: str, count: int, timeout: float) -> list[Delivery]:
+        """The subscription's deliveries of `kind` once there are `count` of them (blocking, at most `timeout`
+        seconds; fewer when the time ran out)."""
+
+        def found() -> list[Delivery]:
+            return [d for d in self.deliveries if d.subscription_id == subscription_id and d.kind == kind]
+
+        with self._recorded:
+            self._recorded.wait_for(lambda: len(found()) >= count, timeout)
+            return found()
 
     async def _post(self, subscription: GraphSubscription, url: str, kind: str, item: dict[str, object]) -> None:
         """POST one notification; anything but a 2xx within 3 s is retried after each of `retry_delays`."""
