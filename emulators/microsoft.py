@@ -653,4 +653,5 @@ def create_microsoft_emulator(
     app = Starlette(routes=[*oauth.routes(), *emulator.routes()])
     app.state.calls = emulator.calls
     app.state.push = emulator.push
+    app.state.control_routes = emulator.push.control_routes()
     return app

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from emulators.microsoft_wire import GraphError, change_key, graph_root, lower_keys, parse_query_datetime
 from emulators.state import EmulatedAccount, EmulatedEvent, EmulatorState
@@ -382,6 +383,52 @@ class GraphPush:
         }
         work = self._post(subscription, subscription.lifecycle_url, lifecycle_event, item)
         return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    def control_routes(self) -> list[Route]:
+        """For the control surface (<emulator>/_control): `GET /subscriptions` lists the subscriptions with their
+        deliveries; `POST /subscriptions/{id}/lifecycle {"event": "missed"}` sends a lifecycle notification."""
+
+        async def listing(_: Request) -> Response:
+            with self._lock:
+                subscriptions = list(self.subscriptions.values())
+                deliveries = list(self.deliveries)
+            return JSONResponse(
+                [
+                    {
+                        "id": s.id,
+                        "owner": s.owner,
+                        "resource": s.resource,
+                        "expirationDateTime": graph_timestamp(s.expires_at),
+                        "live": self._live(s),
+                        "deliveries": [
+                            {"kind": d.kind, "status": d.status, "error": d.error}
+                            for d in deliveries
+                            if d.subscription_id == s.id
+                        ],
+                    }
+                    for s in subscriptions
+                ]
+            )
+
+        async def lifecycle(request: Request) -> Response:
+            body = await request.json()
+            event = body.get("event") if isinstance(body, dict) else None
+            subscription_id = request.path_params["subscription_id"]
+            if subscription_id not in self.subscriptions or event not in LIFECYCLE_EVENTS:
+                return JSONResponse(
+                    {"error": f"unknown subscription, or event not one of {', '.join(sorted(LIFECYCLE_EVENTS))}"},
+                    status_code=400,
+                )
+            try:
+                await asyncio.wrap_future(self.send_lifecycle(subscription_id, str(event)))
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse({"subscription_id": subscription_id, "event": event})
+
+        return [
+            Route("/subscriptions", listing, methods=["GET"]),
+            Route("/subscriptions/{subscription_id}/lifecycle", lifecycle, methods=["POST"]),
+        ]
 
     def deliveries_of(self, subscription_id: str) -> list[Delivery]:
         with self._lock:

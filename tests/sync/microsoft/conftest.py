@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from emulators.control import with_control
 from emulators.microsoft import create_microsoft_emulator
 from emulators.microsoft_push import GraphPush
 from emulators.runner import serve_in_thread
@@ -85,6 +86,10 @@ class SyncWorld:
     second_id: str
     shared_id: str
 
+    @property
+    def control_url(self) -> str:
+        return self.graph_url.removesuffix("/v1.0") + "/_control"
+
     def graph(self) -> httpx.AsyncClient:
         """A raw Graph client with the account's token (for what the provider never sends)."""
         return httpx.AsyncClient(
@@ -114,7 +119,7 @@ async def world(webhook: tuple[Webhook, str], clock: FakeClock) -> AsyncIterator
     emulator = create_microsoft_emulator(
         state, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, push_retry_delays=(0.01, 0.01, 0.01)
     )
-    app = Starlette(routes=[Mount("/_emulators/microsoft", app=emulator)])
+    app = Starlette(routes=[Mount("/_emulators/microsoft", app=with_control(emulator, state))])
     with serve_in_thread(app) as base_url:
         settings = emulator_settings(base_url)
         access, refresh, lifetime = state.oauth.issue_tokens(ACCOUNT, lifetime=timedelta(days=30))

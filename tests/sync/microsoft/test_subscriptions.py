@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from emulators.microsoft_push import MAX_EXPIRY_MINUTES
@@ -237,3 +238,20 @@ async def test_a_notification_never_answered_well_gives_up(world: SyncWorld) -> 
     assert [d.status for d in recorded] == [500, 500, 500, 500]
     assert (await world.webhook.next())["lifecycleEvent"] == "missed"
     assert len([d for d in world.push.deliveries_of(watch.channel_id) if d.kind == "created"]) == 4
+
+
+async def test_the_control_surface_lists_subscriptions_and_sends_lifecycle_notifications(world: SyncWorld) -> None:
+    # given
+    watch = await subscribe(world)
+
+    # when
+    async with httpx.AsyncClient(base_url=world.control_url, timeout=20) as control:
+        sent = await control.post(f"/subscriptions/{watch.channel_id}/lifecycle", json={"event": "missed"})
+        refused = await control.post(f"/subscriptions/{watch.channel_id}/lifecycle", json={"event": "bogus"})
+        listed = (await control.get("/subscriptions")).json()
+
+    # then
+    assert sent.status_code == 200 and refused.status_code == 400
+    assert (await world.webhook.next())["lifecycleEvent"] == "missed"
+    assert [s["id"] for s in listed] == [watch.channel_id]
+    assert {"kind": "missed", "status": 202, "error": None} in listed[0]["deliveries"]
