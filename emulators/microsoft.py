@@ -59,7 +59,14 @@ from emulators.microsoft_wire import (
     sync_state_not_found,
 )
 from emulators.oauth import OAuthServer, bearer_token
-from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
+from emulators.state import (
+    AccessRole,
+    EmulatedAccount,
+    EmulatedCalendar,
+    EmulatedEvent,
+    EmulatorState,
+    expand_series,
+)
 
 SCHEDULE_MAX_MAILBOXES = 20
 SCHEDULE_MAX_DAYS = 62
@@ -578,16 +585,16 @@ class _MicrosoftEmulator:
         shown = preferred_time_zone(request)
         if token.kind == "initial":
             listed = [e for e in self.state.occurrences(token.calendar_id, token.start, token.end) if not e.cancelled]
-            keyed = [((e.start.isoformat(), e.id), self._event_json(e, shown)) for e in listed]
+            keyed = [((e.start.isoformat(), e.id), e, False) for e in listed]
         else:
-            keyed = self._changes(token, shown)
-        keys = [key for key, _ in keyed]
+            keyed = self._changes(token)
+        keys = [key for key, _, _ in keyed]
         first = bisect_right(keys, token.after) if token.after is not None else 0
         page = keyed[first : first + size]
         base = str(request.url).split("?", 1)[0]
         body: dict[str, object] = {
             "@odata.context": odata_context(request, "Collection(event)"),
-            "value": [item for _, item in page],
+            "value": [removed_event(e.id) if gone else self._event_json(e, shown) for _, e, gone in page],
         }
         if first + size < len(keyed):
             following = DeltaToken(
@@ -607,25 +614,22 @@ class _MicrosoftEmulator:
             body["@odata.deltaLink"] = f"{base}?$deltatoken={self.delta_tokens.encode(link)}"
         return JSONResponse(body, headers={"Preference-Applied": f"odata.maxpagesize={size}"})
 
-    def _changes(self, token: DeltaToken, shown: ShownZone | None) -> list[tuple[tuple[str, str], dict[str, object]]]:
-        """What changed in (since, until] within the view, keyed (seq, id): the changed events and instances, and a
-        removal for each one deleted, cancelled or moved out of the window."""
-        found: list[tuple[tuple[str, str], dict[str, object]]] = []
+    def _changes(self, token: DeltaToken) -> list[tuple[tuple[str, str], EmulatedEvent, bool]]:
+        """What changed in (since, until] within the view, keyed (seq, id), each event or instance with whether it is
+        reported removed (deleted, cancelled or moved out of the window)."""
+        found: list[tuple[tuple[str, str], EmulatedEvent, bool]] = []
         for event in self.state.changed_since(token.calendar_id, token.since):
             if event.seq > token.until:
                 continue
             seq = f"{event.seq:012d}"
             if event.recurrence is None:
                 inside = event.start < token.end and event.end > token.start
-                item = self._event_json(event, shown) if inside and not event.cancelled else removed_event(event.id)
-                found.append(((seq, event.id), item))
+                found.append(((seq, event.id), event, event.cancelled or not inside))
                 continue
-            for occurrence in self.state.occurrences(token.calendar_id, token.start, token.end):
-                if occurrence.occurrence_of != event.id:
-                    continue
-                item = removed_event(occurrence.id) if event.cancelled else self._event_json(occurrence, shown)
-                found.append(((seq, occurrence.id), item))
-        return sorted(found, key=lambda pair: pair[0])
+            for occurrence in expand_series(event, token.end):
+                if occurrence.end > token.start:
+                    found.append(((seq, occurrence.id), occurrence, event.cancelled))
+        return sorted(found, key=lambda triple: triple[0])
 
 
 def create_microsoft_emulator(

@@ -255,3 +255,27 @@ async def test_the_control_surface_lists_subscriptions_and_sends_lifecycle_notif
     assert (await world.webhook.next())["lifecycleEvent"] == "missed"
     assert [s["id"] for s in listed] == [watch.channel_id]
     assert {"kind": "missed", "status": 202, "error": None} in listed[0]["deliveries"]
+
+
+async def test_unknown_subscriptions_answer_404(world: SyncWorld) -> None:
+    async with world.graph() as graph:
+        patched = await graph.patch("/subscriptions/nope", json={"expirationDateTime": world.clock().isoformat()})
+        deleted = await graph.delete("/subscriptions/nope")
+    assert (patched.status_code, deleted.status_code) == (404, 404)
+    assert patched.json()["error"]["code"] == "ResourceNotFound"
+
+
+async def test_a_renewal_beyond_the_maximum_is_refused_and_changes_nothing(world: SyncWorld) -> None:
+    # given
+    watch = await subscribe(world)
+
+    # when
+    async with world.graph() as graph:
+        answer = await graph.patch(
+            f"/subscriptions/{watch.channel_id}",
+            json={"expirationDateTime": (world.clock() + timedelta(days=8)).isoformat()},
+        )
+
+    # then
+    assert answer.status_code == 400
+    assert world.push.subscriptions[watch.channel_id].expires_at == watch.expires_at
