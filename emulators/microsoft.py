@@ -69,6 +69,9 @@ from emulators.state import (
 )
 
 SCHEDULE_MAX_MAILBOXES = 20
+SERIES_MOVE_HORIZON = timedelta(days=366)
+"""A changed series reports every occurrence up to this long after the view as removed unless it is in the view:
+the tokens keep no list of what a client holds, and an instance may have moved out of the view either way."""
 SCHEDULE_MAX_DAYS = 62
 TRANSACTION_ID = "transactionId"
 PERSONAL_SCHEDULE_ERROR = (
@@ -626,9 +629,9 @@ class _MicrosoftEmulator:
                 inside = event.start < token.end and event.end > token.start
                 found.append(((seq, event.id), event, event.cancelled or not inside))
                 continue
-            for occurrence in expand_series(event, token.end):
-                if occurrence.end > token.start:
-                    found.append(((seq, occurrence.id), occurrence, event.cancelled))
+            for occurrence in expand_series(event, token.end + SERIES_MOVE_HORIZON):
+                inside = occurrence.start < token.end and occurrence.end > token.start
+                found.append(((seq, occurrence.id), occurrence, event.cancelled or not inside))
         return sorted(found, key=lambda triple: triple[0])
 
 
