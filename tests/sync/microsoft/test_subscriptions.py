@@ -279,3 +279,18 @@ async def test_a_renewal_beyond_the_maximum_is_refused_and_changes_nothing(world
     # then
     assert answer.status_code == 400
     assert world.push.subscriptions[watch.channel_id].expires_at == watch.expires_at
+
+
+async def test_a_personal_account_subscribes_alike(world: SyncWorld) -> None:
+    # given
+    account = world.state.account(world.state.calendars[world.primary_id].owner_email)
+    assert account is not None
+    account.personal = True
+    watch = await subscribe(world)
+    start = world.clock() + timedelta(days=1)
+
+    # when
+    world.state.add_event(world.primary_id, start, start + timedelta(hours=1))
+
+    # then
+    assert (await world.webhook.next())["subscriptionId"] == watch.channel_id
