@@ -281,3 +281,20 @@ async def test_a_revoked_grant_is_an_auth_error(world: SyncWorld) -> None:
     # then
     with pytest.raises(ProviderAuthError):
         await full_sync(world)
+
+
+async def test_users_delta_serves_the_caller_and_refuses_another_mailbox(world: SyncWorld) -> None:
+    # given
+    start, end = window(world)
+    params = {"startDateTime": start.isoformat(), "endDateTime": end.isoformat()}
+    owner = world.state.calendars[world.primary_id].owner_email
+    colleague = world.state.calendars[world.shared_id].owner_email
+
+    # when
+    async with world.graph() as graph:
+        own = await graph.get(f"/users/{owner}/calendarView/delta", params=params)
+        other = await graph.get(f"/users/{colleague}/calendarView/delta", params=params)
+
+    # then
+    assert own.status_code == 200 and "@odata.deltaLink" in own.json()
+    assert other.status_code == 403
