@@ -13,14 +13,14 @@ for `"calendar_id"`: the meetgraph API shows calendars' names, and ids of its ow
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from emulators.state import LOST_ANSWER_MODES, EmulatorState
@@ -56,7 +56,7 @@ UNKNOWN_CALENDAR = (
 )
 
 
-def control_app(state: EmulatorState) -> Starlette:
+def control_app(state: EmulatorState, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     async def faults(request: Request) -> Response:
         if request.method == "POST":
             body = await request.json()
@@ -142,10 +142,13 @@ def control_app(state: EmulatorState) -> Starlette:
             Route("/accounts", accounts),
             Route("/access", access, methods=["POST"]),
             Route("/events", events, methods=["GET", "POST"]),
+            *extra_routes,
         ]
     )
 
 
 def with_control(app: ASGIApp, state: EmulatorState) -> Starlette:
-    """`app` with its control surface mounted at /_control."""
-    return Starlette(routes=[Mount("/_control", app=control_app(state)), Mount("/", app=app)])
+    """`app` with its control surface mounted at /_control, and the emulator's own control routes if it has some
+    (`app.state.control_routes`: the Office 365 emulator's subscriptions and lifecycle notifications)."""
+    extra: Sequence[BaseRoute] = getattr(getattr(app, "state", None), "control_routes", ())
+    return Starlette(routes=[Mount("/_control", app=control_app(state, extra)), Mount("/", app=app)])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
@@ -26,11 +27,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.lost_answer import deliver
+from emulators.microsoft_push import GraphPush
 from emulators.microsoft_wire import (
     AUTH_CHALLENGE,
     FAULT_ERRORS,
     PERMISSION_ROLES,
     SCHEDULE_STATUSES,
+    DeltaToken,
+    DeltaTokens,
     GraphError,
     MicrosoftOAuth,
     ShownZone,
@@ -49,12 +53,25 @@ from emulators.microsoft_wire import (
     parse_date_time_time_zone,
     parse_description,
     parse_query_datetime,
+    preferred_page_size,
     preferred_time_zone,
+    removed_event,
+    sync_state_not_found,
 )
 from emulators.oauth import OAuthServer, bearer_token
-from emulators.state import AccessRole, EmulatedAccount, EmulatedCalendar, EmulatedEvent, EmulatorState
+from emulators.state import (
+    AccessRole,
+    EmulatedAccount,
+    EmulatedCalendar,
+    EmulatedEvent,
+    EmulatorState,
+    expand_series,
+)
 
 SCHEDULE_MAX_MAILBOXES = 20
+SERIES_MOVE_HORIZON = timedelta(days=366)
+"""A changed series reports every occurrence up to this long after the view as removed unless it is in the view:
+the tokens keep no list of what a client holds, and an instance may have moved out of the view either way."""
 SCHEDULE_MAX_DAYS = 62
 TRANSACTION_ID = "transactionId"
 PERSONAL_SCHEDULE_ERROR = (
@@ -68,10 +85,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _MicrosoftEmulator:
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, push_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)) -> None:
         self.state = state
         self.calls: Counter[str] = Counter()
         self.event_properties = event_properties(self._organizer)
+        self.event_properties["isOrganizer"] = self._is_organizer
+        self.delta_tokens = DeltaTokens()
+        self.push = GraphPush(state, retry_delays=push_retry_delays)
 
     def routes(self) -> list[Route]:
         return [
@@ -110,6 +130,28 @@ class _MicrosoftEmulator:
             Route("/v1.0/me/events/{event_id}", self.api("event.update", self.update_event), methods=["PATCH"]),
             Route("/v1.0/me/events/{event_id}", self.api("event.delete", self.delete_event), methods=["DELETE"]),
             Route("/v1.0/users/{user}/calendar", self.api("users.calendar", self.user_calendar), methods=["GET"]),
+            Route("/v1.0/me/calendarView/delta", self.api("calendarView.delta", self.delta), methods=["GET"]),
+            Route(
+                "/v1.0/users/{user}/calendarView/delta",
+                self.api("calendarView.delta", self.delta),
+                methods=["GET"],
+            ),
+            Route("/v1.0/subscriptions", self.api("subscriptions.create", self.push.create), methods=["POST"]),
+            Route(
+                "/v1.0/subscriptions/{subscription_id}",
+                self.api("subscriptions.get", self.push.get),
+                methods=["GET"],
+            ),
+            Route(
+                "/v1.0/subscriptions/{subscription_id}",
+                self.api("subscriptions.renew", self.push.renew),
+                methods=["PATCH"],
+            ),
+            Route(
+                "/v1.0/subscriptions/{subscription_id}",
+                self.api("subscriptions.delete", self.push.delete),
+                methods=["DELETE"],
+            ),
         ]
 
     # plumbing ----------------------------------------------------------------
@@ -181,26 +223,41 @@ class _MicrosoftEmulator:
         """One event as Graph answers it: start and end in UTC, or in the zone of a Prefer: outlook.timezone."""
         rendered = {name: render(event) for name, render in self.event_properties.items()}
         rendered["start"], rendered["end"] = graph_datetime(event.start, zone), graph_datetime(event.end, zone)
-        if TRANSACTION_ID in event.properties:  # only returned when the app set it
-            rendered[TRANSACTION_ID] = event.properties[TRANSACTION_ID]
+        transaction_id = self._transaction_id(event)
+        if transaction_id is not None:  # only returned when an app set it
+            rendered[TRANSACTION_ID] = transaction_id
         return rendered
+
+    @staticmethod
+    def _transaction_id(event: EmulatedEvent) -> str | None:
+        """The transactionId an app created the event with: meetgraph's own (kept from the create), or that of the
+        other application that created it through the API (`created_by_app`: its own idempotency id, which names
+        it). The one documented trace of an API client on an Outlook event; the user's own clients set none."""
+        if TRANSACTION_ID in event.properties:
+            return event.properties[TRANSACTION_ID]
+        if event.created_by_app is not None:
+            return f"{event.created_by_app}:{event.occurrence_of or event.id}"
+        return None
 
     def _event_renderer(self, selection: list[str] | None) -> Callable[[EmulatedEvent], dict[str, object]]:
         return event_renderer(self.event_properties, selection)
 
     def _organizer(self, event: EmulatedEvent) -> dict[str, object]:
         calendar = self.state.calendars[event.calendar_id]
-        organizer = self.state.account(calendar.owner_email)
-        return {
-            "emailAddress": {
-                "name": organizer.name if organizer else calendar.owner_email,
-                "address": organizer.email if organizer else calendar.owner_email,
-            }
-        }
+        address = event.organizer or calendar.owner_email
+        organizer = self.state.account(address)
+        return {"emailAddress": {"name": organizer.name if organizer else address, "address": address}}
+
+    def _is_organizer(self, event: EmulatedEvent) -> bool:
+        """Whether the calendar's owner organises it (what Graph's isOrganizer tells the mailbox's owner)."""
+        calendar = self.state.calendars[event.calendar_id]
+        return event.organizer is None or event.organizer.lower() == calendar.owner_email
 
     def _find_event(self, caller: EmulatedAccount, event_id: str) -> EmulatedEvent:
         for calendar, role in self.state.visible_calendars(caller.email):
             if role is not AccessRole.FREE_BUSY and event_id in calendar.events:
+                if calendar.events[event_id].cancelled:
+                    break  # deleted: kept only so that delta queries and notifications can report it
                 return calendar.events[event_id]
         raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
@@ -386,7 +443,7 @@ class _MicrosoftEmulator:
                 "StartDateTime and EndDateTime.",
             )
         start, end = parse_query_datetime(start_text), parse_query_datetime(end_text)
-        events = self.state.occurrences(calendar.id, start, end)
+        events = [e for e in self.state.occurrences(calendar.id, start, end) if not e.cancelled]
         return odata_collection(
             request,
             f"users('me')/calendars('{calendar.id}')/calendarView",
@@ -397,7 +454,7 @@ class _MicrosoftEmulator:
     # Graph: events ---------------------------------------------------------------
     async def list_events(self, request: Request, caller: EmulatedAccount) -> Response:
         calendar = self._readable(caller, request.path_params["calendar_id"])
-        events = sorted(calendar.events.values(), key=lambda e: (e.start, e.id))
+        events = sorted((e for e in calendar.events.values() if not e.cancelled), key=lambda e: (e.start, e.id))
         return odata_collection(
             request,
             f"users('me')/calendars('{calendar.id}')/events",
@@ -427,6 +484,8 @@ class _MicrosoftEmulator:
             event = (
                 self.state.event_with_property(calendar.id, TRANSACTION_ID, transaction_id) if transaction_id else None
             )
+            if event is not None and event.cancelled:
+                event = None  # Graph dedups against the events the calendar still holds
             if event is None:
                 event = self.state.add_event(
                     calendar.id,
@@ -477,8 +536,103 @@ class _MicrosoftEmulator:
         event = self._find_event(caller, request.path_params["event_id"])
         calendar = self._writable(caller, event.calendar_id)
         with self.state.lock:
-            calendar.events.pop(event.id, None)
+            calendar.events[event.id].cancelled = True  # kept (not popped): delta queries report it as removed
         return Response(status_code=204)
+
+    # Graph: delta ----------------------------------------------------------------------
+    async def delta(self, request: Request, caller: EmulatedAccount) -> Response:
+        """calendarView/delta of the caller's default calendar (`/me/...`, or `/users/{id}/...` naming the caller:
+        v1.0 documents delta for the primary calendar's view only). The first round lists the view (instances of
+        series expanded) page by page; its last page brings a deltaLink, whose rounds list what changed since."""
+        user = request.path_params.get("user")
+        if user is not None and user.lower() not in (caller.email, str(uuid.uuid5(uuid.NAMESPACE_DNS, caller.email))):
+            raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        query = request.query_params
+        text = (
+            query.get("$skiptoken") or query.get("$skipToken") or query.get("$deltatoken") or query.get("$deltaToken")
+        )
+        if text:
+            token = self.delta_tokens.decode(text)
+            if token.caller != caller.email or token.calendar_id != caller.primary_calendar_id:
+                raise GraphError(410, "SyncStateInvalid", "The sync state does not belong to this calendar view.")
+        else:
+            start_text = query.get("startDateTime") or query.get("startdatetime")
+            end_text = query.get("endDateTime") or query.get("enddatetime")
+            if not start_text or not end_text:
+                raise GraphError(
+                    400,
+                    "ErrorInvalidParameter",
+                    "This request requires a time window specified by the query string parameters "
+                    "StartDateTime and EndDateTime.",
+                )
+            start, end = parse_query_datetime(start_text), parse_query_datetime(end_text)
+            if end <= start:
+                raise GraphError(400, "ErrorInvalidParameter", "The end of the time window must be after its start.")
+            token = DeltaToken(
+                "initial", caller.email, caller.primary_calendar_id, start, end, since=self.state.current_seq()
+            )
+        self._readable(caller, token.calendar_id)
+        if not self.state.sync_state_valid(token.calendar_id, token.since):
+            raise sync_state_not_found()
+        if token.kind == "delta":
+            token = DeltaToken(
+                "changes",
+                token.caller,
+                token.calendar_id,
+                token.start,
+                token.end,
+                token.since,
+                self.state.current_seq(),
+            )
+        size = preferred_page_size(request)
+        shown = preferred_time_zone(request)
+        if token.kind == "initial":
+            listed = [e for e in self.state.occurrences(token.calendar_id, token.start, token.end) if not e.cancelled]
+            keyed = [((e.start.isoformat(), e.id), e, False) for e in listed]
+        else:
+            keyed = self._changes(token)
+        keys = [key for key, _, _ in keyed]
+        first = bisect_right(keys, token.after) if token.after is not None else 0
+        page = keyed[first : first + size]
+        base = str(request.url).split("?", 1)[0]
+        body: dict[str, object] = {
+            "@odata.context": odata_context(request, "Collection(event)"),
+            "value": [removed_event(e.id) if gone else self._event_json(e, shown) for _, e, gone in page],
+        }
+        if first + size < len(keyed):
+            following = DeltaToken(
+                token.kind,
+                token.caller,
+                token.calendar_id,
+                token.start,
+                token.end,
+                token.since,
+                token.until,
+                page[-1][0],
+            )
+            body["@odata.nextLink"] = f"{base}?$skiptoken={self.delta_tokens.encode(following)}"
+        else:
+            last_seen = token.until if token.kind == "changes" else token.since
+            link = DeltaToken("delta", token.caller, token.calendar_id, token.start, token.end, last_seen)
+            body["@odata.deltaLink"] = f"{base}?$deltatoken={self.delta_tokens.encode(link)}"
+        return JSONResponse(body, headers={"Preference-Applied": f"odata.maxpagesize={size}"})
+
+    def _changes(self, token: DeltaToken) -> list[tuple[tuple[str, str], EmulatedEvent, bool]]:
+        """What changed in (since, until] within the view, keyed (seq, id), each event or instance with whether it is
+        reported removed (deleted, cancelled or moved out of the window)."""
+        found: list[tuple[tuple[str, str], EmulatedEvent, bool]] = []
+        for event in self.state.changed_since(token.calendar_id, token.since):
+            if event.seq > token.until:
+                continue
+            seq = f"{event.seq:012d}"
+            if event.recurrence is None:
+                inside = event.start < token.end and event.end > token.start
+                found.append(((seq, event.id), event, event.cancelled or not inside))
+                continue
+            for occurrence in expand_series(event, token.end + SERIES_MOVE_HORIZON):
+                inside = occurrence.start < token.end and occurrence.end > token.start
+                found.append(((seq, occurrence.id), occurrence, event.cancelled or not inside))
+        return sorted(found, key=lambda triple: triple[0])
 
 
 def create_microsoft_emulator(
@@ -487,12 +641,14 @@ def create_microsoft_emulator(
     client_id: str | None = None,
     client_secret: str | None = None,
     redirect_uris: Collection[str] | None = None,
+    push_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0),
 ) -> Starlette:
     """The emulator app; client id/secret and redirect URIs are only checked when given.
 
-    `app.state.calls` counts requests per route name (e.g. "getSchedule", "oauth.token").
+    `app.state.calls` counts requests per route name (e.g. "getSchedule", "oauth.token"); `app.state.push` is the
+    emulator's emulators.microsoft_push.GraphPush (subscriptions, deliveries, lifecycle notifications on demand).
     """
-    emulator = _MicrosoftEmulator(state)
+    emulator = _MicrosoftEmulator(state, push_retry_delays)
     oauth = OAuthServer(
         state,
         MicrosoftOAuth(),
@@ -503,4 +659,6 @@ def create_microsoft_emulator(
     )
     app = Starlette(routes=[*oauth.routes(), *emulator.routes()])
     app.state.calls = emulator.calls
+    app.state.push = emulator.push
+    app.state.control_routes = emulator.push.control_routes()
     return app

@@ -6,6 +6,10 @@ What the Office 365 emulator's handlers (emulators/microsoft.py) send and parse,
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import math
 import re
 import uuid
@@ -355,8 +359,9 @@ def calendar_resource(
 def event_properties(organizer: Callable[[EmulatedEvent], object]) -> EventProperties:
     """Graph event properties in the order Graph writes them, each with how to render it."""
     return {
-        "@odata.etag": lambda e: f'W/"{e.id[-8:]}"',
+        "@odata.etag": lambda e: f'W/"{change_key(e)}"',
         "id": lambda e: e.id,
+        "changeKey": change_key,
         "subject": lambda e: e.summary,
         "bodyPreview": lambda e: (e.description or "")[:255],
         "body": lambda e: {"contentType": "text", "content": e.description or ""},
@@ -364,10 +369,11 @@ def event_properties(organizer: Callable[[EmulatedEvent], object]) -> EventPrope
         "end": lambda e: graph_datetime(e.end),
         "originalStartTimeZone": lambda e: shown_time_zone(e.timezone),
         "originalEndTimeZone": lambda e: shown_time_zone(e.timezone),
-        "isAllDay": lambda e: False,
+        "isAllDay": lambda e: e.all_day,
         "isCancelled": lambda e: e.cancelled,
         "showAs": lambda e: e.status,
-        "type": lambda e: "singleInstance",
+        "type": event_type,
+        "seriesMasterId": lambda e: e.occurrence_of,
         "attendees": lambda e: [
             {
                 "type": "required",
@@ -378,6 +384,18 @@ def event_properties(organizer: Callable[[EmulatedEvent], object]) -> EventPrope
         ],
         "organizer": organizer,
     }
+
+
+def change_key(event: EmulatedEvent) -> str:
+    """Graph's changeKey (and the etag's value): a new one after every change of the event (its series' for an
+    occurrence)."""
+    return base64.b64encode(f"{event.id[-6:]}:{event.seq}".encode()).decode()
+
+
+def event_type(event: EmulatedEvent) -> str:
+    if event.occurrence_of is not None:
+        return "occurrence"
+    return "seriesMaster" if event.recurrence is not None else "singleInstance"
 
 
 def event_renderer(
@@ -508,3 +526,104 @@ class MicrosoftOAuth(OAuthDialect):
         if tokens.refresh_token is not None:
             body["refresh_token"] = tokens.refresh_token
         return body
+
+
+# delta queries -------------------------------------------------------------------------
+PAGE_SIZE_CAP = 1000
+PREFER_MAX_PAGE_SIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def preferred_page_size(request: Request, default: int = DEFAULT_PAGE_SIZE) -> int:
+    """The page size of a `Prefer: odata.maxpagesize=N` header (Graph's way to size delta pages; `$top` is not
+    honoured there), else Graph's default."""
+    found = PREFER_MAX_PAGE_SIZE.search(request.headers.get("prefer", ""))
+    if found is None:
+        return default
+    return max(1, min(int(found.group(1)), PAGE_SIZE_CAP))
+
+
+@dataclass(frozen=True)
+class DeltaToken:
+    """What a $skiptoken / $deltatoken encodes: the round's calendar view (owner, calendar, window) and where it is.
+
+    kind "initial": a page of the first round, after key `after` ((start, id)), listing the view as it is now;
+    kind "changes": a page of a later round, changes in (since, until], after key `after` ((seq, id));
+    kind "delta": a deltaLink, changes after `since` still to be asked for."""
+
+    kind: str
+    caller: str
+    calendar_id: str
+    start: datetime
+    end: datetime
+    since: int
+    until: int = 0
+    after: tuple[str, str] | None = None
+
+
+def sync_state_invalid() -> GraphError:
+    return GraphError(
+        410,
+        "SyncStateInvalid",
+        "The sync state is invalid (it was not issued by this service, or for another request). "
+        "Start a full synchronization again.",
+    )
+
+
+def sync_state_not_found() -> GraphError:
+    return GraphError(
+        410,
+        "SyncStateNotFound",
+        "The sync state generation is not found. The delta token is expired and data must be synchronized again.",
+    )
+
+
+class DeltaTokens:
+    """Opaque, signed state tokens: a client can neither read nor forge them; a garbage one answers as Graph does."""
+
+    def __init__(self) -> None:
+        self._secret = uuid.uuid4().bytes
+
+    def _signature(self, payload: bytes) -> str:
+        return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()[:24]
+
+    def encode(self, token: DeltaToken) -> str:
+        payload = json.dumps(
+            {
+                "k": token.kind,
+                "u": token.caller,
+                "c": token.calendar_id,
+                "s": token.start.isoformat(),
+                "e": token.end.isoformat(),
+                "f": token.since,
+                "t": token.until,
+                "a": list(token.after) if token.after else None,
+            },
+            separators=(",", ":"),
+        ).encode()
+        return f"{base64.urlsafe_b64encode(payload).decode().rstrip('=')}.{self._signature(payload)}"
+
+    def decode(self, text: str) -> DeltaToken:
+        body, _, signature = text.partition(".")
+        try:
+            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        except (ValueError, TypeError) as exc:
+            raise sync_state_invalid() from exc
+        if not hmac.compare_digest(signature, self._signature(payload)):
+            raise sync_state_invalid()
+        raw = json.loads(payload)
+        after = raw["a"]
+        return DeltaToken(
+            kind=raw["k"],
+            caller=raw["u"],
+            calendar_id=raw["c"],
+            start=datetime.fromisoformat(raw["s"]),
+            end=datetime.fromisoformat(raw["e"]),
+            since=int(raw["f"]),
+            until=int(raw["t"]),
+            after=(str(after[0]), str(after[1])) if after else None,
+        )
+
+
+def removed_event(event_id: str) -> dict[str, object]:
+    """How a delta reports an event deleted, cancelled or gone out of the calendar view."""
+    return {"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": "deleted"}}

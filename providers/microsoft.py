@@ -9,12 +9,19 @@ Busy time comes from two Graph APIs because getSchedule answers per *mailbox* (i
   and for every calendar of a personal Microsoft account, which getSchedule refuses (remembered once refused).
 
 Either way an item blocks time as scheduling.free_busy.blocks_time says of its status (any case).
+
+Sync (sync_events): the default calendar through `/me/calendarView/delta` (the only calendarView delta v1.0
+documents), a full round over the window then its deltaLink; every other calendar (other owned ones, shares from
+other mailboxes) by a full calendarView listing each time. Push (watch): a Graph subscription to
+`me/calendars/{id}/events` with clientState = the channel token, renewed in place by PATCH; Graph subscribes only
+to the user's own mailbox, so a share from another mailbox is PushUnsupported (polled).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from providers.base import (
+    Attendee,
     BusyByCalendar,
     CalendarAccessLost,
     CalendarProvider,
@@ -31,6 +39,11 @@ from providers.base import (
     ProviderAuthError,
     ProviderCalendar,
     ProviderRequestError,
+    PushUnsupported,
+    SyncBatch,
+    SyncCursorExpired,
+    SyncedEvent,
+    Watch,
 )
 from providers.http import RetryPolicy, send_authorized
 from providers.intervals import chunks, merge_intervals, time_windows
@@ -63,6 +76,17 @@ SCHEDULE_UNSUPPORTED_STATUSES = frozenset({400, 403, 404})
 """getSchedule refused as a whole (not per mailbox): personal Microsoft accounts (outlook.com, hotmail.com) are
 not supported by it; their busy time is read from calendarView instead."""
 PREFER_UTC = {"Prefer": 'outlook.timezone="UTC"'}
+DELTA_PAGE_SIZE = 200
+"""Events per delta page (`Prefer: odata.maxpagesize`; delta ignores $top)."""
+EXPIRED_SYNC_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
+"""Graph's error codes for a delta token it no longer knows (answered 410 Gone, sometimes 400)."""
+LISTED_CURSOR = "calendarView"
+"""The cursor of a calendar without delta (not the default calendar): every sync lists it whole again."""
+SUBSCRIPTION_MAX_LIFETIME = timedelta(minutes=10080)
+"""The longest Graph lets a subscription to Outlook events live."""
+SUBSCRIPTION_CLOCK_MARGIN = timedelta(minutes=5)
+"""Asked for less than the maximum so that a clock ahead of Graph's is not refused for a too-late expiry."""
+SUBSCRIPTION_CHANGE_TYPES = "created,updated,deleted"
 
 
 def microsoft_oauth_config(
@@ -164,6 +188,7 @@ class MicrosoftCalendarProvider(CalendarProvider):
         retry: RetryPolicy,
         client: httpx.AsyncClient | None = None,
         known_primary: tuple[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """`known_primary` = (account email, default calendar id), when already stored: get_busy then
         routes calendars without first reading the calendar catalogue (one round trip, not three)."""
@@ -178,6 +203,8 @@ class MicrosoftCalendarProvider(CalendarProvider):
         self._slots = asyncio.Semaphore(MAILBOX_CONCURRENCY)
         self._schedule_unsupported = False
         """getSchedule was refused for this account (a personal one): every calendar is read by calendarView."""
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.delta_page_size = DELTA_PAGE_SIZE
 
     # HTTP ------------------------------------------------------------------
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -535,6 +562,227 @@ class MicrosoftCalendarProvider(CalendarProvider):
             return
         self._raise_for_status(response)
 
+    # sync ------------------------------------------------------------------
+    async def _primary_id(self) -> str:
+        if self._known_primary is not None:
+            return self._known_primary
+        catalog = self._catalog or await self._load_catalog()
+        primary = next((entry.id for entry in catalog.values() if entry.is_default), None)
+        if primary is None:
+            raise ProviderRequestError("Microsoft Graph listed no default calendar for the account")
+        self._known_primary = primary
+        return primary
+
+    async def sync_events(
+        self, calendar_id: str, cursor: str | None, window_start: datetime, window_end: datetime
+    ) -> SyncBatch:
+        """The default calendar by calendarView delta (a full round without a usable cursor, else its deltaLink);
+        any other calendar by a full calendarView listing every time (v1.0 offers no delta for it)."""
+        if calendar_id != await self._primary_id():
+            return await self._listed(calendar_id, window_start, window_end)
+        if cursor is None or not cursor.startswith(f"{self.graph_url}/"):
+            return await self._delta(
+                calendar_id,
+                f"{self.graph_url}/me/calendarView/delta",
+                {"startDateTime": _query_time(window_start), "endDateTime": _query_time(window_end)},
+                full=True,
+                window=(window_start, window_end),
+            )
+        return await self._delta(calendar_id, cursor, None, full=False, window=None)
+
+    async def _delta(
+        self,
+        calendar_id: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        *,
+        full: bool,
+        window: tuple[datetime, datetime] | None,
+    ) -> SyncBatch:
+        headers = {"Prefer": f'outlook.timezone="UTC", odata.maxpagesize={self.delta_page_size}'}
+        changed: dict[str, SyncedEvent] = {}
+        removed: dict[str, None] = {}
+        next_url: str | None = url
+        next_params = params
+        while next_url is not None:
+            response = await self._request("GET", next_url, params=next_params, headers=headers)
+            if response.status_code == 410 or _error_code(response) in EXPIRED_SYNC_CODES:
+                raise SyncCursorExpired("Microsoft Graph no longer knows this delta token; a full sync is needed")
+            if response.status_code in LOST_ACCESS_STATUSES:
+                raise CalendarAccessLost([calendar_id])
+            self._raise_for_status(response)
+            body = response.json()
+            for item in body.get("value") or []:
+                if not isinstance(item, dict) or not item.get("id"):
+                    continue
+                event_id = str(item["id"])
+                if "@removed" in item or item.get("isCancelled"):
+                    changed.pop(event_id, None)
+                    removed[event_id] = None
+                else:
+                    removed.pop(event_id, None)
+                    changed[event_id] = synced_event(item)
+            link = body.get("@odata.nextLink")
+            delta_link = body.get("@odata.deltaLink")
+            next_params = None
+            if link:
+                next_url = self._own_link(str(link))
+            elif delta_link:
+                next_url = None
+                cursor = self._own_link(str(delta_link))
+            else:
+                raise ProviderRequestError("Microsoft Graph ended a delta round without a deltaLink")
+        return SyncBatch(
+            changed=list(changed.values()),
+            removed=[] if full else list(removed),
+            cursor=cursor,
+            full=full,
+            window_start=window[0] if window else None,
+            window_end=window[1] if window else None,
+        )
+
+    def _own_link(self, link: str) -> str:
+        """A nextLink/deltaLink, refused unless it points at the Graph we speak to (it gets our bearer token)."""
+        if not link.startswith(f"{self.graph_url}/"):
+            raise ProviderRequestError("Microsoft Graph answered a link to another host")
+        return link
+
+    async def _listed(self, calendar_id: str, start: datetime, end: datetime) -> SyncBatch:
+        """A calendar with no delta in v1.0: its whole calendarView over the window, as a full batch."""
+        items: list[dict[str, Any]] = []
+        url: str | None = f"{self.graph_url}/me/calendars/{quote(calendar_id, safe='')}/calendarView"
+        params: Mapping[str, str] | None = {
+            "startDateTime": _query_time(start),
+            "endDateTime": _query_time(end),
+            "$top": str(CALENDAR_VIEW_PAGE_SIZE),
+        }
+        while url is not None:
+            response = await self._request("GET", url, params=params, headers=PREFER_UTC)
+            if response.status_code in LOST_ACCESS_STATUSES:
+                raise CalendarAccessLost([calendar_id])
+            self._raise_for_status(response)
+            body = response.json()
+            items.extend(item for item in body.get("value") or [] if isinstance(item, dict) and item.get("id"))
+            link = body.get("@odata.nextLink")
+            url = self._own_link(str(link)) if link else None
+            params = None
+        return SyncBatch(
+            changed=[synced_event(item) for item in items if not item.get("isCancelled")],
+            removed=[],
+            cursor=LISTED_CURSOR,
+            full=True,
+            window_start=start,
+            window_end=end,
+        )
+
+    # push ------------------------------------------------------------------
+    def _subscription_expiry(self) -> str:
+        expiry = self.clock() + SUBSCRIPTION_MAX_LIFETIME - SUBSCRIPTION_CLOCK_MARGIN
+        return _query_time(expiry)
+
+    async def watch(self, calendar_id: str, *, channel_id: str, address: str, token: str) -> Watch:
+        """A subscription to the calendar's events, notifying `address` (also of lifecycle events) with clientState
+        `token`. Graph picks the subscription id: the Watch's channel_id is Graph's, not `channel_id`."""
+        if not address.lower().startswith("https://"):
+            raise PushUnsupported("Microsoft Graph notifies https addresses only")
+        body = {
+            "changeType": SUBSCRIPTION_CHANGE_TYPES,
+            "notificationUrl": address,
+            "lifecycleNotificationUrl": address,
+            "resource": f"me/calendars/{calendar_id}/events",
+            "expirationDateTime": self._subscription_expiry(),
+            "clientState": token,
+        }
+        response = await self._request("POST", f"{self.graph_url}/subscriptions", json=body, idempotent=False)
+        if response.status_code in (400, 403, 404) and _error_code(response) in ("extensionerror", "validationerror"):
+            raise PushUnsupported(f"Microsoft Graph refused the subscription ({graph_error_message(response)})")
+        self._raise_for_status(response)
+        return _watch(response.json())
+
+    async def renew_watch(self, calendar_id: str, old: Watch, *, channel_id: str, address: str, token: str) -> Watch:
+        """PATCH the subscription's expiry (same id); one Graph no longer has (expired, removed) is opened anew."""
+        response = await self._request(
+            "PATCH",
+            f"{self.graph_url}/subscriptions/{quote(old.channel_id, safe='')}",
+            json={"expirationDateTime": self._subscription_expiry()},
+        )
+        if response.status_code == 404:
+            return await self.watch(calendar_id, channel_id=channel_id, address=address, token=token)
+        self._raise_for_status(response)
+        return _watch(response.json())
+
+    async def stop_watch(self, watch: Watch) -> None:
+        response = await self._request("DELETE", f"{self.graph_url}/subscriptions/{quote(watch.channel_id, safe='')}")
+        if response.status_code == 404:
+            return
+        self._raise_for_status(response)
+
     async def aclose(self) -> None:
         if self._own_client:
             await self.client.aclose()
+
+
+def _query_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("datetimes sent to Microsoft Graph must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _error_code(response: httpx.Response) -> str:
+    """Graph's error code (lower case), or "" when the body has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code") or "").lower() if isinstance(error, dict) else ""
+
+
+def _watch(body: object) -> Watch:
+    if not isinstance(body, dict) or not body.get("id") or not body.get("expirationDateTime"):
+        raise ProviderRequestError("Microsoft Graph answered a subscription without id or expiry")
+    text = str(body["expirationDateTime"])
+    expires_at = parse_graph_datetime({"dateTime": text.removesuffix("Z").removesuffix("+00:00"), "timeZone": "UTC"})
+    return Watch(channel_id=str(body["id"]), resource_id=str(body.get("resource") or ""), expires_at=expires_at)
+
+
+def meetgraph_key(transaction_id: object) -> str | None:
+    """The EventDraft.key behind a transactionId: create_event sends the key itself, a UUID's string form."""
+    if not isinstance(transaction_id, str):
+        return None
+    try:
+        return str(uuid.UUID(transaction_id)) if str(uuid.UUID(transaction_id)) == transaction_id.lower() else None
+    except ValueError:
+        return None
+
+
+def synced_event(item: Mapping[str, Any]) -> SyncedEvent:
+    """A Graph event (asked for in UTC) as sync reports it. An event carrying a transactionId that is not one of
+    meetgraph's keys was created through the API by another application (the only trace Graph shows of one)."""
+    show_as = status_of(item, "showAs")
+    transaction_id = item.get("transactionId")
+    key = meetgraph_key(transaction_id)
+    organizer = item.get("organizer")
+    address = organizer.get("emailAddress") if isinstance(organizer, dict) else None
+    attendees = tuple(
+        Attendee(email=str(a["emailAddress"]["address"]), name=a["emailAddress"].get("name") or None)
+        for a in item.get("attendees") or []
+        if isinstance(a, dict) and isinstance(a.get("emailAddress"), dict) and a["emailAddress"].get("address")
+    )
+    return SyncedEvent(
+        id=str(item["id"]),
+        start=parse_graph_datetime(item["start"]),
+        end=parse_graph_datetime(item["end"]),
+        blocks=blocks_time(show_as),
+        status=show_as or "",
+        summary=str(item.get("subject") or ""),
+        organizer_email=str(address["address"]).lower()
+        if isinstance(address, dict) and address.get("address")
+        else None,
+        organized_by_account=bool(item.get("isOrganizer")),
+        attendees=attendees,
+        version=str(item["changeKey"]) if item.get("changeKey") else None,
+        key=key,
+        from_integration=bool(transaction_id) and key is None,
+        series_id=str(item["seriesMasterId"]) if item.get("seriesMasterId") else None,
+    )
