@@ -437,6 +437,7 @@ class EmulatorState:
                 all_day=all_day,
                 recurrence=recurrence,
             )
+            event.seq = next(_SEQUENCE)  # the constructor's `seq` default (0) came last: a new event is a change too
             self.calendars[calendar_id].events[event.id] = event
             event.on_change = self._event_changed
             self._event_changed(event)
