@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from db.models import Calendar, CalendarConnection, ConnectionStatus, InactiveReason
 from meetgraph.providers import ConnectionInactive, provider_for
 from meetgraph.services import Services
-from providers.base import ProviderAuthError, SyncCursorExpired
+from providers.base import CalendarAccessLost, ProviderAuthError, SyncCursorExpired
 from tests.utils.emulators import EXCHANGE_USER, EmulatorServer, World
 from tests.utils.exchange_traffic import LoginCounter, count_logins
 from tests.utils.graphql import GraphQLClient
@@ -114,3 +114,22 @@ async def test_a_refused_password_is_sent_once_and_the_connection_turns_inactive
         async with provider_for(stored, services) as provider:
             await provider.sync_events(calendar_id, cursor, START, END)
     assert logins.attempts - attempts_before == 1
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["full", "poll"])
+async def test_lost_access_found_by_sync_is_calendar_access_lost_and_the_connection_stays(
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, polling: bool
+) -> None:
+    # given
+    _, calendar_id = await connected(gql, http, services)
+    connection = await stored_connection(services)
+    async with provider_for(connection, services) as provider:
+        cursor = (await provider.sync_events(calendar_id, None, START, END)).cursor if polling else None
+    world.exchange.lose_access(EXCHANGE_USER, calendar_id)
+    # when
+    async with provider_for(connection, services) as provider:
+        with pytest.raises(CalendarAccessLost) as lost:
+            await provider.sync_events(calendar_id, cursor, START, END)
+    # then: the calendar is named; the login was fine, so the connection stays active
+    assert list(lost.value.calendar_ids) == [calendar_id]
+    assert (await stored_connection(services)).status is ConnectionStatus.ACTIVE
