@@ -344,22 +344,34 @@ INVALID_SYNC_STATE = "Synchronization state data is corrupt or otherwise invalid
 SYNC_SCOPES = ("NormalItems", "NormalAndAssociatedItems")
 
 
-def sync_state_token(calendar_id: str, seq: int) -> str:
-    """An opaque SyncState: the folder and the change number it was issued at."""
-    raw = json.dumps({"f": calendar_id, "n": seq}, separators=(",", ":")).encode()
-    return base64.b64encode(gzip.compress(raw, mtime=0)).decode()
+@dataclass(frozen=True)
+class SyncPoint:
+    """What a SyncState remembers: the change number the client has every change up to (`progress`), and where
+    the run of pages it belongs to started (`base`: the client knew the folder as of then). An item created after
+    `base` is a Create, however many pages the run takes; one created after `progress` was never reported."""
+
+    base: int
+    progress: int
 
 
-def read_sync_state(ctx: EwsContext, calendar_id: str, token: str) -> int:
-    """The change number of a SyncState issued for this folder and not expired; else ErrorInvalidSyncStateData."""
+def sync_state_token(calendar_id: str, point: SyncPoint, issued: int) -> str:
+    """An opaque SyncState: the folder, the SyncPoint, and the change number it was issued at (what expiry,
+    EmulatorState.expire_sync_state, compares)."""
+    found = {"f": calendar_id, "b": point.base, "n": point.progress, "i": issued}
+    return base64.b64encode(gzip.compress(json.dumps(found, separators=(",", ":")).encode(), mtime=0)).decode()
+
+
+def read_sync_state(ctx: EwsContext, calendar_id: str, token: str) -> SyncPoint:
+    """The SyncPoint of a SyncState issued for this folder and not expired; else ErrorInvalidSyncStateData."""
     try:
         found = json.loads(gzip.decompress(base64.b64decode(token.strip(), validate=True)))
-        folder, seq = found["f"], found["n"]
+        folder, base, progress, issued = found["f"], found["b"], found["n"], found["i"]
     except (ValueError, OSError, EOFError, KeyError, TypeError) as exc:
         raise MessageError("ErrorInvalidSyncStateData", INVALID_SYNC_STATE) from exc
-    if folder != calendar_id or not isinstance(seq, int) or not ctx.state.sync_state_valid(calendar_id, seq):
+    valid = all(isinstance(n, int) for n in (base, progress, issued)) and base <= progress <= issued
+    if folder != calendar_id or not valid or not ctx.state.sync_state_valid(calendar_id, issued):
         raise MessageError("ErrorInvalidSyncStateData", INVALID_SYNC_STATE)
-    return seq
+    return SyncPoint(base, progress)
 
 
 def _max_changes(request: ET.Element) -> int:
@@ -392,14 +404,15 @@ def sync_folder_items(ctx: EwsContext, request: ET.Element) -> str:
         folder = ctx.resolve(elem)
         if folder.role is AccessRole.FREE_BUSY:
             raise access_denied()
-        since = read_sync_state(ctx, folder.id, token) if token else 0
+        since = read_sync_state(ctx, folder.id, token) if token else SyncPoint(0, 0)
         issued = ctx.state.current_seq()  # before reading: a change racing this request comes again next time
-        found = [] if folder.calendar is None else ctx.state.changed_since(folder.id, since)
-        changed = [e for e in found if not (e.cancelled and ctx.sync.created_at(e) > since)]
+        found = [] if folder.calendar is None else ctx.state.changed_since(folder.id, since.progress)
+        changed = [e for e in found if not (e.cancelled and ctx.sync.created_at(e) > since.progress)]
         page = changed[:max_changes]
         last = len(page) == len(changed)
-        changes = "".join(_change_xml(e, since, shape, ctx.sync) for e in page)
-        state = sync_state_token(folder.id, issued if last else page[-1].seq)
+        changes = "".join(_change_xml(e, since.base, shape, ctx.sync) for e in page)
+        following = SyncPoint(issued, issued) if last else SyncPoint(since.base, page[-1].seq)
+        state = sync_state_token(folder.id, following, issued)
         return (
             f"<m:SyncState>{state}</m:SyncState>"
             f"<m:IncludesLastItemInRange>{str(last).lower()}</m:IncludesLastItemInRange>"
@@ -411,12 +424,12 @@ def sync_folder_items(ctx: EwsContext, request: ET.Element) -> str:
     return per_element("SyncFolderItems", target, answer, error_tail=refused)
 
 
-def _change_xml(event: EmulatedEvent, since: int, shape: ItemShape, sync: SyncBook) -> str:
+def _change_xml(event: EmulatedEvent, base: int, shape: ItemShape, sync: SyncBook) -> str:
     if event.cancelled:
         return (
             f"<t:Delete><t:ItemId Id={quoteattr(event.id)} ChangeKey={quoteattr(item_change_key(event))}/></t:Delete>"
         )
-    kind = "Create" if since == 0 or sync.created_at(event) > since else "Update"
+    kind = "Create" if base == 0 or sync.created_at(event) > base else "Update"
     return f"<t:{kind}>{item_xml(event, shape)}</t:{kind}>"
 
 
