@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulators.exchange_auth import ExchangeAuth
-from emulators.exchange_ews import OPERATIONS, EwsContext, EwsTraffic
+from emulators.exchange_ews import OPERATIONS, EwsContext, EwsTraffic, SyncBook
 from emulators.exchange_wire import (
     A_NS,
     SERVER_VERSIONS,
@@ -72,7 +72,12 @@ async def _guard(state: EmulatorState, auth: ExchangeAuth, request: Request) -> 
 
 
 def _ews_endpoint(
-    state: EmulatorState, auth: ExchangeAuth, version: ServerVersion, traffic: EwsTraffic, calls: Counter[str]
+    state: EmulatorState,
+    auth: ExchangeAuth,
+    version: ServerVersion,
+    traffic: EwsTraffic,
+    calls: Counter[str],
+    sync: SyncBook,
 ) -> Endpoint:
     async def ews(request: Request) -> Response:
         guarded = await _guard(state, auth, request)
@@ -90,7 +95,7 @@ def _ews_endpoint(
                 raise SoapFault("ErrorInvalidRequest", f"The request is invalid: unknown operation {name}.")
             if name == "CreateItem":
                 await state.faults.hold_create()
-            context = EwsContext(state, guarded, traffic)
+            context = EwsContext(state, guarded, traffic, sync)
             with state.lock:
                 body = handler(context, operation)
         except SoapFault as fault:
@@ -143,7 +148,7 @@ def create_exchange_emulator(
     authenticator = ExchangeAuth(state, auth, REALM)
     traffic = EwsTraffic()
     calls: Counter[str] = Counter()
-    ews = _ews_endpoint(state, authenticator, version, traffic, calls)
+    ews = _ews_endpoint(state, authenticator, version, traffic, calls, SyncBook(state))
     autodiscover = _autodiscover_endpoint(state, authenticator, version, calls)
     app = Starlette(
         routes=[

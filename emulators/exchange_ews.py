@@ -7,6 +7,9 @@ calendar ids, so the provider and the state agree on ids. The XML is written and
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +17,7 @@ from datetime import datetime, timedelta
 from xml.sax.saxutils import quoteattr
 
 from emulators.exchange_wire import (
+    ItemShape,
     M,
     MessageError,
     SoapFault,
@@ -24,6 +28,7 @@ from emulators.exchange_wire import (
     child_list,
     extended_property_key,
     folder_xml,
+    item_change_key,
     item_shape,
     item_time_zone,
     item_xml,
@@ -51,11 +56,32 @@ class EwsTraffic:
     """MaxEntriesReturned of each FindItem CalendarView (None: not sent), in the order of `calendar_views`."""
 
 
+class SyncBook:
+    """What SyncFolderItems needs beyond EmulatorState: the change number each event was created at (a change after
+    a SyncState is an Update of an item the client knows, or the Create of a new one). Told of every change through
+    `state.change_listeners`; events older than the book count as created at their last change."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._created: dict[str, int] = {}
+        with state.lock:
+            for calendar in state.calendars.values():
+                for event in calendar.events.values():
+                    self._created[event.id] = event.seq
+            state.change_listeners.append(self._changed)
+
+    def _changed(self, event: EmulatedEvent) -> None:
+        self._created.setdefault(event.id, event.seq)
+
+    def created_at(self, event: EmulatedEvent) -> int:
+        return self._created.get(event.id, event.seq)
+
+
 @dataclass
 class EwsContext:
     state: EmulatorState
     account: EmulatedAccount
     traffic: EwsTraffic
+    sync: SyncBook
     created_events: int = 0
     """Calendar items this request stored (a lost answer, Faults.lose_next_create, applies to such a request)."""
 
@@ -201,7 +227,7 @@ def _entries(view: ET.Element | None) -> int | None:
 def page_of(
     events: list[EmulatedEvent],
     view: ET.Element | None,
-    properties: tuple[str, ...],
+    shape: ItemShape,
     *,
     indexed: bool,
     limit: int,
@@ -220,7 +246,7 @@ def page_of(
     page = remaining[: min(wanted or available, available)]
     last = offset + len(page) >= len(events)
     paging = f' IndexedPagingOffset="{offset + len(page)}"' if indexed else ""
-    items = "".join([item_xml(e, properties) for e in page])
+    items = "".join([item_xml(e, shape) for e in page])
     return (
         f'<m:RootFolder{paging} TotalItemsInView="{len(events)}" IncludesLastItemInRange="{str(last).lower()}">'
         f"<t:Items>{items}</t:Items></m:RootFolder>"
@@ -231,7 +257,7 @@ def find_item(ctx: EwsContext, request: ET.Element) -> str:
     parents = child_list(request, f"{M}ParentFolderIds")
     view = request.find(f"{M}CalendarView")
     indexed_view = request.find(f"{M}IndexedPageItemView")
-    properties = item_shape(request)
+    shape = item_shape(request)
     restriction = request.find(f"{M}Restriction")
     matches = restriction_matcher(restriction)
 
@@ -262,7 +288,7 @@ def find_item(ctx: EwsContext, request: ET.Element) -> str:
         return page_of(
             events,
             view if view is not None else indexed_view,
-            properties,
+            shape,
             indexed=view is None,
             limit=ctx.state.find_count_limit,
             available=ctx.state.find_count_limit - ctx.state.find_count_in_use,
@@ -306,10 +332,134 @@ def create_item(ctx: EwsContext, request: ET.Element) -> str:
         ctx.created_events += 1
         return (
             f"<m:Items><t:CalendarItem><t:ItemId Id={quoteattr(event.id)}"
-            f" ChangeKey={quoteattr(change_key(event.id))}/></t:CalendarItem></m:Items>"
+            f" ChangeKey={quoteattr(item_change_key(event))}/></t:CalendarItem></m:Items>"
         )
 
     return per_element("CreateItem", items, answer)
+
+
+MAX_SYNC_CHANGES = 512
+"""SyncFolderItems' MaxChangesReturned is 1 to 512 (types schema); anything else fails schema validation."""
+INVALID_SYNC_STATE = "Synchronization state data is corrupt or otherwise invalid."
+SYNC_SCOPES = ("NormalItems", "NormalAndAssociatedItems")
+
+
+@dataclass(frozen=True)
+class SyncPoint:
+    """What a SyncState remembers: the change number the client has every change up to (`progress`), and where
+    the run of pages it belongs to started (`base`: the client knew the folder as of then). An item created after
+    `base` is a Create, however many pages the run takes; one created after `progress` was never reported."""
+
+    base: int
+    progress: int
+
+
+def sync_state_token(calendar_id: str, point: SyncPoint, issued: int) -> str:
+    """An opaque SyncState: the folder, the SyncPoint, and the change number it was issued at (what expiry,
+    EmulatorState.expire_sync_state, compares)."""
+    found = {"f": calendar_id, "b": point.base, "n": point.progress, "i": issued}
+    return base64.b64encode(gzip.compress(json.dumps(found, separators=(",", ":")).encode(), mtime=0)).decode()
+
+
+def read_sync_state(ctx: EwsContext, calendar_id: str, token: str) -> SyncPoint:
+    """The SyncPoint of a SyncState issued for this folder and not expired; else ErrorInvalidSyncStateData."""
+    try:
+        found = json.loads(gzip.decompress(base64.b64decode(token.strip(), validate=True)))
+        folder, base, progress, issued = found["f"], found["b"], found["n"], found["i"]
+    except (ValueError, OSError, EOFError, KeyError, TypeError) as exc:
+        raise MessageError("ErrorInvalidSyncStateData", INVALID_SYNC_STATE) from exc
+    valid = all(isinstance(n, int) for n in (base, progress, issued)) and base <= progress <= issued
+    if folder != calendar_id or not valid or not ctx.state.sync_state_valid(calendar_id, issued):
+        raise MessageError("ErrorInvalidSyncStateData", INVALID_SYNC_STATE)
+    return SyncPoint(base, progress)
+
+
+def _max_changes(request: ET.Element) -> int:
+    value = text(request.find(f"{M}MaxChangesReturned")).strip()
+    if not value.isdigit() or not 1 <= int(value) <= MAX_SYNC_CHANGES:
+        raise SoapFault(
+            "ErrorSchemaValidation",
+            f"The request failed schema validation: The 'MaxChangesReturned' element is invalid - The value "
+            f"'{value}' is invalid according to its datatype 'MaxSyncChangesReturnedType'.",
+        )
+    return int(value)
+
+
+def sync_folder_items(ctx: EwsContext, request: ET.Element) -> str:
+    """Changes to a calendar folder's items since a SyncState (none: from the beginning, every item a Create),
+    oldest change first, at most MaxChangesReturned, with the SyncState to continue from and whether it reached
+    the last change (IncludesLastItemInRange). Series come as their RecurringMaster (no occurrences); a deleted
+    (cancelled) item is a Delete of its ItemId, or nothing when the client never saw it."""
+    shape = item_shape(request)
+    target = child_list(request, f"{M}SyncFolderId")
+    if len(target) != 1:
+        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: one SyncFolderId.")
+    max_changes = _max_changes(request)
+    scope = text(request.find(f"{M}SyncScope")) or "NormalItems"
+    if scope not in SYNC_SCOPES:
+        raise SoapFault("ErrorSchemaValidation", f"The request failed schema validation: SyncScope {scope}.")
+    token = text(request.find(f"{M}SyncState")).strip()
+
+    def answer(elem: ET.Element) -> str:
+        folder = ctx.resolve(elem)
+        if folder.role is AccessRole.FREE_BUSY:
+            raise access_denied()
+        since = read_sync_state(ctx, folder.id, token) if token else SyncPoint(0, 0)
+        issued = ctx.state.current_seq()  # before reading: a change racing this request comes again next time
+        found = [] if folder.calendar is None else ctx.state.changed_since(folder.id, since.progress)
+        changed = [e for e in found if not (e.cancelled and ctx.sync.created_at(e) > since.progress)]
+        page = changed[:max_changes]
+        last = len(page) == len(changed)
+        changes = "".join(_change_xml(e, since.base, shape, ctx.sync) for e in page)
+        following = SyncPoint(issued, issued) if last else SyncPoint(since.base, page[-1].seq)
+        state = sync_state_token(folder.id, following, issued)
+        return (
+            f"<m:SyncState>{state}</m:SyncState>"
+            f"<m:IncludesLastItemInRange>{str(last).lower()}</m:IncludesLastItemInRange>"
+            f"<m:Changes>{changes}</m:Changes>"
+        )
+
+    # as Exchange answers a refused sync: an empty SyncState and IncludesLastItemInRange true after the error
+    refused = "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
+    return per_element("SyncFolderItems", target, answer, error_tail=refused)
+
+
+def _change_xml(event: EmulatedEvent, base: int, shape: ItemShape, sync: SyncBook) -> str:
+    if event.cancelled:
+        return (
+            f"<t:Delete><t:ItemId Id={quoteattr(event.id)} ChangeKey={quoteattr(item_change_key(event))}/></t:Delete>"
+        )
+    kind = "Create" if base == 0 or sync.created_at(event) > base else "Update"
+    return f"<t:{kind}>{item_xml(event, shape)}</t:{kind}>"
+
+
+DELETE_TYPES = ("HardDelete", "SoftDelete", "MoveToDeletedItems")
+
+
+def delete_item(ctx: EwsContext, request: ET.Element) -> str:
+    """Deletes calendar items by ItemId (a series by its master's id). The item is marked cancelled, never dropped,
+    so that SyncFolderItems reports the Delete. A calendar item needs SendMeetingCancellations."""
+    if request.get("DeleteType") not in DELETE_TYPES:
+        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: DeleteType.")
+    if request.get("SendMeetingCancellations") not in ("SendToNone", "SendOnlyToAll", "SendToAllAndSaveCopy"):
+        raise MessageError(
+            "ErrorSendMeetingCancellationsRequired",
+            "SendMeetingCancellations attribute is required for Calendar items.",
+        )
+    ids = child_list(request, f"{M}ItemIds")
+
+    def answer(elem: ET.Element) -> str:
+        item_id = elem.get("Id", "")
+        calendar = next((c for c in ctx.state.calendars.values() if item_id in c.events), None)
+        if calendar is None or calendar.events[item_id].cancelled:
+            raise not_found()
+        folder = ctx.folder_by_id(calendar.id)
+        if folder.role not in (AccessRole.OWNER, AccessRole.WRITER):
+            raise access_denied()
+        calendar.events[item_id].cancelled = True
+        return ""
+
+    return per_element("DeleteItem", ids, answer)
 
 
 def create_folder(ctx: EwsContext, request: ET.Element) -> str:
@@ -356,4 +506,6 @@ OPERATIONS: dict[str, Callable[[EwsContext, ET.Element], str]] = {
     "CreateItem": create_item,
     "CreateFolder": create_folder,
     "ConvertId": convert_id,
+    "SyncFolderItems": sync_folder_items,
+    "DeleteItem": delete_item,
 }

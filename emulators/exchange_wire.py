@@ -126,6 +126,11 @@ def change_key(value: str) -> str:
     return "AwAAABYAAAA" + hashlib.sha1(value.encode()).hexdigest()[:12]
 
 
+def item_change_key(event: EmulatedEvent) -> str:
+    """An item's ChangeKey: a new one after every change to it (EWS's version of the item)."""
+    return change_key(f"{event.id}:{event.seq}")
+
+
 def root_id(email: str) -> str:
     return "AQMkADroot" + hashlib.sha1(email.lower().encode()).hexdigest()[:24]
 
@@ -240,25 +245,59 @@ ITEM_PROPERTIES: dict[str, Callable[[EmulatedEvent], str]] = {
     "calendar:CalendarItemType": lambda e: f"<t:CalendarItemType>{calendar_item_type(e)}</t:CalendarItemType>",
     "calendar:StartTimeZone": lambda e: zone_xml("StartTimeZone", e),
     "calendar:EndTimeZone": lambda e: zone_xml("EndTimeZone", e),
+    "calendar:IsOrganizer": lambda e: f"<t:IsOrganizer>{'true' if e.organizer is None else 'false'}</t:IsOrganizer>",
 }
-"""The calendar item properties the emulator knows, by FieldURI, in schema order (as EWS writes them)."""
+"""The calendar item properties the emulator knows, by FieldURI, in schema order (as EWS writes them).
+IsOrganizer (Exchange 2013 on) tells whether the calendar's owner organises the item (EmulatedEvent.organizer None)."""
+ASKED_ONLY = frozenset({"calendar:IsOrganizer"})
+"""Properties answered only when the shape names them (newer than the Default shape of every release)."""
 
 
-def item_shape(request: ET.Element) -> tuple[str, ...]:
-    """The FieldURIs a FindItem/GetItem ItemShape asks for: IdOnly answers only the ItemId plus the
-    AdditionalProperties; Default and AllProperties answer every property the emulator knows."""
+@dataclass(frozen=True)
+class ItemShape:
+    """What an ItemShape asks for: properties by FieldURI (in schema order) and extended properties, each as
+    (extended_property_key, the t:ExtendedFieldURI as asked, to echo in the answer)."""
+
+    properties: tuple[str, ...]
+    extended: tuple[tuple[str, str], ...] = ()
+
+
+def item_shape(request: ET.Element) -> ItemShape:
+    """The properties a FindItem/GetItem/SyncFolderItems ItemShape asks for: IdOnly answers only the ItemId plus
+    the AdditionalProperties; Default and AllProperties answer every property the emulator knows (but those in
+    ASKED_ONLY) plus the AdditionalProperties. Extended properties are answered on the items that have them."""
     shape = request.find(f"{M}ItemShape")
     base = text(shape.find(f"{T}BaseShape")) if shape is not None else "Default"
-    if base != "IdOnly" or shape is None:
-        return tuple(ITEM_PROPERTIES)
-    wanted = {uri.get("FieldURI", "") for uri in shape.iterfind(f"{T}AdditionalProperties/{T}FieldURI")}
-    return tuple(uri for uri in ITEM_PROPERTIES if uri in wanted)
+    if base not in ("IdOnly", "Default", "AllProperties"):
+        raise SoapFault("ErrorSchemaValidation", f"The request failed schema validation: BaseShape {base}.")
+    wanted: set[str] = set()
+    extended: list[tuple[str, str]] = []
+    if shape is not None:
+        wanted = {uri.get("FieldURI", "") for uri in shape.iterfind(f"{T}AdditionalProperties/{T}FieldURI")}
+        for uri in shape.iterfind(f"{T}AdditionalProperties/{T}ExtendedFieldURI"):
+            attributes = "".join(f" {name}={quoteattr(value)}" for name, value in uri.attrib.items())
+            extended.append((extended_property_key(uri), f"<t:ExtendedFieldURI{attributes}/>"))
+    if base != "IdOnly":
+        wanted |= set(ITEM_PROPERTIES) - ASKED_ONLY
+    return ItemShape(tuple(uri for uri in ITEM_PROPERTIES if uri in wanted), tuple(extended))
 
 
-def item_xml(event: EmulatedEvent, properties: tuple[str, ...] = tuple(ITEM_PROPERTIES)) -> str:
-    rendered = "".join([ITEM_PROPERTIES[uri](event) for uri in properties])
+DEFAULT_SHAPE = ItemShape(tuple(uri for uri in ITEM_PROPERTIES if uri not in ASKED_ONLY))
+
+
+def item_xml(event: EmulatedEvent, shape: ItemShape = DEFAULT_SHAPE) -> str:
+    """A t:CalendarItem with the shape's properties in schema order: extended properties come after Subject."""
+    properties = shape.properties
+    head = properties[:1] if properties[:1] == ("item:Subject",) else ()
+    extended = "".join(
+        f"<t:ExtendedProperty>{uri}<t:Value>{escape(event.properties[key])}</t:Value></t:ExtendedProperty>"
+        for key, uri in shape.extended
+        if key in event.properties
+    )
+    rendered = "".join([ITEM_PROPERTIES[uri](event) for uri in head])
+    rendered += extended + "".join([ITEM_PROPERTIES[uri](event) for uri in properties[len(head) :]])
     return (
-        f'<t:CalendarItem><t:ItemId Id={quoteattr(event.id)} ChangeKey="{change_key(event.id)}"/>'
+        f'<t:CalendarItem><t:ItemId Id={quoteattr(event.id)} ChangeKey="{item_change_key(event)}"/>'
         f"{rendered}</t:CalendarItem>"
     )
 
@@ -270,13 +309,14 @@ def success(operation: str, inner: str = "") -> str:
     )
 
 
-def failure(operation: str, error: MessageError) -> str:
+def failure(operation: str, error: MessageError, tail: str = "") -> str:
+    """An error response message; `tail`: what the operation's message type adds after the common elements."""
     values = "".join(f"<t:Value Name={quoteattr(k)}>{escape(v)}</t:Value>" for k, v in error.values.items())
     return (
         f'<m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{escape(error.message)}</m:MessageText>'
         f"<m:ResponseCode>{error.code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
         + (f"<m:MessageXml>{values}</m:MessageXml>" if values else "")
-        + f"</m:{operation}ResponseMessage>"
+        + f"{tail}</m:{operation}ResponseMessage>"
     )
 
 
@@ -287,13 +327,16 @@ def response(operation: str, messages: list[str]) -> str:
     )
 
 
-def per_element(operation: str, elements: list[ET.Element], answer: Callable[[ET.Element], str]) -> str:
+def per_element(
+    operation: str, elements: list[ET.Element], answer: Callable[[ET.Element], str], *, error_tail: str = ""
+) -> str:
+    """One response message per element: its answer, or its error (with `error_tail`, see `failure`)."""
     messages = []
     for elem in elements:
         try:
             messages.append(success(operation, answer(elem)))
         except MessageError as error:
-            messages.append(failure(operation, error))
+            messages.append(failure(operation, error, error_tail))
     return response(operation, messages)
 
 

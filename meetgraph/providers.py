@@ -31,6 +31,8 @@ from providers.base import (
     LoginGate,
     ProviderAuthError,
     ProviderCalendar,
+    SyncBatch,
+    SyncCursorExpired,
 )
 from providers.oauth import OAuthClientConfig, OAuthToken, TokenManager, TokenStore
 from resolvers import notify
@@ -232,6 +234,27 @@ class GatedExchangeProvider(CalendarProvider):
         # every view, the first calendar's included, in one call: its views share the mailbox's FindItem budget
         return _merged([lead, await self._follow(_busy_or_lost(self._inner.get_busy(calendar_ids, start, end)))])
 
+    async def sync_events(
+        self, calendar_id: str, cursor: str | None, window_start: datetime, window_end: datetime
+    ) -> SyncBatch:
+        """Gated as get_busy is. A poll (with a cursor) leads with itself: it is one request when nothing changed,
+        and an expired cursor is an answer after a login the server accepted. A full sync leads with one short
+        CalendarView of the calendar, then runs whole as a follower (its requests in parallel with other calls')."""
+        if not await self._gate.enter():
+            return await self._follow(self._inner.sync_events(calendar_id, cursor, window_start, window_end))
+        if cursor is not None:
+            polled = await self._lead(
+                lambda: _batch_or_expired(self._inner.sync_events(calendar_id, cursor, window_start, window_end))
+            )
+            if isinstance(polled, SyncCursorExpired):
+                raise polled
+            return polled
+        lead_end = min(window_end, window_start + LEAD_SPAN)
+        lead = await self._lead(lambda: _busy_or_lost(self._inner.get_busy([calendar_id], window_start, lead_end)))
+        if isinstance(lead, CalendarAccessLost):
+            raise lead
+        return await self._follow(self._inner.sync_events(calendar_id, None, window_start, window_end))
+
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
         return await self._call(lambda: self._inner.create_event(calendar_id, draft))
 
@@ -249,6 +272,13 @@ class GatedExchangeProvider(CalendarProvider):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+async def _batch_or_expired(call: Awaitable[SyncBatch]) -> SyncBatch | SyncCursorExpired:
+    try:
+        return await call
+    except SyncCursorExpired as expired:
+        return expired
 
 
 async def _busy_or_lost(call: Awaitable[BusyByCalendar]) -> BusyByCalendar | CalendarAccessLost:

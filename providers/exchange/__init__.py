@@ -8,8 +8,9 @@ a create is only retried in a way that cannot duplicate it (see ExchangeCalendar
 
 Modules: credentials (what the user typed), errors (failures as typed ProviderErrors, from what the server
 answered), session (the runtime, exchangelib sessions, opened accounts, cached autodiscover), view (busy time from
-CalendarView, page by page), provider (one mailbox as a CalendarProvider), shared (another mailbox's calendar by
-address), connect (checking an account before it is stored; Exchange Online refused before any network call).
+CalendarView, page by page), sync (polling a calendar with SyncFolderItems, the window read again only when it
+changed), provider (one mailbox as a CalendarProvider), shared (another mailbox's calendar by address), connect
+(checking an account before it is stored; Exchange Online refused before any network call).
 """
 
 from __future__ import annotations

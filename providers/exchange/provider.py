@@ -16,11 +16,13 @@ from exchangelib.errors import (
     ErrorFolderExists,
 )
 from exchangelib.extended_properties import ExtendedProperty
+from exchangelib.fields import Field
 from exchangelib.folders import Calendar, FolderCollection
 from exchangelib.folders.queryset import DEEP
 from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY, CalendarItem
 from exchangelib.properties import Attendee as EwsAttendee
 from exchangelib.properties import Body, Mailbox
+from exchangelib.version import EXCHANGE_2013
 
 from providers.base import (
     BusyByCalendar,
@@ -29,6 +31,8 @@ from providers.base import (
     EventDraft,
     ProviderAuthError,
     ProviderCalendar,
+    ProviderUnavailable,
+    SyncBatch,
     UnsupportedOperation,
 )
 from providers.exchange.credentials import ExchangeCredentials
@@ -45,13 +49,17 @@ from providers.exchange.session import (
     primary_calendar,
     with_retry,
 )
+from providers.exchange.sync import MAX_SYNC_PAGES, ChangesPage, SyncCursor, changes_page, synced_event
 from providers.exchange.view import (
+    BUSY_FIELDS,
     FIND_BUDGET,
+    IS_ORGANIZER,
     MIN_PAGE_SIZE,
     PAGE_SIZE,
     PARALLEL_VIEWS,
     FindCountExceeded,
     PageRequest,
+    ViewItem,
     ViewPage,
     ViewPager,
     blocks,
@@ -71,6 +79,9 @@ log = logging.getLogger(__name__)
 MAX_VIEW_SPAN = timedelta(days=42)
 """Longest CalendarView window we ask for (EWS rejects or truncates very long views)."""
 KEY_FIELD = "meetgraph_key"
+SYNC_FIELDS = (*BUSY_FIELDS, "subject", KEY_FIELD)
+"""What a sync reads of each CalendarView item (and IsOrganizer from Exchange 2013 on; the ChangeKey comes with the
+ItemId)."""
 
 
 def ews_zone(zone: WireZone) -> EWSTimeZone:
@@ -261,28 +272,103 @@ class ExchangeCalendarProvider(CalendarProvider):
     async def _view(
         self, calendar_id: str, start: datetime, end: datetime, *, size: int = PAGE_SIZE
     ) -> dict[str, BusyInterval]:
-        """Busy items of one folder overlapping [start, end), by item id: the CalendarView read page by page
-        (ViewPager) with pages of `size` items (growing past it only where items starting at one instant fill a
-        page), each page one FindItem request retried on its own."""
+        """Busy items of one folder overlapping [start, end), by item id (see _view_items)."""
+        items = await self._view_items(calendar_id, start, end, size=size)
+        return {item.id: BusyInterval(item.start, item.end) for item in items.values() if blocks(item)}
+
+    async def _view_items(
+        self, calendar_id: str, start: datetime, end: datetime, *, size: int = PAGE_SIZE, full: bool = False
+    ) -> dict[str, ViewItem]:
+        """Items of one folder overlapping [start, end), by item id: the CalendarView read page by page (ViewPager)
+        with pages of `size` items (growing past it only where items starting at one instant fill a page), each
+        page one FindItem request retried on its own. `full`: with what a sync keeps (SYNC_FIELDS), not only the
+        busy-time fields."""
         pager = ViewPager(start, end, size=min(size, PAGE_SIZE))
         while (request := pager.next_request()) is not None:
             try:
-                page = await self._run(functools.partial(self._page, calendar_id, request))
+                page = await self._run(functools.partial(self._page, calendar_id, request, full=full))
             except FindCountExceeded:
                 pager.shrink()
                 continue
             pager.take(page)
         return {
-            item.id: BusyInterval(item.start, item.end)
+            item.id: item
             for item in pager.items.values()
-            if blocks(item) and item.end > start and item.start < end  # EWS also returns items ending at the start
+            if item.end > start and item.start < end  # EWS also returns items ending at the start
         }
 
-    def _page(self, calendar_id: str, request: PageRequest) -> ViewPage:
+    def _page(self, calendar_id: str, request: PageRequest, *, full: bool = False) -> ViewPage:
         try:
-            return view_page(self._ews(), calendar_id, request)
+            account = self._ews()
+            names: tuple[str | Field, ...] = BUSY_FIELDS
+            if full:
+                names = SYNC_FIELDS + ((IS_ORGANIZER,) if account.version.build >= EXCHANGE_2013 else ())
+            return view_page(account, calendar_id, request, names)
         except LOST_FOLDER_ERRORS as exc:
             raise FolderLost(calendar_id) from exc
+
+    # sync ------------------------------------------------------------------------------------------
+    async def sync_events(
+        self, calendar_id: str, cursor: str | None, window_start: datetime, window_end: datetime
+    ) -> SyncBatch:
+        """Polling with SyncFolderItems (providers.exchange.sync). Without a cursor: the folder's SyncState from the
+        beginning (IdOnly pages of 512 changes), then the window's CalendarView in full. With one: the changes
+        since its SyncState; none is a batch without changes (one request); any is the cursor's window read
+        again in full (`full=True`: SyncFolderItems reports a series' master, not which occurrences moved). The
+        SyncState is taken before the view is read, so a change between the two is read now and again at the
+        next poll, never lost. An invalid or expired SyncState is SyncCursorExpired; a folder no longer readable
+        CalendarAccessLost."""
+        try:
+            if cursor is None:
+                state = await self._sync_state(calendar_id, None)
+                return await self._full_sync(calendar_id, SyncCursor(state, window_start, window_end))
+            known = SyncCursor.decode(cursor)
+            changed, state = await self._changes_since(calendar_id, known.sync_state)
+            following = replace(known, sync_state=state)
+            if not changed:
+                return SyncBatch(changed=[], removed=[], cursor=following.encode(), full=False)
+            return await self._full_sync(calendar_id, following)
+        except FolderLost as lost:
+            raise CalendarAccessLost([calendar_id]) from lost
+
+    async def _sync_state(self, calendar_id: str, sync_state: str | None) -> str:
+        return (await self._changes_since(calendar_id, sync_state))[1]
+
+    async def _changes_since(self, calendar_id: str, sync_state: str | None) -> tuple[int, str]:
+        """(changes, the SyncState after them): SyncFolderItems page by page until IncludesLastItemInRange."""
+        changes = 0
+        for _ in range(MAX_SYNC_PAGES):
+            page = await self._run(functools.partial(self._changes_page, calendar_id, sync_state))
+            changes += page.changes
+            if page.last or page.sync_state == sync_state:  # the same state again: nothing more to take
+                return changes, page.sync_state
+            sync_state = page.sync_state
+        raise ProviderUnavailable("Exchange did not finish listing a calendar's changes; try again later")
+
+    def _changes_page(self, calendar_id: str, sync_state: str | None) -> ChangesPage:
+        try:
+            return changes_page(self._ews(), calendar_id, sync_state)
+        except LOST_FOLDER_ERRORS as exc:
+            raise FolderLost(calendar_id) from exc
+
+    async def _full_sync(self, calendar_id: str, cursor: SyncCursor) -> SyncBatch:
+        """The cursor's window read in full, its views side by side within the FindItem budget as in get_busy."""
+        start, end = cursor.window_start, cursor.window_end
+        share = max(MIN_PAGE_SIZE, FIND_BUDGET // PARALLEL_VIEWS)
+
+        async def view(w_start: datetime, w_end: datetime) -> dict[str, ViewItem]:
+            async with self._view_turns:
+                return await self._view_items(calendar_id, w_start, w_end, size=share, full=True)
+
+        found: dict[str, ViewItem] = {}
+        for part in await asyncio.gather(*(view(s, e) for s, e in time_windows(start, end, MAX_VIEW_SPAN))):
+            found.update(part)
+        events = sorted(
+            (synced_event(item) for item in found.values() if not item.cancelled), key=lambda e: (e.start, e.id)
+        )
+        return SyncBatch(
+            changed=events, removed=[], cursor=cursor.encode(), full=True, window_start=start, window_end=end
+        )
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
         """CreateItem; with a key, the item is stamped with it (MeetgraphKey) and every attempt first looks the key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -13,7 +14,7 @@ from exchangelib.errors import (
     SOAPError,
 )
 from exchangelib.ewsdatetime import UTC, EWSDateTime
-from exchangelib.fields import FieldPath
+from exchangelib.fields import BooleanField, Field, FieldPath
 from exchangelib.folders.queryset import SHALLOW
 from exchangelib.items import ID_ONLY, CalendarItem
 from exchangelib.properties import CalendarView, FolderId
@@ -24,6 +25,8 @@ from providers.base import ProviderUnavailable
 from scheduling.free_busy import blocks_time
 
 BUSY_FIELDS = ("start", "end", "legacy_free_busy_status", "is_cancelled")
+IS_ORGANIZER = BooleanField("is_organizer", field_uri="calendar:IsOrganizer", is_read_only=True)
+"""calendar:IsOrganizer (Exchange 2013 on), which exchangelib's CalendarItem does not define: asked for by URI."""
 
 PAGE_SIZE = 500
 """Items asked of one CalendarView page (MaxEntriesReturned): half of Exchange's default EWSFindCountLimit (1,000),
@@ -47,13 +50,19 @@ def ews_time(value: datetime) -> EWSDateTime:
 
 
 class ViewItem(NamedTuple):
-    """What busy time needs of one CalendarView item: `status` is its LegacyFreeBusyStatus as sent (None: absent)."""
+    """What busy time needs of one CalendarView item: `status` is its LegacyFreeBusyStatus as sent (None: absent).
+    A sync reads more of it (None where the view did not ask): its ChangeKey, Subject, the extended property
+    meetgraph stamps its own items with, IsOrganizer."""
 
     id: str
     start: datetime
     end: datetime
     status: str | None
     cancelled: bool
+    version: str | None = None
+    subject: str | None = None
+    key: str | None = None
+    organizer: bool | None = None
 
 
 def blocks(item: ViewItem) -> bool:
@@ -86,6 +95,27 @@ _START = f"{{{TNS}}}Start"
 _END = f"{{{TNS}}}End"
 _FREE_BUSY = f"{{{TNS}}}LegacyFreeBusyStatus"
 _CANCELLED = f"{{{TNS}}}IsCancelled"
+_SUBJECT = f"{{{TNS}}}Subject"
+_EXTENDED = f"{{{TNS}}}ExtendedProperty"
+_VALUE = f"{{{TNS}}}Value"
+_IS_ORGANIZER = f"{{{TNS}}}IsOrganizer"
+
+
+def lean_soap_parts(response: requests.Response) -> tuple[object, object]:
+    """The SOAP header and body of a downloaded answer, parsed in one go (see BusyFindItem)."""
+    try:
+        root = to_xml(response.content)
+    except ParseError as exc:
+        raise SOAPError(f"Bad SOAP response: {exc}") from exc
+    header = root.find(f"{{{SOAPNS}}}Header")
+    body = root.find(f"{{{SOAPNS}}}Body")
+    if body is None:
+        raise MalformedResponseError("No Body element in SOAP response")
+    return header, body
+
+
+def is_true(value: str | None) -> bool:
+    return (value or "").strip() in ("true", "1")
 
 
 class BusyFindItem(FindItem):  # type: ignore[misc]
@@ -100,18 +130,10 @@ class BusyFindItem(FindItem):  # type: ignore[misc]
 
     @classmethod
     def _get_soap_parts(cls, response: requests.Response) -> tuple[object, object]:
-        try:
-            root = to_xml(response.content)
-        except ParseError as exc:
-            raise SOAPError(f"Bad SOAP response: {exc}") from exc
-        header = root.find(f"{{{SOAPNS}}}Header")
-        body = root.find(f"{{{SOAPNS}}}Body")
-        if body is None:
-            raise MalformedResponseError("No Body element in SOAP response")
-        return header, body
+        return lean_soap_parts(response)
 
     def _elem_to_obj(self, elem: object) -> ViewItem:
-        item_id = start = end = free_busy = cancelled = None
+        item_id = version = start = end = free_busy = cancelled = subject = key = organizer = None
         for child in elem:  # type: ignore[attr-defined]
             tag = child.tag
             if tag == _START:
@@ -119,11 +141,17 @@ class BusyFindItem(FindItem):  # type: ignore[misc]
             elif tag == _END:
                 end = child.text
             elif tag == _ITEM_ID:
-                item_id = child.get("Id")
+                item_id, version = child.get("Id"), child.get("ChangeKey")
             elif tag == _FREE_BUSY:
                 free_busy = child.text
             elif tag == _CANCELLED:
                 cancelled = child.text
+            elif tag == _SUBJECT:
+                subject = child.text or ""
+            elif tag == _EXTENDED:  # only the one extended property a view asks for (meetgraph's key)
+                key = child.findtext(_VALUE)
+            elif tag == _IS_ORGANIZER:
+                organizer = is_true(child.text)
         if not item_id or not start or not end:
             raise MalformedResponseError("A CalendarView item without ItemId, Start or End")
         return ViewItem(
@@ -131,16 +159,26 @@ class BusyFindItem(FindItem):  # type: ignore[misc]
             start=parse_ews_time(start),
             end=parse_ews_time(end),
             status=free_busy,
-            cancelled=(cancelled or "").strip() in ("true", "1"),
+            cancelled=is_true(cancelled),
+            version=version,
+            subject=subject,
+            key=key,
+            organizer=organizer,
         )
 
     def _get_page(self, message: object) -> tuple[object, None]:
         """The page's m:RootFolder (or the folder's error) as sent; the paging is ours (see ViewPager)."""
         return self._get_element_container(message=message, name=self.paging_container_name), None
 
-    def page(self, calendar_id: str, start: datetime, end: datetime, size: int) -> ViewPage:
-        """One FindItem request: the first `size` items of the folder's CalendarView [start, end)."""
-        fields = [FieldPath(field=CalendarItem.get_field_by_fieldname(name)) for name in BUSY_FIELDS]
+    def page(
+        self, calendar_id: str, start: datetime, end: datetime, size: int, names: Sequence[str | Field] = BUSY_FIELDS
+    ) -> ViewPage:
+        """One FindItem request: the first `size` items of the folder's CalendarView [start, end), with the
+        CalendarItem fields `names` (exchangelib's field names, or fields exchangelib does not define)."""
+        fields = [
+            FieldPath(field=name if isinstance(name, Field) else CalendarItem.get_field_by_fieldname(name))
+            for name in names
+        ]
         self.additional_fields, self.shape = fields, ID_ONLY
         payload = self.get_payload(
             folders=[FolderId(id=calendar_id)],
@@ -172,9 +210,11 @@ class BusyFindItem(FindItem):  # type: ignore[misc]
         return ViewPage(items, last)
 
 
-def view_page(account: Account, calendar_id: str, request: PageRequest) -> ViewPage:
+def view_page(
+    account: Account, calendar_id: str, request: PageRequest, names: Sequence[str | Field] = BUSY_FIELDS
+) -> ViewPage:
     """One page of one folder's CalendarView (one FindItem request, never exchangelib's paging loop)."""
-    return BusyFindItem(account=account).page(calendar_id, request.start, request.end, request.size)
+    return BusyFindItem(account=account).page(calendar_id, request.start, request.end, request.size, names)
 
 
 class PageRequest(NamedTuple):
