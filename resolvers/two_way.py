@@ -68,6 +68,7 @@ def meeting_facts(meeting: Meeting) -> MeetingFacts:
         title=meeting.title,
         contact_email=meeting.contact_email,
         contact_name=meeting.contact_name,
+        write_pending=meeting.sync_state is SyncState.PENDING,
     )
 
 
@@ -102,14 +103,19 @@ async def _candidates(
     return found
 
 
-async def _slot_taken(session: AsyncSession, user_id: uuid.UUID, start: datetime, meeting_id: uuid.UUID | None) -> bool:
-    """Another live meeting of the user starts then (uq_meeting_live_slot would refuse a second)."""
-    query = select(Meeting.id).where(
-        Meeting.user_id == user_id, Meeting.start == start, col(Meeting.status).in_(LIVE_STATUSES)
-    )
-    if meeting_id is not None:
-        query = query.where(Meeting.id != meeting_id)
-    return (await session.exec(query)).first() is not None
+async def _live_starts(
+    session: AsyncSession, user_id: uuid.UUID, starts: Sequence[datetime]
+) -> dict[datetime, uuid.UUID]:
+    """The user's live meetings starting at any of these instants (uq_meeting_live_slot allows one per start)."""
+    taken: dict[datetime, uuid.UUID] = {}
+    for chunk in _chunks(sorted(set(starts))):
+        rows = await session.exec(
+            select(Meeting.start, Meeting.id).where(
+                Meeting.user_id == user_id, col(Meeting.status).in_(LIVE_STATUSES), col(Meeting.start).in_(chunk)
+            )
+        )
+        taken.update((start, meeting_id) for start, meeting_id in rows.all())
+    return taken
 
 
 class _Batch:
@@ -122,6 +128,7 @@ class _Batch:
         connection: CalendarConnection,
         owners: frozenset[str],
         meetings: dict[uuid.UUID, Meeting],
+        taken: dict[datetime, uuid.UUID],
         now: datetime,
     ) -> None:
         self.session = session
@@ -129,24 +136,45 @@ class _Batch:
         self.connection = connection
         self.owners = owners
         self.meetings = meetings
+        self.taken = taken
+        """Live meetings by start, among the batch's starts: kept current as the batch writes."""
         self.now = now
         self.changed = False
+        self.by_event: dict[str, list[Meeting]] = {}
+        """The user's meetings by provider event id (any connection: what meetgraph wrote is never imported)."""
+        for meeting in meetings.values():
+            self._index(meeting)
 
-    def _ours(self) -> list[Meeting]:
-        return [m for m in self.meetings.values() if m.connection_id == self.connection.id]
+    def slot_taken(self, start: datetime, meeting_id: uuid.UUID | None) -> bool:
+        """Another live meeting starts then (the index would refuse; checked first for a friendly outcome)."""
+        holder = self.taken.get(start)
+        return holder is not None and holder != meeting_id
+
+    def _hold(self, meeting: Meeting, before: tuple[datetime, bool] | None) -> None:
+        """Keep `taken` current after a write: `before` is the meeting's (start, live) before it."""
+        if before is not None and before[1] and self.taken.get(before[0]) == meeting.id:
+            del self.taken[before[0]]
+        if meeting.status in LIVE_STATUSES:
+            self.taken[meeting.start] = meeting.id
+
+    def _index(self, meeting: Meeting) -> None:
+        if meeting.provider_event_id is not None:
+            self.by_event.setdefault(meeting.provider_event_id, []).append(meeting)
+
+    def _ours(self, meetings: Iterable[Meeting | None]) -> list[Meeting]:
+        found = {m.id: m for m in meetings if m is not None and m.connection_id == self.connection.id}
+        return list(found.values())
 
     def linked(self, event: EventFacts) -> Meeting | None:
-        ours = self._ours()
+        key = two_way.key_of(event.key)
+        ours = self._ours([self.meetings.get(key) if key else None, *self.by_event.get(event.id, ())])
         found = two_way.linked(event, [meeting_facts(m) for m in ours])
         return next((m for m in ours if found is not None and m.id == found.id), None)
 
     def by_event_id(self, event_id: str) -> Meeting | None:
-        ours = [m for m in self._ours() if m.provider_event_id == event_id]
+        ours = [m for m in self._ours(self.by_event.get(event_id, ())) if m.provider_event_id == event_id]
         live = [m for m in ours if m.status in LIVE_STATUSES]
         return next(iter(live or ours), None)
-
-    def known_event_ids(self) -> frozenset[str]:
-        return frozenset(m.provider_event_id for m in self.meetings.values() if m.provider_event_id is not None)
 
     async def on_changed(self, event: EventFacts) -> None:
         meeting = self.linked(event)
@@ -154,7 +182,7 @@ class _Batch:
             event,
             meeting_facts(meeting) if meeting else None,
             self.owners,
-            known_event_ids=self.known_event_ids(),
+            known_event_ids=self.by_event.keys(),
             now=self.now,
         )
         if outcome is not None:
@@ -171,7 +199,7 @@ class _Batch:
     async def write(self, outcome: Outcome, meeting: Meeting | None) -> None:
         if meeting is None:
             await self._import(outcome)
-        elif outcome.moves and await _slot_taken(self.session, meeting.user_id, outcome.start, meeting.id):
+        elif outcome.moves and self.slot_taken(outcome.start, meeting.id):
             await self._refuse_move(outcome, meeting)
         else:
             await self._update(outcome, meeting)
@@ -194,7 +222,7 @@ class _Batch:
 
     async def _import(self, outcome: Outcome) -> None:
         user_id = self.connection.user_id
-        if await _slot_taken(self.session, user_id, outcome.start, None):
+        if self.slot_taken(outcome.start, None):
             log.info(
                 "two-way sync: event %s of calendar %s not imported: another meeting starts then",
                 outcome.provider_event_id,
@@ -223,6 +251,8 @@ class _Batch:
             )
             return
         self.meetings[meeting.id] = meeting
+        self._index(meeting)
+        self._hold(meeting, None)
         self.changed = True
         log.info(
             "two-way sync: imported event %s of calendar %s as meeting %s",
@@ -266,10 +296,13 @@ class _Batch:
         }
         if outcome.moves and two_way.is_move_refusal(meeting.sync_error):
             values["sync_error"] = None
+        before = (meeting.start, meeting.status in LIVE_STATUSES)
         if not await self._save(meeting, values):
             # another live meeting took the start between the check and the write
             await self._refuse_move(outcome, meeting)
             return
+        self._index(meeting)
+        self._hold(meeting, before)
         if outcome.change in (Change.MOVED, Change.CANCELLED):
             self.changed = True
         log.info(
@@ -300,7 +333,8 @@ async def apply_calendar_changes(
     latest = {event.id: facts_of(event) for event in changed}  # an event listed twice: its last state counts
     keys = [k for k in (two_way.key_of(e.key) for e in latest.values()) if k is not None]
     meetings = await _candidates(session, connection.user_id, [*latest, *removed], keys)
-    batch = _Batch(session, calendar, connection, owners, meetings, now)
+    taken = await _live_starts(session, connection.user_id, [e.start for e in latest.values()])
+    batch = _Batch(session, calendar, connection, owners, meetings, taken, now)
     for event in latest.values():
         await batch.on_changed(event)
     for event_id in removed:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,6 +75,8 @@ class MeetingFacts:
     title: str = ""
     contact_email: str = ""
     contact_name: str = ""
+    write_pending: bool = False
+    """meetgraph's own write of the meeting to its event (sync_state PENDING) has not finished."""
 
 
 class Change(str, enum.Enum):
@@ -131,7 +134,7 @@ def is_all_day(start: datetime, end: datetime) -> bool:
     return end - start >= ALL_DAY
 
 
-def written_by_meetgraph(event: EventFacts, known_event_ids: frozenset[str]) -> bool:
+def written_by_meetgraph(event: EventFacts, known_event_ids: AbstractSet[str]) -> bool:
     """Carries meetgraph's key, or its id is a meeting's provider event id (the key may not survive every edit)."""
     return event.key is not None or event.id in known_event_ids
 
@@ -146,7 +149,7 @@ def qualifies(event: EventFacts, owners: frozenset[str]) -> bool:
     )
 
 
-def importable(event: EventFacts, owners: frozenset[str], *, known_event_ids: frozenset[str], now: datetime) -> bool:
+def importable(event: EventFacts, owners: frozenset[str], *, known_event_ids: AbstractSet[str], now: datetime) -> bool:
     return not written_by_meetgraph(event, known_event_ids) and qualifies(event, owners) and event.end > now
 
 
@@ -165,6 +168,13 @@ def key_of(meeting_id: str | None) -> uuid.UUID | None:
         return uuid.UUID(meeting_id)
     except ValueError:
         return None
+
+
+def updating_event(meeting: MeetingFacts) -> bool:
+    """meetgraph is writing the meeting's time to its stored event (a reschedule in flight): the event's old time,
+    synced meanwhile, must not move the meeting back. A create in flight (no event id stored yet) is not: an event
+    found by its key already is the meeting's, and the owner may have moved it."""
+    return meeting.write_pending and meeting.provider_event_id is not None
 
 
 def linked(event: EventFacts, candidates: Sequence[MeetingFacts]) -> MeetingFacts | None:
@@ -208,7 +218,7 @@ def on_changed(
     meeting: MeetingFacts | None,
     owners: frozenset[str],
     *,
-    known_event_ids: frozenset[str],
+    known_event_ids: AbstractSet[str],
     now: datetime,
 ) -> Outcome | None:
     """What a new or changed event does; None when nothing is to be written.
@@ -235,7 +245,7 @@ def on_changed(
     if meeting.imported and not (event.key is None and qualifies(event, owners)):
         return _outcome(Change.CANCELLED, meeting, event.id, status=MeetingStatus.CANCELLED)
     fields = _imported_fields(event, owners) if meeting.imported else None
-    if (meeting.start, meeting.end) != (event.start, event.end):
+    if (meeting.start, meeting.end) != (event.start, event.end) and not updating_event(meeting):
         return _outcome(Change.MOVED, meeting, event.id, start=event.start, end=event.end, imported_as=fields)
     if fields is not None and fields != (meeting.title, meeting.contact_email, meeting.contact_name):
         return _outcome(Change.REFRESHED, meeting, event.id, imported_as=fields)
@@ -263,6 +273,7 @@ def after(meeting: MeetingFacts | None, outcome: Outcome) -> MeetingFacts:
         title=outcome.title,
         contact_email=outcome.contact_email,
         contact_name=outcome.contact_name,
+        write_pending=meeting.write_pending if meeting else False,
     )
 
 

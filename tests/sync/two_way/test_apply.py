@@ -369,10 +369,10 @@ async def test_a_start_taken_between_the_check_and_the_write_is_refused_by_the_i
     await booked(services, gql, LATER)
     assert first.provider_event_id is not None
 
-    async def nothing_seen(*_: object) -> bool:
+    def nothing_seen(*_: object) -> bool:
         return False
 
-    monkeypatch.setattr(two_way_resolvers, "_slot_taken", nothing_seen)
+    monkeypatch.setattr(two_way_resolvers._Batch, "slot_taken", nothing_seen)
     batch = [
         event(LATER, event_id=first.provider_event_id),
         event(LATER, event_id="evt-onto-a-meeting"),

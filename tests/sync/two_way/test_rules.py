@@ -106,6 +106,7 @@ def meetings(draw: st.DrawFn) -> MeetingFacts:
         title=draw(st.text(max_size=20)),
         contact_email=draw(addresses),
         contact_name=draw(st.text(max_size=10)),
+        write_pending=draw(st.booleans()),
     )
 
 
@@ -216,6 +217,18 @@ def test_an_event_keyed_with_the_meeting_before_the_create_answered_is_linked() 
     assert linked(keyed, [meeting(), booked]) == booked
     outcome = on_changed(keyed, booked, OWNERS, known_event_ids=NOTHING_KNOWN, now=NOW)
     assert outcome is not None and outcome.change is Change.LINKED and outcome.provider_event_id == "ev9"
+
+
+def test_a_meeting_whose_new_time_is_being_written_is_not_moved_back_by_its_events_old_time() -> None:
+    rescheduled = meeting(start=NOW + timedelta(days=2), end=NOW + timedelta(days=2, minutes=30), write_pending=True)
+    assert on_changed(event(), rescheduled, OWNERS, known_event_ids=NOTHING_KNOWN, now=NOW) is None
+
+
+def test_a_meeting_whose_create_is_in_flight_follows_its_event_found_by_key() -> None:
+    creating = meeting(provider_event_id=None, write_pending=True)
+    moved = event(id="ev9", key=str(creating.id), start=NOW + timedelta(days=3), end=NOW + timedelta(days=3, hours=1))
+    outcome = on_changed(moved, creating, OWNERS, known_event_ids=NOTHING_KNOWN, now=NOW)
+    assert outcome is not None and outcome.change is Change.MOVED and outcome.provider_event_id == "ev9"
 
 
 def test_an_imported_meeting_follows_its_events_title_and_contact() -> None:
