@@ -327,6 +327,8 @@ class GoogleEmulator:
                 event.cancelled = True
             if request.query_params.get("sendUpdates") == "all":
                 event.invitations_sent = True
+                if event.attendees:
+                    event.updates_sent += 1
         return JSONResponse(self.render_event(event))
 
     async def events_delete(self, request: Request, email: str) -> Response:
