@@ -7,9 +7,12 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulators.state import EmulatorState
+from meetgraph.mail import Mailer
 from meetgraph.services import Services
 from providers.http import RetryPolicy
 from tests.utils.emulators import EmulatorServer, World
+from tests.utils.mail import Mailbox, smtp_server
+from tests.utils.outages import EventInsertOutage
 
 
 class EventUpdateOutage:
@@ -66,3 +69,22 @@ def update_outage(emulator_server: tuple[EmulatorServer, str], world: World) -> 
     server.microsoft.app = outages["OFFICE365"]
     yield outages
     server.install(world)
+
+
+@pytest.fixture
+def insert_outage(emulator_server: tuple[EmulatorServer, str], world: World) -> Iterator[EventInsertOutage]:
+    """Google answers 500 to every event insert until `insert_outage.active = False`."""
+    server, _ = emulator_server
+    wrapped = EventInsertOutage(world.google_app, world.google)
+    server.google.app = wrapped
+    yield wrapped
+    server.install(world)
+
+
+@pytest.fixture
+def mailbox(services: Services) -> Iterator[Mailbox]:
+    """A real SMTP server on loopback; the app's mailer sends to it."""
+    with smtp_server() as box:
+        services.settings.smtp_url = box.url
+        services.mailer = Mailer(box.url, services.settings.email_from)
+        yield box
