@@ -571,6 +571,8 @@ class GoogleEmulator:
                 event.cancelled = True
             if request.query_params.get("sendUpdates") == "all":
                 event.invitations_sent = True
+                if event.attendees:
+                    event.updates_sent += 1
         return JSONResponse(self.render_event(event, email))
 
     async def events_delete(self, request: Request, email: str) -> Response:

@@ -530,6 +530,8 @@ class _MicrosoftEmulator:
             if "attendees" in body:
                 event.attendees = parse_attendees(body)
                 event.invitations_sent = event.invitations_sent or bool(event.attendees)
+            if event.attendees and event.organizer in (None, caller.email):
+                event.updates_sent += 1  # Outlook sends the organiser's changes to the attendees
         return JSONResponse(self._event_json(event, shown))
 
     async def delete_event(self, request: Request, caller: EmulatedAccount) -> Response:

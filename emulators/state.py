@@ -70,7 +70,7 @@ class EmulatedRecurrence:
 
 _SEQUENCE = itertools.count(1)
 """Every change to any emulated event takes the next number: what sync tokens and delta links remember."""
-UNTRACKED = frozenset({"seq", "on_change", "updated"})
+UNTRACKED = frozenset({"seq", "on_change", "updated", "updates_sent"})
 
 
 @dataclass
@@ -85,6 +85,8 @@ class EmulatedEvent:
     busy: bool = True
     cancelled: bool = False
     invitations_sent: bool = False
+    updates_sent: int = 0
+    """Updates of the event the provider mailed to its attendees (Google `sendUpdates=all`, Graph's organiser PATCH)."""
     properties: dict[str, str] = field(default_factory=dict)
     """Client-set properties a provider dedups creates by: Graph's `transactionId`, EWS extended properties
     (keyed by emulators.exchange_wire.extended_property_key)."""

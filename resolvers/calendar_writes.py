@@ -8,6 +8,7 @@ deletes of an event that is gone succeed; the task calendar is found by name bef
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -45,11 +46,14 @@ from scheduling import meeting_rules, settings_rules
 
 WRITE_MEETING = "calendar.write_meeting"
 DELETE_MEETING = "calendar.delete_meeting"
+UPDATE_MEETING = "calendar.update_meeting"
 WRITE_TASK = "calendar.write_task"
 CREATE_TASK_CALENDAR = "calendar.create_task_calendar"
 MAX_ATTEMPTS = 5
 WAIT_FOR_WRITE = 2.0
-"""A delete waits this long for the meeting's create (still running or retrying) before it looks again."""
+"""A delete or update waits this long for the meeting's create (still running or retrying) before it looks again."""
+MAX_CATCH_UP = 3
+"""How often one update job writes again because the meeting moved while it was writing."""
 
 
 def draft_for(meeting: Meeting, timezone: str = "UTC") -> EventDraft:
@@ -194,6 +198,81 @@ async def delete_meeting(services: Services, payload: dict[str, Any]) -> None:
         raise _job_error(exc) from exc
 
 
+async def enqueue_update(session: AsyncSession, services: Services, meeting: Meeting) -> uuid.UUID | None:
+    """The job that moves the meeting's event to the meeting's new time, keyed by meeting and target start.
+
+    A move back to a time the meeting held before finds that key used; it gets a job of its own (unkeyed)
+    so the event follows it too."""
+    zone = await _write_zone(session, meeting.user_id, meeting.page_id)
+    target = meeting.start.astimezone(UTC).isoformat()
+    payload = {"meeting_id": str(meeting.id), "start": target, "timezone": zone}
+    now = services.clock()
+    job = await jobs.enqueue(
+        session,
+        UPDATE_MEETING,
+        payload,
+        now=now,
+        key=f"{UPDATE_MEETING}:{meeting.id}:{target}",
+        max_attempts=MAX_ATTEMPTS,
+    )
+    if job is None:
+        job = await jobs.enqueue(session, UPDATE_MEETING, payload, now=now, max_attempts=MAX_ATTEMPTS)
+    return job
+
+
+def _target(payload: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(payload["start"]))
+
+
+async def update_meeting(services: Services, payload: dict[str, Any]) -> jobs.Finish | None:
+    """Move a rescheduled meeting's event in place (same event id; the provider tells the attendees).
+
+    A job whose target is no longer the meeting's start is superseded: the move that changed it enqueued the
+    job that writes it. The meeting may move again while this job writes: it then writes the newer time too,
+    so that whichever update reaches the provider last carries the meeting's time.
+    """
+    meeting_id = uuid.UUID(payload["meeting_id"])
+    written: datetime | None = None
+    for _ in range(MAX_CATCH_UP):
+        meeting, connection = await _load(services, Meeting, meeting_id)
+        if meeting is None or meeting.status is MeetingStatus.CANCELLED:
+            return None  # a cancel's delete job removes the event
+        if written is None and meeting.start != _target(payload):
+            return None
+        if written is not None and meeting.start == written:
+            break
+        if connection is None or meeting.provider_calendar_id is None:
+            return None  # not in a calendar (offline request, sync off, disconnected): only the meeting moves
+        if meeting.provider_event_id is None:
+            if await _write_unfinished(services, meeting_id):
+                raise jobs.Retry("the meeting is still being written to the calendar", delay=WAIT_FOR_WRITE)
+            return None  # the create failed for good: there is no event to move
+        try:
+            async with provider_for(connection, services) as provider:
+                await provider.update_event(
+                    meeting.provider_calendar_id, meeting.provider_event_id, draft_for(meeting, _payload_zone(payload))
+                )
+        except ProviderError as exc:
+            await _update(services, Meeting, meeting_id, sync_error=exc.message[:500])
+            raise _job_error(exc) from exc
+        written = meeting.start
+    else:
+        raise jobs.Retry("the meeting kept moving while its event was updated")
+    unmoved = col(Meeting.start) == written
+    return _store(Meeting, meeting_id, unmoved, sync_state=SyncState.SYNCED, sync_error=None)
+
+
+async def update_failed(session: AsyncSession, services: Services, payload: dict[str, Any], error: str) -> None:
+    """The event could not be moved: the meeting keeps its new time, marked FAILED, and the owner is told."""
+    meeting = await session.get(Meeting, uuid.UUID(payload["meeting_id"]))
+    if meeting is None or meeting.status is MeetingStatus.CANCELLED or meeting.start != _target(payload):
+        return
+    meeting.sync_state = SyncState.FAILED
+    meeting.sync_error = error[:500]
+    session.add(meeting)
+    await notify.sync_failed(session, services, meeting.user_id, meeting.start, meeting.contact_email, error)
+
+
 # -- tasks -----------------------------------------------------------------------------------------------
 
 
@@ -260,6 +339,7 @@ async def create_task_calendar(services: Services, payload: dict[str, Any]) -> j
 KINDS = {
     WRITE_MEETING: jobs.JobKind(WRITE_MEETING, write_meeting, on_failed=write_failed),
     DELETE_MEETING: jobs.JobKind(DELETE_MEETING, delete_meeting),
+    UPDATE_MEETING: jobs.JobKind(UPDATE_MEETING, update_meeting, on_failed=update_failed),
     WRITE_TASK: jobs.JobKind(WRITE_TASK, write_task, on_failed=task_write_failed),
     CREATE_TASK_CALENDAR: jobs.JobKind(CREATE_TASK_CALENDAR, create_task_calendar),
 }

@@ -9,9 +9,15 @@ from typing import Annotated
 import strawberry
 
 from db import models
-from resolvers import meetings
+from resolvers import meetings, reschedule
 from schema.base import CtxInfo
-from schema.errors import NotFoundError, ProviderError, UnsupportedOperationError, ValidationError
+from schema.errors import (
+    NotFoundError,
+    ProviderError,
+    SlotUnavailableError,
+    UnsupportedOperationError,
+    ValidationError,
+)
 from schema.results import outcome
 
 
@@ -32,7 +38,7 @@ class MeetingSource(enum.Enum):
 
 @strawberry.type(description="A meeting of the user: booked on a scheduling page or logged on a CRM contact.")
 class Meeting:
-    id: strawberry.ID = strawberry.field(description="Pass to cancelMeeting.")
+    id: strawberry.ID = strawberry.field(description="Pass to cancelMeeting or rescheduleMeeting.")
     start: datetime = strawberry.field(description="When it starts (UTC); show it in the viewer's time zone.")
     end: datetime = strawberry.field(description="When it ends (UTC), after start and at most 24 hours later.")
     status: models.MeetingStatus = strawberry.field(description="Booked, requested (offline page) or cancelled.")
@@ -80,11 +86,11 @@ class CrmMeetingInput:
 
 @strawberry.type(description="The meeting as it is now.")
 class MeetingSuccess:
-    meeting: Meeting = strawberry.field(description="The created or cancelled meeting.")
+    meeting: Meeting = strawberry.field(description="The created, cancelled or rescheduled meeting.")
 
 
 MeetingResult = Annotated[
-    MeetingSuccess | UnsupportedOperationError | NotFoundError | ValidationError | ProviderError,
+    MeetingSuccess | UnsupportedOperationError | NotFoundError | ValidationError | ProviderError | SlotUnavailableError,
     strawberry.union("MeetingResult", description="The meeting, or why nothing changed."),
 ]
 
@@ -127,6 +133,26 @@ class MeetingsMutation:
         self, info: CtxInfo, id: Annotated[strawberry.ID, strawberry.argument(description="Meeting.id.")]
     ) -> MeetingResult:
         return await outcome(info.context, meetings.cancel_meeting(info.context, id), _meeting_success)
+
+    @strawberry.mutation(
+        description=(
+            "Move a meeting to a new start (same duration). Google and Office 365: the calendar event is "
+            "updated in place (same event id) and the contact notified. Exchange, and meetings synced in from the "
+            "calendar (source CALENDAR: move them in the calendar): UnsupportedOperationError. "
+            "The new time is checked like a booking (live calendar busy time, the caller's other meetings and, "
+            "for page bookings, the page's hours, notice and buffer): SlotUnavailableError when it is not free. "
+            "ValidationError (field `start`) for a time without UTC offset or in the past, (field `id`) for a "
+            "cancelled meeting; NotFoundError when it is not the caller's; ProviderError when the calendar "
+            "cannot be checked. Nothing changes on any error."
+        )
+    )
+    async def reschedule_meeting(
+        self,
+        info: CtxInfo,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Meeting.id.")],
+        start: Annotated[datetime, strawberry.argument(description="The new start, with a UTC offset.")],
+    ) -> MeetingResult:
+        return await outcome(info.context, reschedule.reschedule_meeting(info.context, id, start), _meeting_success)
 
 
 @strawberry.type(description="Where a page of a connection ends, and whether more follows.")
