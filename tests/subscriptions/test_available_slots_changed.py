@@ -22,12 +22,12 @@ from tests.subscriptions.conftest import GraphQLWebSocket, authorized
 from tests.subscriptions.test_redis_outage import readiness_becomes
 from tests.utils.calendars import primary_id
 from tests.utils.clock import FakeClock
-from tests.utils.connection import connect
+from tests.utils.connection import DISCONNECT_CALENDAR, MY_CALENDARS, connect
 from tests.utils.emulators import GOOGLE_USER, World
 from tests.utils.graphql import iso, parse
 from tests.utils.live import SAFETY_TIMEOUT, Live, LiveDatabases, serve
 from tests.utils.meeting import CANCEL_MEETING, book
-from tests.utils.page import AVAILABLE_SLOTS, create_page
+from tests.utils.page import AVAILABLE_SLOTS, UPDATE_PAGE, create_page
 from tests.utils.redis_server import RedisServer
 from tests.utils.settings import DISABLE_PAGES, ENABLE_PAGES
 from tests.utils.user import create_user
@@ -173,6 +173,46 @@ async def test_deactivated_pages_send_an_empty_list(live: Live) -> None:
         await live.gql(ENABLE_PAGES, token=ada)
         # then
         assert starts(await client.next_data("s")) == WEDNESDAY_SLOTS
+
+
+async def test_new_weekly_hours_and_a_disconnected_calendar_send_the_new_slots(live: Live, world: World) -> None:
+    # given: a page on a Google calendar busy 10:00-11:00 UTC, followed
+    _, ada = await create_user(live.gql, "ada@example.com")
+    await connect(live.gql, live.http, ada, "GOOGLE")
+    page = await create_page(live.gql, ada, slug="ada", timezone="Europe/Berlin")
+    world.google.add_event(
+        primary_id(world.google, GOOGLE_USER), WEDNESDAY + timedelta(hours=10), WEDNESDAY + timedelta(hours=11)
+    )
+    busy = WEDNESDAY_SLOTS[4:6]
+    async with authorized(live, ada) as client:
+        assert await subscribed(client, "s") == without(*busy)
+        # when: the page's hours end at 13:00 in Berlin
+        hours = [{"weekday": 3, "start": "09:00", "end": "13:00"}]
+        update = await live.gql(UPDATE_PAGE, {"id": page["id"], "input": {"name": "Intro", "weeklyHours": hours}}, ada)
+        assert update["updateSchedulingPage"]["__typename"] == "SchedulingPageSuccess"
+        # then
+        assert starts(await client.next_data("s")) == without(*busy)[:6]
+        # when: the calendar is disconnected (the page goes offline: the calendar's events no longer count)
+        (connection,) = (await live.gql(MY_CALENDARS, token=ada))["me"]["calendarConnections"]
+        await live.gql(DISCONNECT_CALENDAR, {"id": connection["id"]}, ada)
+        # then
+        assert starts(await client.next_data("s")) == WEDNESDAY_SLOTS[:8]
+
+
+async def test_a_connection_found_revoked_sends_an_empty_list(live: Live, world: World) -> None:
+    # given: a page on a Google calendar, followed
+    _, ada = await create_user(live.gql, "ada@example.com")
+    await connect(live.gql, live.http, ada, "GOOGLE")
+    await create_page(live.gql, ada, slug="ada", timezone="Europe/Berlin")
+    async with authorized(live, ada) as client:
+        assert await subscribed(client, "s") == WEDNESDAY_SLOTS
+        # when: the grant is revoked, and a visitor's booking finds out
+        world.google.faults.revoked = True
+        world.google.oauth.expire_access_tokens()
+        refused = await book(live.gql, "ada", WEDNESDAY_SLOTS[0])
+        assert refused["__typename"] == "CalendarAccessLostError", refused
+        # then
+        assert starts(await client.next_data("s")) == []
 
 
 @pytest.mark.parametrize(
