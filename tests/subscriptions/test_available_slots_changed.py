@@ -312,6 +312,27 @@ async def test_after_redis_restarts_the_missed_change_and_later_ones_arrive(
             assert starts(await client.next_data("s")) == without(*WEDNESDAY_SLOTS[:2])
 
 
+async def test_a_subscription_begun_while_redis_is_down_answers_and_follows_once_it_is_back(
+    settings: Settings, databases: LiveDatabases, clock: FakeClock, own_redis: RedisServer
+) -> None:
+    # given: Redis is down
+    on_redis = settings.model_copy(update={"broadcast_url": own_redis.url})
+    async with serve(on_redis, databases, clock) as live:
+        _, ada = await ada_with_page(live)
+        own_redis.stop(signal.SIGKILL)
+        async with authorized(live, ada) as client:
+            # when
+            first = await subscribed(client, "s")
+            # then: the current slots, without waiting for the broadcast
+            assert first == WEDNESDAY_SLOTS
+            # when: Redis is back (the feed computes once more as it starts listening), then a booking
+            own_redis.start()
+            await live.listening.computations(2)
+            await booked(live, WEDNESDAY_SLOTS[0])
+            # then: nothing was sent for the unchanged recomputation; the booking's list is
+            assert starts(await client.next_data("s")) == without(WEDNESDAY_SLOTS[0])
+
+
 # The feed itself, on the in-process broadcast: what the WebSocket tests cannot make happen at will.
 
 
