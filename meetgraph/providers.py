@@ -20,6 +20,7 @@ from sqlmodel import col, select
 
 from db.engine import begin_write
 from db.models import CalendarConnection, ConnectionStatus, InactiveReason
+from meetgraph.availability_events import availability_changed
 from meetgraph.services import Services
 from meetgraph.settings import Settings
 from providers.base import (
@@ -112,6 +113,7 @@ async def deactivate(
         await notify.connection_inactive(session, services, connection.user_id, connection.email, reason.value)
         await session.commit()
     services.jobs.kick()
+    await availability_changed(services, connection.user_id)
     return True
 
 

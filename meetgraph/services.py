@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import make_engine, make_sessionmaker
 from meetgraph import log_redaction
+from meetgraph.availability_events import SlotFeeds
 from meetgraph.broadcast import Broadcast, make_broadcast
 from meetgraph.crypto import CredentialCipher, previous_keys
 from meetgraph.mail import Mailer
@@ -61,6 +62,12 @@ class Events:
     def subscribed(self, user_id: object) -> None:
         """A bookingAttempts subscription is listening."""
 
+    def slots_computed(self, key: object) -> None:
+        """An availableSlotsChanged feed computed its slots (once per change, whatever its subscribers)."""
+
+    def slots_feed_closed(self, key: object) -> None:
+        """The last subscriber of an availableSlotsChanged feed left: its broadcast subscription is gone."""
+
 
 @dataclass
 class Services:
@@ -79,6 +86,8 @@ class Services:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     refresh_locks: RefreshLocks = field(default_factory=RefreshLocks)
     events: Events = field(default_factory=Events)
+    slot_feeds: SlotFeeds = field(default_factory=SlotFeeds)
+    """The availableSlotsChanged feeds of this process, one per page and window."""
     exchange_runtime: ExchangeRuntime = field(init=False)
     """Where Exchange calls run: own bounded threads, a limit and a circuit breaker per EWS endpoint (settings)."""
     exchange_accounts: ExchangeAccounts = field(init=False)

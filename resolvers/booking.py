@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import begin_write
 from db.models import CalendarSettings, Meeting, MeetingSource, SchedulingPage, SyncState
+from meetgraph.availability_events import availability_changed
 from meetgraph.context import Context
 from meetgraph.failpoints import BOOKING_AFTER_COMMIT, BOOKING_BEFORE_COMMIT, failpoint
 from meetgraph.services import Services
@@ -181,6 +182,7 @@ async def _book(
             await booking_keys.replay(services, key)  # the slot went to a concurrent request with this key
         raise await attempt.refuse(booking_rules.just_taken())
     failpoint(BOOKING_AFTER_COMMIT)
+    await availability_changed(services, page.user_id)
     # the visitor's answer shows the meeting in the calendar when the write works at once; when it does
     # not, the job is retried later and the booking stands
     await services.jobs.run_now(write_job)

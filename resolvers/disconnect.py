@@ -7,6 +7,7 @@ import uuid
 from sqlmodel import select
 
 from db.models import CalendarConnection, CalendarSettings, User
+from meetgraph.availability_events import availability_changed
 from meetgraph.context import Context
 from resolvers.ids import owned
 from scheduling import connection_rules, settings_rules
@@ -32,4 +33,5 @@ async def disconnect_calendar(ctx: Context, connection_id: str) -> uuid.UUID:
                     setattr(settings, name, value)
                 session.add(settings)
         await session.commit()
+    await availability_changed(ctx.services, user.id)
     return key

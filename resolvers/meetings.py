@@ -22,6 +22,7 @@ from db.models import (
     MeetingStatus,
     SyncState,
 )
+from meetgraph.availability_events import availability_changed
 from meetgraph.context import Context
 from resolvers import calendar_writes
 from resolvers.ids import owned
@@ -82,6 +83,7 @@ async def create_crm_meeting(ctx: Context, data: CrmMeeting) -> Meeting:
         except IntegrityError:
             await session.rollback()
             raise InvalidInput("you already have a meeting starting at that time", field="start") from None
+    await availability_changed(ctx.services, user.id)
     await ctx.services.jobs.run_now(write_job)
     async with ctx.db() as session:
         # populate_existing: the session still holds the PENDING object it inserted, not the written state
@@ -116,6 +118,7 @@ async def cancel_meeting(ctx: Context, meeting_id: str) -> Meeting:
         if meeting.provider_calendar_id is not None and connection is not None:
             delete_job = await calendar_writes.enqueue_delete(session, ctx.services, meeting)
         await session.commit()
+    await availability_changed(ctx.services, user.id)
     await ctx.services.jobs.run_now(delete_job)
     return meeting
 

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import CalendarSettings, SchedulingPage
+from meetgraph.availability_events import availability_changed
 from meetgraph.context import Context
 from resolvers.ids import owned
 from scheduling import page_rules, validation
@@ -61,6 +62,7 @@ async def create_page(ctx: Context, data: page_rules.PageInput) -> SchedulingPag
             settings = await session.get(CalendarSettings, user.id)
             page.slug = await _default_slug(session, settings.meeting_url_prefix if settings else None, page.name)
         await _commit(session, page)
+    await availability_changed(ctx.services, user.id)
     return page
 
 
@@ -75,4 +77,5 @@ async def update_page(ctx: Context, page_id: str, data: page_rules.PageInput) ->
                 raise SlugTaken(page_rules.slug_taken_message(slug))
             page.slug = slug
         await _commit(session, page)
+    await availability_changed(ctx.services, user.id)
     return page

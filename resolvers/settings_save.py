@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import Calendar, CalendarConnection, CalendarSettings, Domain, SchedulingPage, User
+from meetgraph.availability_events import availability_changed
 from meetgraph.context import Context
 from resolvers import calendar_writes
 from resolvers.settings import calendars_of, connections_of, load_settings, user_calendar
@@ -106,6 +107,7 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
                 calendar.is_availability = calendar.id in update.availability_calendar_ids
                 session.add(calendar)
         await session.commit()
+    await availability_changed(ctx.services, user.id)
     await ctx.services.jobs.run_now(calendar_job)
     return settings
 
@@ -117,6 +119,7 @@ async def set_pages_active(ctx: Context, active: bool) -> CalendarSettings:
         settings.pages_active = active
         session.add(settings)
         await session.commit()
+    await availability_changed(ctx.services, user.id)
     return settings
 
 
@@ -129,4 +132,5 @@ async def remove_inactive_calendar(ctx: Context, calendar_id: str) -> CalendarSe
         await session.delete(found)
         settings = await load_settings(session, user.id)
         await session.commit()
+    await availability_changed(ctx.services, user.id)
     return settings

@@ -36,7 +36,7 @@ from schema.error_codes import (
     process,
 )
 from schema.meetings import MeetingsMutation
-from schema.pages import PagesMutation, PagesQuery
+from schema.pages import PagesMutation, PagesQuery, PagesSubscription
 from schema.settings import SettingsMutation
 from schema.shared_calendars import SharedCalendarsMutation
 from schema.tasks import TasksMutation
@@ -69,7 +69,7 @@ class Mutation(
 
 
 @strawberry.type(description="Live events over WebSocket (graphql-transport-ws at /graphql).")
-class Subscription(BookingSubscription):
+class Subscription(BookingSubscription, PagesSubscription):
     pass
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
 from db import models
-from resolvers import availability, pages_write, public_pages
+from resolvers import availability, pages_write, public_pages, slots_feed
 from resolvers import pages as page_resolvers
 from scheduling.page_rules import PageInput
 from schema.base import CtxInfo
@@ -252,3 +253,38 @@ class PagesMutation:
         input: Annotated[SchedulingPageInput, strawberry.argument(description="The page's new settings.")],
     ) -> SchedulingPageResult:
         return await outcome(info.context, pages_write.update_page(info.context, id, _page_input(input)), _page_success)
+
+
+@strawberry.type
+class PagesSubscription:
+    @strawberry.subscription(
+        description=(
+            "The free slots of a public page in [start, end): sent once at subscription and again whenever they "
+            "change (a booking, a calendar change pushed or polled, a settings change). Public: any WebSocket "
+            "connection may follow any page; each counts against the connection's subscription limit. The slots "
+            "are those availableSlots answers for the same arguments (an empty list while the page is inactive or a "
+            "calendar's access is lost). No page with this slug on this domain: a BAD_USER_INPUT error with "
+            "`argument: slug` (where schedulingPage is null); a bad window: availableSlots' BAD_USER_INPUT error."
+        )
+    )
+    async def available_slots_changed(
+        self,
+        info: CtxInfo,
+        slug: Annotated[str, strawberry.argument(description="The page's path after `/meetings/`.")],
+        domain: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The host the visitor opened the page on; the app's own host when omitted."
+            ),
+        ] = None,
+        *,
+        start: Annotated[
+            datetime, strawberry.argument(description="The window's start, with a UTC offset (inclusive).")
+        ],
+        end: Annotated[
+            datetime,
+            strawberry.argument(description="The window's end, with a UTC offset; at most 62 days after start."),
+        ],
+    ) -> AsyncGenerator[list[Slot], None]:
+        async for slots in slots_feed.follow(info.context, slug, domain, start, end):
+            yield [Slot(start=s.start, end=s.end) for s in slots]

@@ -36,8 +36,11 @@ class GraphQLWebSocket:
         await self.send({"type": "connection_init", "payload": payload})
         return await self.receive()
 
-    async def subscribe(self, operation_id: str, query: str) -> None:
-        await self.send({"id": operation_id, "type": "subscribe", "payload": {"query": query}})
+    async def subscribe(self, operation_id: str, query: str, variables: dict[str, Any] | None = None) -> None:
+        payload: dict[str, Any] = {"query": query}
+        if variables is not None:
+            payload["variables"] = variables
+        await self.send({"id": operation_id, "type": "subscribe", "payload": payload})
 
     async def next_data(self, operation_id: str) -> dict[str, Any]:
         while True:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +31,14 @@ SAFETY_TIMEOUT = 10.0
 
 
 class Listening(Events):
-    """Tells the test (another thread) when a bookingAttempts subscription is listening."""
+    """Tells the test (another thread) when a bookingAttempts subscription is listening, and how many times
+    availableSlotsChanged feeds computed slots."""
 
     def __init__(self) -> None:
         self.condition = threading.Condition()
         self.users: list[str] = []
+        self.computed = 0
+        self.feeds_closed = 0
 
     def subscribed(self, user_id: object) -> None:
         with self.condition:
@@ -49,6 +52,29 @@ class Listening(Events):
     async def wait(self, user_id: str, count: int = 1) -> None:
         """Until `count` subscriptions of the user are listening."""
         assert await asyncio.to_thread(self._wait, user_id, count), f"{count} subscriptions of {user_id}"
+
+    def slots_computed(self, key: object) -> None:
+        with self.condition:
+            self.computed += 1
+            self.condition.notify_all()
+
+    def slots_feed_closed(self, key: object) -> None:
+        with self.condition:
+            self.feeds_closed += 1
+            self.condition.notify_all()
+
+    def _wait_for(self, done: Callable[[], bool]) -> bool:
+        with self.condition:
+            return self.condition.wait_for(done, SAFETY_TIMEOUT)
+
+    async def computations(self, count: int) -> None:
+        """Until feeds computed slots `count` times in all."""
+        reached = await asyncio.to_thread(self._wait_for, lambda: self.computed >= count)
+        assert reached, f"{count} computations, {self.computed} made"
+
+    async def feeds_gone(self, count: int) -> None:
+        """Until `count` feeds lost their last subscriber."""
+        assert await asyncio.to_thread(self._wait_for, lambda: self.feeds_closed >= count), f"{count} feeds closed"
 
 
 @dataclass
