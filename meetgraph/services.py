@@ -21,7 +21,7 @@ from meetgraph.broadcast import Broadcast, make_broadcast
 from meetgraph.crypto import CredentialCipher, previous_keys
 from meetgraph.mail import Mailer
 from meetgraph.settings import Settings
-from meetgraph.single_flight import SingleFlight, Throttle
+from meetgraph.single_flight import Memo, SingleFlight, Throttle
 from providers.base import LoginGates
 from providers.http import RetryPolicy
 from providers.oauth import RefreshLocks
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("meetgraph")
 
 Clock = Callable[[], datetime]
+
+STORED_READS_KEPT = 512
+"""Store reads (one calendar, one window) kept in memory per process."""
 
 
 def utcnow() -> datetime:
@@ -95,6 +98,9 @@ class Services:
     """Concurrent live busy-time reads of the same calendars and window share one provider fetch."""
     sync_requests: Throttle = field(default_factory=Throttle)
     """Syncs requested for never-synced calendars read live: at most one per calendar per poll interval."""
+    stored_reads: Memo = field(default_factory=lambda: Memo(STORED_READS_KEPT))
+    """Busy time read from the event store, by calendar, window and the calendar's sync version (synced_at,
+    cursor, span): a page viewed again before the calendar's next sync does not re-read its events."""
 
     def __post_init__(self) -> None:
         from meetgraph.jobs import JobQueue

@@ -1,9 +1,11 @@
 """In-process request coalescing: concurrent callers asking for the same thing share one fetch (and nothing is
-kept after it lands), and a per-key throttle for "at most once per interval" side effects."""
+kept after it lands); a per-key throttle for "at most once per interval" side effects; a bounded memo for values
+whose key carries the version they were computed from."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -68,3 +70,27 @@ class Throttle:
     def forget(self, key: Hashable) -> None:
         """Let the key's action run again at once (it did not happen after all)."""
         self._last.pop(key, None)
+
+
+class Memo:
+    """A bounded map that forgets the least recently used entry first: for values fully determined by their key
+    (a key that includes the version of what they were computed from), so an entry is never stale, only unused."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any | None:
+        value = self._values.get(key)
+        if value is not None:
+            self._values.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: object) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > self._size:
+            self._values.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -165,24 +165,55 @@ def _answers_from_store(services: Services, calendar: Calendar, now: datetime, s
     )
 
 
+def _stored_version(calendar: Calendar, start: datetime, end: datetime) -> Hashable:
+    """What a store read of the calendar's window depends on: the sync engine changes synced_at or the cursor
+    in the transaction that changes the calendar's events (every sync ends by setting them), and the span."""
+    return (
+        calendar.id,
+        calendar.synced_at,
+        calendar.sync_cursor,
+        calendar.sync_window_start,
+        calendar.sync_window_end,
+        start,
+        end,
+    )
+
+
 async def stored_busy(
-    services: Services, calendar_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+    services: Services, calendars: Sequence[Calendar], start: datetime, end: datetime
 ) -> list[BusyInterval]:
-    """Busy time of the calendars in the event store: one query for all of them (calendar, start index)."""
-    if not calendar_ids:
-        return []
+    """Busy time of the calendars from the event store: one query (calendar, start index) for those whose
+    current version was not read for this window before in this process."""
+    found: list[BusyInterval] = []
+    unread: dict[uuid.UUID, Hashable] = {}
+    for calendar in calendars:
+        key = _stored_version(calendar, start, end)
+        kept: tuple[BusyInterval, ...] | None = services.stored_reads.get(key)
+        if kept is None:
+            unread[calendar.id] = key
+        else:
+            found.extend(kept)
+    if not unread:
+        return found
     async with services.sessionmaker() as session:
         rows = (
             await session.exec(
-                select(CalendarEvent.start, CalendarEvent.end).where(
-                    col(CalendarEvent.calendar_id).in_(calendar_ids),
+                select(CalendarEvent.calendar_id, CalendarEvent.start, CalendarEvent.end).where(
+                    col(CalendarEvent.calendar_id).in_(list(unread)),
                     col(CalendarEvent.start) < end,
                     col(CalendarEvent.end) > start,
                     col(CalendarEvent.blocks),
                 )
             )
         ).all()
-    return sync_rules.busy_of([(s, e) for s, e in rows])
+    by_calendar: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {calendar_id: [] for calendar_id in unread}
+    for calendar_id, event_start, event_end in rows:
+        by_calendar[calendar_id].append((event_start, event_end))
+    for calendar_id, spans in by_calendar.items():
+        intervals = sync_rules.busy_of(spans)
+        services.stored_reads.put(unread[calendar_id], tuple(intervals))
+        found.extend(intervals)
+    return found
 
 
 async def _request_first_syncs(services: Services, calendar_ids: list[uuid.UUID], now: datetime) -> None:
@@ -212,7 +243,7 @@ async def owner_busy(
     groups = await _checked_calendars(services, owner_id)
     now = services.clock()
     busy = Busy()
-    from_store: list[uuid.UUID] = []
+    from_store: list[Calendar] = []
     never_synced: list[uuid.UUID] = []
     reads: list[tuple[CalendarConnection, list[Calendar], list[Calendar]]] = []
     for connection, calendars in groups:
@@ -221,9 +252,10 @@ async def owner_busy(
             busy.primary = (connection, primary)
         read = calendars
         if not live and connection.status is ConnectionStatus.ACTIVE:
-            stored = {c.id for c in calendars if _answers_from_store(services, c, now, start, end)}
+            stored = [c for c in calendars if _answers_from_store(services, c, now, start, end)]
             from_store.extend(stored)
-            read = [c for c in calendars if c.id not in stored]
+            stored_ids = {c.id for c in stored}
+            read = [c for c in calendars if c.id not in stored_ids]
             never_synced.extend(c.id for c in read if c.sync_mode is SyncMode.LIVE and c.synced_at is None)
         if read:
             reads.append((connection, calendars, read))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -156,8 +157,10 @@ async def mark_synced(
     synced_at: datetime | None = None,
     window: tuple[datetime, datetime] | None = None,
     events: Sequence[tuple[datetime, datetime]] = (),
+    cursor: str = "cursor-from-the-full-sync",
 ) -> Calendar:
-    """What a full sync leaves: the calendar's events stored, its mode, when it synced and the span it covers."""
+    """What a sync leaves: the calendar's events stored (added to those already there), its mode, when it synced,
+    its cursor and the span it covers."""
     now = services.clock()
     async with services.sessionmaker() as session:
         calendar = (
@@ -168,12 +171,12 @@ async def mark_synced(
         calendar.sync_window_start, calendar.sync_window_end = window or sync_window(
             now, services.settings.sync_window_days
         )
-        calendar.sync_cursor = "cursor-from-the-full-sync"
-        for number, (start, end) in enumerate(events):
+        calendar.sync_cursor = cursor
+        for start, end in events:
             session.add(
                 CalendarEvent(
                     calendar_id=calendar.id,
-                    provider_event_id=f"stored-{number}",
+                    provider_event_id=f"stored-{uuid.uuid4()}",
                     start=start,
                     end=end,
                     blocks=True,

@@ -78,6 +78,27 @@ async def test_fresh_calendars_answer_from_the_store_without_a_provider_request(
     assert at(9, 30) in starts and at(11) in starts and at(14) in starts and at(14, 30) in starts
 
 
+async def test_a_sync_that_changes_the_store_shows_on_the_next_view(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock, counted: Counted
+) -> None:
+    # given: a first view read from the store
+    owner = await google_owner(gql, http, world)
+    await mark_synced(services, owner.primary, events=[(at(10), at(11))])
+    await mark_synced(services, owner.team)
+    first = await slot_starts(gql, owner.slug)
+    # when: a later sync takes in an event; then one at the same instant (same synced_at) with a new cursor
+    clock.advance(seconds=30)
+    await mark_synced(services, owner.primary, events=[(at(14), at(15))])
+    second = await slot_starts(gql, owner.slug)
+    await mark_synced(services, owner.primary, events=[(at(12), at(12, 30))], cursor="after-one-more-change")
+    third = await slot_starts(gql, owner.slug)
+    # then
+    assert at(14) in first and at(14) not in second
+    assert at(12) in second and at(12) not in third and at(14) not in third
+    assert at(10) not in third
+    assert counted.google.busy_reads() == 0
+
+
 async def test_a_stored_event_that_does_not_block_leaves_its_time_free(
     gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services, counted: Counted
 ) -> None:
