@@ -22,6 +22,7 @@ from meetgraph.broadcast import Broadcast, make_broadcast
 from meetgraph.crypto import CredentialCipher, previous_keys
 from meetgraph.mail import Mailer
 from meetgraph.settings import Settings
+from meetgraph.single_flight import Memo, SingleFlight, Throttle
 from providers.base import LoginGates
 from providers.http import RetryPolicy
 from providers.oauth import RefreshLocks
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("meetgraph")
 
 Clock = Callable[[], datetime]
+
+STORED_READS_KEPT = 512
+"""Store reads (one calendar, one window) kept in memory per process."""
 
 
 def utcnow() -> datetime:
@@ -68,6 +72,9 @@ class Events:
     def slots_feed_closed(self, key: object) -> None:
         """The last subscriber of an availableSlotsChanged feed left: its broadcast subscription is gone."""
 
+    def live_read_joined(self, key: object, waiting: int) -> None:
+        """A caller awaits a live provider read (`waiting` callers now share it, the one that started it included)."""
+
 
 @dataclass
 class Services:
@@ -96,11 +103,19 @@ class Services:
     """Per connection and password: one sign-in leads, concurrent calls follow it; none after a refusal."""
     jobs: JobQueue = field(init=False)
     """The durable job queue (meetgraph/jobs.py); its kinds are registered by the wiring (meetgraph.app)."""
+    live_reads: SingleFlight = field(init=False)
+    """Concurrent live busy-time reads of the same calendars and window share one provider fetch."""
+    sync_requests: Throttle = field(default_factory=Throttle)
+    """Syncs requested for never-synced calendars read live: at most one per calendar per poll interval."""
+    stored_reads: Memo = field(default_factory=lambda: Memo(STORED_READS_KEPT))
+    """Busy time read from the event store, by calendar, window and the calendar's sync version (synced_at,
+    cursor, span): a page viewed again before the calendar's next sync does not re-read its events."""
 
     def __post_init__(self) -> None:
         from meetgraph.jobs import JobQueue
 
         self.jobs = JobQueue(self)
+        self.live_reads = SingleFlight(joined=lambda key, waiting: self.events.live_read_joined(key, waiting))
         self.exchange_runtime = _exchange_runtime(self.settings)
         self.exchange_accounts = _exchange_accounts(self.exchange_runtime)
 

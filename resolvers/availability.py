@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from graphql import GraphQLError
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from db.models import Calendar, CalendarConnection, ConnectionStatus, Meeting, SchedulingPage
+from db.models import (
+    Calendar,
+    CalendarConnection,
+    CalendarEvent,
+    ConnectionStatus,
+    Meeting,
+    SchedulingPage,
+    SyncMode,
+)
+from meetgraph import sync
 from meetgraph.context import Context
 from meetgraph.providers import provider_for
 from meetgraph.services import Services
 from providers.base import CalendarAccessLost, ProviderAuthError, ProviderError
 from resolvers.pages import page_state, slot_rules
-from scheduling import slots, validation
+from scheduling import slots, sync_rules, validation
 from scheduling.booking_rules import LIVE_STATUSES
 from scheduling.errors import InvalidInput
 from scheduling.slots import BusyInterval
+
+log = logging.getLogger("meetgraph.availability")
 
 MAX_WINDOW = timedelta(days=62)
 
@@ -78,53 +91,197 @@ async def _set_status(services: Services, calendar_ids: Sequence[uuid.UUID], sta
         await session.commit()
 
 
-async def _connection_busy(
-    services: Services, connection: CalendarConnection, calendars: list[Calendar], start: datetime, end: datetime
-) -> tuple[list[BusyInterval], list[Calendar]]:
-    """Busy intervals of one connection's calendars, and those of them whose access is lost."""
-    if connection.status is ConnectionStatus.INACTIVE:
-        return [], calendars
-    by_provider_id = {c.provider_calendar_id: c for c in calendars}
-    primary = next((c.provider_calendar_id for c in calendars if c.is_primary), None)
+@dataclass(frozen=True)
+class _LiveRead:
+    """One provider read of some of a connection's calendars, as every caller sharing it sees it."""
+
+    intervals: tuple[BusyInterval, ...]
+    lost: frozenset[str] | None
+    """Provider ids of the calendars found lost; None when the grant itself was refused (all of them)."""
+
+
+async def _read_live(
+    services: Services,
+    connection: CalendarConnection,
+    primary: str | None,
+    ids: list[str],
+    start: datetime,
+    end: datetime,
+) -> _LiveRead:
     try:
         async with provider_for(connection, services, primary) as provider:
-            result = await provider.get_busy(list(by_provider_id), start, end)
+            result = await provider.get_busy(ids, start, end)
     except CalendarAccessLost as lost:
-        return [], [by_provider_id[i] for i in lost.calendar_ids if i in by_provider_id]
+        return _LiveRead((), frozenset(lost.calendar_ids))
     except ProviderAuthError:
+        return _LiveRead((), None)
+    return _LiveRead(tuple(result.all()), frozenset())
+
+
+async def _connection_busy(
+    services: Services,
+    connection: CalendarConnection,
+    calendars: list[Calendar],
+    read: list[Calendar],
+    window: tuple[datetime, datetime],
+    *,
+    shared: bool,
+) -> tuple[list[BusyInterval], list[Calendar]]:
+    """Busy intervals of the connection's calendars in `read` (read live), and the calendars found lost: those
+    of them the provider refused, or every calendar of the connection when its grant was revoked or it is
+    inactive. With `shared`, concurrent reads of the same calendars and window make one provider fetch."""
+    if connection.status is ConnectionStatus.INACTIVE:
+        return [], calendars
+    start, end = window
+    by_provider_id = {c.provider_calendar_id: c for c in read}
+    ids = sorted(by_provider_id)
+    primary = next((c.provider_calendar_id for c in calendars if c.is_primary), None)
+
+    def fetch() -> Awaitable[_LiveRead]:
+        return _read_live(services, connection, primary, ids, start, end)
+
+    if shared:
+        found = await services.live_reads.run(("busy", connection.id, primary, tuple(ids), start, end), fetch)
+    else:
+        found = await fetch()
+    if found.lost is None:
         return [], calendars  # the grant was revoked: every calendar of the connection is lost
-    return result.all(), []
+    return list(found.intervals), [by_provider_id[i] for i in found.lost if i in by_provider_id]
 
 
-async def owner_busy(services: Services, owner_id: uuid.UUID, start: datetime, end: datetime) -> Busy:
-    """Provider busy time of the primary and every availability calendar (fetched concurrently), plus live
-    meetings in the database. Calendars found lost are marked inactive; ones readable again, active."""
+def _answers_from_store(services: Services, calendar: Calendar, now: datetime, start: datetime, end: datetime) -> bool:
+    """Whether the event store may answer for the calendar in [start, end): active, fresh, and spanning it."""
+    settings = services.settings
+    return (
+        calendar.status is ConnectionStatus.ACTIVE
+        and sync_rules.is_fresh(
+            calendar.sync_mode.value,
+            calendar.synced_at,
+            now=now,
+            poll_seconds=settings.sync_poll_seconds,
+            safety_net_seconds=settings.sync_safety_net_seconds,
+        )
+        and sync_rules.covers(calendar.sync_window_start, calendar.sync_window_end, start, end)
+    )
+
+
+def _stored_version(calendar: Calendar, start: datetime, end: datetime) -> Hashable:
+    """What a store read of the calendar's window depends on: the sync engine changes synced_at or the cursor
+    in the transaction that changes the calendar's events (every sync ends by setting them), and the span."""
+    return (
+        calendar.id,
+        calendar.synced_at,
+        calendar.sync_cursor,
+        calendar.sync_window_start,
+        calendar.sync_window_end,
+        start,
+        end,
+    )
+
+
+async def stored_busy(
+    services: Services, calendars: Sequence[Calendar], start: datetime, end: datetime
+) -> list[BusyInterval]:
+    """Busy time of the calendars from the event store: one query (calendar, start index) for those whose
+    current version was not read for this window before in this process."""
+    found: list[BusyInterval] = []
+    unread: dict[uuid.UUID, Hashable] = {}
+    for calendar in calendars:
+        key = _stored_version(calendar, start, end)
+        kept: tuple[BusyInterval, ...] | None = services.stored_reads.get(key)
+        if kept is None:
+            unread[calendar.id] = key
+        else:
+            found.extend(kept)
+    if not unread:
+        return found
+    async with services.sessionmaker() as session:
+        rows = (
+            await session.exec(
+                select(CalendarEvent.calendar_id, CalendarEvent.start, CalendarEvent.end).where(
+                    col(CalendarEvent.calendar_id).in_(list(unread)),
+                    col(CalendarEvent.start) < end,
+                    col(CalendarEvent.end) > start,
+                    col(CalendarEvent.blocks),
+                )
+            )
+        ).all()
+    by_calendar: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {calendar_id: [] for calendar_id in unread}
+    for calendar_id, event_start, event_end in rows:
+        by_calendar[calendar_id].append((event_start, event_end))
+    for calendar_id, spans in by_calendar.items():
+        intervals = sync_rules.busy_of(spans)
+        services.stored_reads.put(unread[calendar_id], tuple(intervals))
+        found.extend(intervals)
+    return found
+
+
+async def _request_first_syncs(services: Services, calendar_ids: list[uuid.UUID], now: datetime) -> None:
+    """Ask the sync engine for the first sync of calendars read live because never synced: once per calendar
+    per poll interval in this process (not once per page view). A failed request is retried by a later view."""
+    interval = timedelta(seconds=services.settings.sync_poll_seconds)
+    due = [c for c in calendar_ids if services.sync_requests.allow(c, now, interval)]
+    if not due:
+        return
+    try:
+        await sync.request_sync(services, due)
+    except SQLAlchemyError:
+        for calendar_id in due:
+            services.sync_requests.forget(calendar_id)
+        log.warning("could not request the first sync of calendars %s", due, exc_info=True)
+
+
+async def owner_busy(
+    services: Services, owner_id: uuid.UUID, start: datetime, end: datetime, *, live: bool = False
+) -> Busy:
+    """Busy time of the primary and every availability calendar, plus live meetings in the database.
+
+    Fresh calendars (synced recently enough, over a span that covers the window) answer from the event store in
+    one query; the others are read from their providers (each connection's concurrently, concurrent reads of the
+    same calendars shared). `live` reads every calendar from its provider, unshared: booking re-checks the slot
+    against the provider itself. Calendars found lost are marked inactive; ones readable again, active."""
     groups = await _checked_calendars(services, owner_id)
+    now = services.clock()
     busy = Busy()
+    from_store: list[Calendar] = []
+    never_synced: list[uuid.UUID] = []
+    reads: list[tuple[CalendarConnection, list[Calendar], list[Calendar]]] = []
     for connection, calendars in groups:
         primary = next((c for c in calendars if c.is_primary), None)
         if primary is not None and busy.primary is None:
             busy.primary = (connection, primary)
-    # the database's live meetings do not depend on the providers: read them while the providers answer
-    results, meetings = await asyncio.gather(
+        read = calendars
+        if not live and connection.status is ConnectionStatus.ACTIVE:
+            stored = [c for c in calendars if _answers_from_store(services, c, now, start, end)]
+            from_store.extend(stored)
+            stored_ids = {c.id for c in stored}
+            read = [c for c in calendars if c.id not in stored_ids]
+            never_synced.extend(c.id for c in read if c.sync_mode is SyncMode.LIVE and c.synced_at is None)
+        if read:
+            reads.append((connection, calendars, read))
+    # the store and the database's live meetings do not depend on the providers: read them while those answer
+    results, stored_intervals, meetings, _ = await asyncio.gather(
         asyncio.gather(
-            *(_connection_busy(services, connection, calendars, start, end) for connection, calendars in groups)
+            *(
+                _connection_busy(services, connection, calendars, read, (start, end), shared=not live)
+                for connection, calendars, read in reads
+            )
         ),
+        stored_busy(services, from_store, start, end),
         meeting_busy(services, owner_id, start, end),
+        _request_first_syncs(services, never_synced, now),
     )
     for intervals, lost in results:
         busy.intervals.extend(intervals)
         busy.lost.extend(lost)
     lost_ids = {c.id for c in busy.lost}
     back = [
-        c.id
-        for _, calendars in groups
-        for c in calendars
-        if c.status is ConnectionStatus.INACTIVE and c.id not in lost_ids
+        c.id for _, _, read in reads for c in read if c.status is ConnectionStatus.INACTIVE and c.id not in lost_ids
     ]
     newly_lost = [c.id for c in busy.lost if c.status is ConnectionStatus.ACTIVE]
     await _set_status(services, newly_lost, ConnectionStatus.INACTIVE)
     await _set_status(services, back, ConnectionStatus.ACTIVE)
+    busy.intervals.extend(stored_intervals)
     busy.intervals.extend(meetings)
     return busy
 

@@ -138,7 +138,7 @@ async def _book(
         primary = None
     else:
         try:
-            found = await owner_busy(services, page.user_id, fetch_start, fetch_end)
+            found = await owner_busy(services, page.user_id, fetch_start, fetch_end, live=True)
         except ProviderError as exc:
             await attempt.record(BookingOutcome.SLOT_UNAVAILABLE, f"calendar provider unavailable: {exc.message}")
             raise ProviderFailure("The calendar could not be checked just now; please try again.") from exc

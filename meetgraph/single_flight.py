@@ -1,0 +1,96 @@
+"""In-process request coalescing: concurrent callers asking for the same thing share one fetch (and nothing is
+kept after it lands); a per-key throttle for "at most once per interval" side effects; a bounded memo for values
+whose key carries the version they were computed from."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
+
+Joined = Callable[[Hashable, int], None]
+
+
+def _ignore(key: Hashable, waiting: int) -> None:
+    """No one listens to joins (the default; tests listen to wait without sleeping)."""
+
+
+class SingleFlight:
+    """Per key, at most one fetch in flight; callers arriving while it runs await the same result.
+
+    The fetch runs as a task of its own: a caller that goes away (a closed request) does not cancel it for the
+    others. The key is forgotten the moment the fetch ends, so the next caller fetches again: this coalesces
+    concurrent reads, it never serves a stale one."""
+
+    def __init__(self, joined: Joined = _ignore) -> None:
+        self._flights: dict[Hashable, tuple[asyncio.Task[Any], list[int]]] = {}
+        self._joined = joined
+
+    async def run(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+        flight = self._flights.get(key)
+        if flight is None or flight[0].done():
+            task: asyncio.Task[Any] = asyncio.ensure_future(fetch())
+            flight = (task, [0])
+            self._flights[key] = flight
+            task.add_done_callback(lambda done: self._landed(key, done))
+        task, waiting = flight
+        waiting[0] += 1
+        self._joined(key, waiting[0])
+        return cast(T, await asyncio.shield(task))
+
+    def in_flight(self) -> int:
+        return len(self._flights)
+
+    def _landed(self, key: Hashable, task: asyncio.Task[Any]) -> None:
+        if self._flights.get(key, (None,))[0] is task:
+            del self._flights[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here too: every caller may have gone away before it failed
+
+
+class Throttle:
+    """Whether a key's action may run now: at most once per `interval` per key, in this process."""
+
+    def __init__(self) -> None:
+        self._last: dict[Hashable, datetime] = {}
+
+    def allow(self, key: Hashable, now: datetime, interval: timedelta) -> bool:
+        last = self._last.get(key)
+        if last is not None and now - last < interval:
+            return False
+        if len(self._last) > 10_000:
+            self._last = {k: t for k, t in self._last.items() if now - t < interval}
+        self._last[key] = now
+        return True
+
+    def forget(self, key: Hashable) -> None:
+        """Let the key's action run again at once (it did not happen after all)."""
+        self._last.pop(key, None)
+
+
+class Memo:
+    """A bounded map that forgets the least recently used entry first: for values fully determined by their key
+    (a key that includes the version of what they were computed from), so an entry is never stale, only unused."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any | None:
+        value = self._values.get(key)
+        if value is not None:
+            self._values.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: object) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > self._size:
+            self._values.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._values)
