@@ -1,0 +1,68 @@
+"""The sync engine's fixtures: a scripted provider patched in where the engine builds providers, and an owner
+with a connected Google (or Office 365) account through the public API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from db.models import Calendar, CalendarConnection
+from meetgraph import providers
+from meetgraph.services import Services
+from tests.sync.engine.scripted import Script, scripted_factory
+from tests.utils.clock import FakeClock
+from tests.utils.connection import connect_calendar
+from tests.utils.emulators import World
+from tests.utils.graphql import GraphQLClient
+from tests.utils.user import create_user
+
+
+@pytest.fixture
+def script(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> Script:
+    made = Script(clock=clock)
+    monkeypatch.setattr(providers, "provider_for", scripted_factory(made))
+    return made
+
+
+@dataclass
+class Owner:
+    token: str
+    user_id: uuid.UUID
+    connection_id: uuid.UUID
+    calendar_id: uuid.UUID
+    """The primary calendar's row id."""
+    provider_calendar_id: str
+
+
+async def connected_owner(
+    services: Services, gql: GraphQLClient, http: httpx.AsyncClient, provider: str = "GOOGLE"
+) -> Owner:
+    user_id, token = await create_user(gql, f"owner-{uuid.uuid4().hex[:8]}@crm.test")
+    connection = await connect_calendar(gql, http, token, provider)
+    async with services.sessionmaker() as session:
+        primary = (
+            await session.exec(
+                select(Calendar).where(
+                    col(Calendar.connection_id) == uuid.UUID(connection["id"]), col(Calendar.is_primary)
+                )
+            )
+        ).one()
+        row = await session.get(CalendarConnection, primary.connection_id)
+        assert row is not None
+    return Owner(token, uuid.UUID(user_id), row.id, primary.id, primary.provider_calendar_id)
+
+
+@pytest.fixture
+async def owner(services: Services, gql: GraphQLClient, http: httpx.AsyncClient, script: Script, world: World) -> Owner:
+    return await connected_owner(services, gql, http)
+
+
+@pytest.fixture
+def https(services: Services) -> Services:
+    """A deployment reachable at an https PUBLIC_URL: push channels are opened."""
+    services.settings.public_url = "https://meetgraph.test"
+    return services
