@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from db.models import Calendar, CalendarConnection
+from db.models import Calendar, CalendarConnection, PushChannel
 from meetgraph import providers
 from meetgraph.services import Services
 from tests.sync.engine.scripted import Script, scripted_factory
@@ -62,7 +62,14 @@ async def owner(services: Services, gql: GraphQLClient, http: httpx.AsyncClient,
 
 
 @pytest.fixture
-def https(services: Services) -> Services:
-    """A deployment reachable at an https PUBLIC_URL: push channels are opened."""
+async def pushed(owner: Owner, services: Services) -> Owner:
+    """The owner, connected, in a deployment at an https PUBLIC_URL (set once the OAuth dance, which sets its
+    cookie for the browser's http origin, is over): push channels are opened."""
     services.settings.public_url = "https://meetgraph.test"
-    return services
+    return owner
+
+
+async def channels_of(services: Services, calendar_id: uuid.UUID) -> list[PushChannel]:
+    async with services.sessionmaker() as session:
+        rows = await session.exec(select(PushChannel).where(col(PushChannel.calendar_id) == calendar_id))
+        return list(rows.all())

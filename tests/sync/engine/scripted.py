@@ -4,6 +4,7 @@ meetgraph.providers builds providers for the engine (provider_for)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ class Script:
     tokens: dict[str, str] = field(default_factory=dict)
     """The token each channel was opened with (what the provider sends back)."""
     channel_lifetime: timedelta = timedelta(days=7)
+    gate: asyncio.Event | None = None
+    """When set, sync_events waits for it (a sync held in flight)."""
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a sync_events call has started."""
     renews_in_place: bool = False
     """Graph's way (same subscription, new expiry); else Google's (a new channel)."""
 
@@ -131,6 +136,9 @@ class ScriptedProvider(CalendarProvider):
     async def sync_events(
         self, calendar_id: str, cursor: str | None, window_start: datetime, window_end: datetime
     ) -> SyncBatch:
+        self.script.entered.set()
+        if self.script.gate is not None:
+            await self.script.gate.wait()
         return self.script.sync(calendar_id, cursor, window_start, window_end)
 
     async def watch(self, calendar_id: str, *, channel_id: str, address: str, token: str) -> Watch:
