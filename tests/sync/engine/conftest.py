@@ -4,7 +4,9 @@ with a connected Google (or Office 365) account through the public API."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +18,9 @@ from meetgraph.services import Services
 from tests.sync.engine.scripted import Script, scripted_factory
 from tests.utils.clock import FakeClock
 from tests.utils.connection import connect_calendar
-from tests.utils.emulators import World
+from tests.utils.emulators import EmulatorServer, World
 from tests.utils.graphql import GraphQLClient
+from tests.utils.processes import Processes, database_url
 from tests.utils.user import create_user
 
 
@@ -73,3 +76,14 @@ async def channels_of(services: Services, calendar_id: uuid.UUID) -> list[PushCh
     async with services.sessionmaker() as session:
         rows = await session.exec(select(PushChannel).where(col(PushChannel.calendar_id) == calendar_id))
         return list(rows.all())
+
+
+@pytest.fixture
+async def processes(tmp_path: Path, emulator_server: tuple[EmulatorServer, str]) -> AsyncIterator[Processes]:
+    """Real meetgraph processes on a SQLite file of their own (as tests/processes/ has them)."""
+    async with database_url("sqlite", tmp_path) as url:
+        made = Processes(tmp_path, url, emulator_server[1])
+        try:
+            yield made
+        finally:
+            await made.close()
