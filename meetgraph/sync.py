@@ -80,6 +80,8 @@ PUSH_RETRY_AFTER = timedelta(days=1)
 UPSERT_CHUNK = 400
 """Rows per INSERT … ON CONFLICT: 14 values each stays below asyncpg's 32,767 parameters."""
 MAX_POLL_ROUND_SECONDS = 60.0
+NO_SYNC = "this calendar service offers no sync"
+"""The sync_error of a calendar left LIVE because its provider cannot sync: not polled again (a reconnect asks)."""
 
 
 def sync_key(calendar_id: uuid.UUID) -> str:
@@ -330,7 +332,7 @@ async def run_sync(services: Services, payload: jobs.Payload) -> jobs.Finish | N
         async with factory.provider_for(connection, services, loaded.primary_provider_id) as provider:
             batch = await _fetch(provider, calendar, full=full, now=now, window_days=services.settings.sync_window_days)
     except UnsupportedOperation:
-        await _record_error(services, calendar.id, "this calendar service offers no sync", sync_mode=SyncMode.LIVE)
+        await _record_error(services, calendar.id, NO_SYNC, sync_mode=SyncMode.LIVE)
         return None
     except CalendarAccessLost as exc:
         await _access_lost(services, calendar, exc)
@@ -690,7 +692,7 @@ async def run_stop_channels(services: Services, payload: jobs.Payload) -> jobs.F
 
 async def poll_due(services: Services) -> int:
     """One polling round: syncs for calendars whose store is due (POLL: older than the poll interval; PUSH:
-    older than the safety net; LIVE never synced: the first sync), renewals of channels due and not scheduled,
+    older than the safety net; LIVE never synced: the first sync, unless the provider offers no sync), renewals of channels due and not scheduled,
     a watch for PUSH calendars whose channels all expired (polled meanwhile). Returns the jobs enqueued.
 
     Every process with workers runs it; job keys make one job per calendar (or channel expiry) of a round."""
@@ -717,7 +719,11 @@ async def poll_due(services: Services) -> int:
                         col(Calendar.sync_mode) == SyncMode.PUSH,
                         or_(col(Calendar.synced_at).is_(None), col(Calendar.synced_at) <= safety_before),
                     ),
-                    and_(col(Calendar.sync_mode) == SyncMode.LIVE, col(Calendar.synced_at).is_(None)),
+                    and_(
+                        col(Calendar.sync_mode) == SyncMode.LIVE,
+                        col(Calendar.synced_at).is_(None),
+                        or_(col(Calendar.sync_error).is_(None), col(Calendar.sync_error) != NO_SYNC),
+                    ),
                 ),
             )
         )

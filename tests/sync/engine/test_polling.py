@@ -10,6 +10,7 @@ from sqlmodel import col, delete, update
 from db.models import Calendar, Job
 from meetgraph import sync
 from meetgraph.services import Services
+from providers.base import UnsupportedOperation
 from tests.sync.engine.conftest import Owner
 from tests.sync.engine.scripted import Script, event
 from tests.utils.clock import FakeClock
@@ -84,3 +85,18 @@ async def test_an_unscheduled_renewal_is_enqueued_by_the_round(
     assert await sync.poll_due(services) == 0
     assert await run_due(services) == [sync.RENEW_CHANNEL]
     assert len(await jobs_of_kind(services, sync.RENEW_CHANNEL)) == 2
+
+
+async def test_a_calendar_whose_provider_offers_no_sync_stays_live_and_is_not_polled(
+    services: Services, script: Script, clock: FakeClock, owner: Owner
+) -> None:
+    # given
+    script.failures.append(UnsupportedOperation("no sync here"))
+    await run_due(services)
+    # when
+    clock.advance(seconds=services.settings.sync_poll_seconds * 10)
+    # then
+    assert await sync.poll_due(services) == 0
+    async with services.sessionmaker() as session:
+        calendar = await session.get(Calendar, owner.calendar_id)
+    assert calendar is not None and (calendar.sync_mode.value, calendar.synced_at) == ("LIVE", None)
