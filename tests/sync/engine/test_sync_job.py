@@ -3,6 +3,7 @@ grant, interleaved syncs, a crash before the commit, and the connect/settings tr
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -275,3 +276,33 @@ async def test_choosing_an_availability_calendar_syncs_it_and_dropping_it_emptie
     assert list(events) == []
     assert row is not None and (row.sync_mode.value, row.synced_at, row.sync_cursor) == ("LIVE", None, None)
     assert row.status is ConnectionStatus.ACTIVE
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_after_every_sync_the_store_equals_the_calendar(
+    services: Services, script: Script, clock: FakeClock, owner: Owner, seed: int
+) -> None:
+    """Random changes between syncs (incremental, forced full, expired cursors): the store always ends equal to
+    the provider's events."""
+    rng = random.Random(seed)
+    base = clock() + timedelta(days=1)
+    calendar_id = owner.provider_calendar_id
+    for _ in range(25):
+        # given: some changes at the provider
+        for _ in range(rng.randint(0, 6)):
+            event_id = f"e{rng.randint(0, 12)}"
+            if rng.random() < 0.3:
+                script.remove(calendar_id, event_id)
+            else:
+                start = base + timedelta(minutes=15 * rng.randint(0, 400))
+                script.put(calendar_id, event(event_id, start, blocks=rng.random() < 0.8, version=str(rng.random())))
+        cursor = (await calendar_row(services, owner)).sync_cursor
+        if cursor is not None and rng.random() < 0.15:
+            script.expired.add(cursor)
+        # when
+        clock.advance(minutes=1)
+        await sync.request_sync(services, [owner.calendar_id], full=rng.random() < 0.15)
+        assert sync.SYNC_CALENDAR in await run_due(services)
+        # then
+        expected = {e.id: (e.start, e.end, e.blocks, e.version) for e in script.events.get(calendar_id, {}).values()}
+        assert await stored(services, owner) == expected
