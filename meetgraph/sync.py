@@ -55,6 +55,7 @@ from providers.base import (
     UnsupportedOperation,
     Watch,
 )
+from providers.oauth import MemoryTokenStore, OAuthToken
 from scheduling.calendars import ProviderKind
 from scheduling.sync_rules import needs_new_window, sync_window
 
@@ -204,8 +205,6 @@ async def stop_channels(
     payload = {
         "provider": connection.provider,
         "connection_id": str(connection.id),
-        "user_id": str(connection.user_id),
-        "email": connection.email,
         "credentials": connection.credentials,
         "channels": [
             {"channel_id": c.channel_id, "resource_id": c.resource_id, "expires_at": _aware(c.expires_at).isoformat()}
@@ -659,15 +658,10 @@ async def run_renew(services: Services, payload: jobs.Payload) -> jobs.Finish | 
 
 
 async def run_stop_channels(services: Services, payload: jobs.Payload) -> jobs.Finish | None:
-    """Stop channels with the credentials carried in the payload (the connection may be gone)."""
-    connection = CalendarConnection(
-        id=uuid.UUID(payload["connection_id"]),
-        user_id=uuid.UUID(payload["user_id"]),
-        provider=payload["provider"],
-        email=payload["email"],
-        credentials=payload["credentials"],
-        status=ConnectionStatus.ACTIVE,
-    )
+    """Stop channels with the credentials carried in the payload: the connection row may be gone, so its token
+    lives in memory for this job (a refresh is not stored anywhere)."""
+    kind = ProviderKind(payload["provider"])
+    token = OAuthToken.from_dict(services.cipher.decrypt(payload["credentials"]))
     watches = [
         Watch(
             channel_id=c["channel_id"], resource_id=c["resource_id"], expires_at=datetime.fromisoformat(c["expires_at"])
@@ -675,15 +669,19 @@ async def run_stop_channels(services: Services, payload: jobs.Payload) -> jobs.F
         for c in payload["channels"]
     ]
     now = services.clock()
+    provider = factory.oauth_provider(
+        kind, token, MemoryTokenStore(token), services, lock_key=f"stop-channels:{payload['connection_id']}"
+    )
     try:
-        async with factory.provider_for(connection, services) as provider:
-            for watch in watches:
-                if watch.expires_at > now:
-                    await provider.stop_watch(watch)
+        for watch in watches:
+            if watch.expires_at > now:
+                await provider.stop_watch(watch)
     except (ProviderAuthError, CalendarAccessLost, UnsupportedOperation) as exc:
         log.info("push channels not stopped (%s): they end at their expiry", exc.message)
     except ProviderError as exc:
         raise jobs.Retry(exc.message) from exc
+    finally:
+        await provider.aclose()
     return None
 
 

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from db.models import Calendar, CalendarConnection, PushChannel
 from meetgraph import providers
 from meetgraph.services import Services
-from tests.sync.engine.scripted import Script, scripted_factory
+from tests.sync.engine.scripted import Script, scripted_factory, scripted_oauth_factory
 from tests.utils.clock import FakeClock
 from tests.utils.connection import connect_calendar
 from tests.utils.emulators import EmulatorServer, World
@@ -28,6 +28,7 @@ from tests.utils.user import create_user
 def script(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> Script:
     made = Script(clock=clock)
     monkeypatch.setattr(providers, "provider_for", scripted_factory(made))
+    monkeypatch.setattr(providers, "oauth_provider", scripted_oauth_factory(made))
     return made
 
 

@@ -58,6 +58,8 @@ class Script:
     """When set, sync_events waits for it (a sync held in flight)."""
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when a sync_events call has started."""
+    detached: int = 0
+    """Providers built from credentials alone."""
     renews_in_place: bool = False
     """Graph's way (same subscription, new expiry); else Google's (a new channel)."""
 
@@ -108,11 +110,13 @@ class Script:
 
 
 class ScriptedProvider(CalendarProvider):
-    def __init__(self, script: Script, connection: CalendarConnection) -> None:
+    def __init__(self, script: Script, connection: CalendarConnection | None) -> None:
+        """`connection`: None for a provider built from credentials alone (stopping a gone connection's channels)."""
         self.script = script
         self.connection = connection
 
     async def account_email(self) -> str:
+        assert self.connection is not None
         return self.connection.email
 
     async def list_calendars(self) -> list[ProviderCalendar]:
@@ -167,3 +171,13 @@ def scripted_factory(script: Script) -> Factory:
         yield ScriptedProvider(script, connection)
 
     return provider_for
+
+
+def scripted_oauth_factory(script: Script) -> Callable[..., CalendarProvider]:
+    """meetgraph.providers.oauth_provider's stand-in (the engine builds one from credentials alone)."""
+
+    def oauth_provider(*args: object, **kwargs: object) -> CalendarProvider:
+        script.detached += 1
+        return ScriptedProvider(script, None)
+
+    return oauth_provider

@@ -174,9 +174,10 @@ async def test_disconnecting_stops_the_channels_and_drops_the_store(
     # when
     result = await gql(DISCONNECT_CALENDAR, {"id": str(pushed.connection_id)}, pushed.token)
     assert result["disconnectCalendar"]["__typename"] == "DisconnectSuccess", result
-    # then: the connection is gone, the job still has what stopping needs
+    # then: the connection is gone, the job still has what stopping needs (its credentials)
     assert await run_due(services) == [sync.STOP_CHANNELS]
     assert [w.channel_id for w in script.stopped] == [watch.channel_id]
+    assert script.detached == 1
     async with services.sessionmaker() as session:
         assert (await session.exec(select(PushChannel))).all() == []
         assert (await session.exec(select(CalendarEvent))).all() == []
