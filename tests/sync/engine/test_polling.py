@@ -3,8 +3,10 @@ net, never-synced calendars at once, channel renewals not scheduled yet; one job
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import col, delete, update
 
 from db.models import Calendar, Job
@@ -100,3 +102,33 @@ async def test_a_calendar_whose_provider_offers_no_sync_stays_live_and_is_not_po
     async with services.sessionmaker() as session:
         calendar = await session.get(Calendar, owner.calendar_id)
     assert calendar is not None and (calendar.sync_mode.value, calendar.synced_at) == ("LIVE", None)
+
+
+async def test_the_poller_runs_a_round_at_start_and_then_by_the_injected_clock(
+    services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    rounds: list[datetime] = []
+    ran = asyncio.Event()
+
+    async def counted(_: Services) -> int:
+        rounds.append(clock())
+        ran.set()
+        return 0
+
+    monkeypatch.setattr(sync, "poll_due", counted)
+    poller = sync.Poller(services)
+    try:
+        # when
+        poller.start()
+        await asyncio.wait_for(ran.wait(), timeout=10)
+        # then
+        assert rounds == [clock()]
+        # when: a round's worth of the injected clock passes
+        ran.clear()
+        clock.advance(seconds=min(services.settings.sync_poll_seconds, 60))
+        await asyncio.wait_for(ran.wait(), timeout=10)
+        # then
+        assert rounds == [rounds[0], clock()]
+    finally:
+        await poller.stop()

@@ -219,3 +219,18 @@ async def test_subscription_removed_opens_a_new_one(
     assert await run_due(services) == [sync.WATCH_CALENDAR]
     (fresh,) = await channels_of(services, graph_owner.calendar_id)
     assert fresh.channel_id != channel.channel_id
+
+
+async def test_refused_notifications_are_counted_in_one_log_line(
+    services: Services, http: httpx.AsyncClient, script: Script, pushed: Owner, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given
+    channel = await pushed_channel(services, pushed)
+    # when
+    for _ in range(5):
+        response = await http.post("/webhooks/google", headers=google_headers(channel.channel_id, "forged"))
+        assert response.status_code == 403
+    # then
+    lines = [r for r in caplog.records if r.name == "meetgraph.webhooks"]
+    (line,) = lines
+    assert line.levelname == "WARNING" and "wrong channel token" in line.getMessage()
