@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql (HTTP + graphql-transport-ws), /healthz, /readyz, OAuth callbacks, robots.txt."""
+"""The Starlette application: /graphql (HTTP + graphql-transport-ws), /healthz, /readyz, OAuth callbacks, the
+providers' change notifications (/webhooks/*), robots.txt."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 
 from db.migrate import upgrade
-from meetgraph import health
+from meetgraph import health, webhooks
 from meetgraph.context import Context
 from meetgraph.http import BodyLimit, GraphQLOverHTTP
 from meetgraph.services import Services
 from meetgraph.settings import Settings
+from meetgraph.sync import Poller
 from resolvers.job_kinds import KINDS
 from schema import build_schema
 from schema.error_codes import CodedTransportWSHandler
@@ -73,11 +75,14 @@ def create_app(
         if migrate:
             await upgrade(services.engine)
         await services.start()
+        poller = Poller(services)
         if services.settings.run_workers:
             services.jobs.start()  # jobs left by a crash or restart are claimed again once their lease ends
+            poller.start()
         try:
             yield
         finally:
+            await poller.stop()
             await services.stop()
 
     from meetgraph import web
@@ -87,6 +92,7 @@ def create_app(
         WebSocketRoute("/graphql", graphql_app),
         *health.routes(services),
         *web.routes(services),
+        *webhooks.routes(services),
         *emulator_routes,
     ]
     middleware = [Middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)]

@@ -65,6 +65,7 @@ def _worker(args: argparse.Namespace) -> int:
     """Run job workers only (scale-out: any number beside `serve` processes with MEETGRAPH_RUN_WORKERS=false)."""
     from db.migrate import upgrade
     from meetgraph.services import Services
+    from meetgraph.sync import Poller
     from resolvers.job_kinds import KINDS
 
     async def run() -> None:
@@ -77,10 +78,13 @@ def _worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         await services.start()
         services.jobs.start()
+        poller = Poller(services)
+        poller.start()
         logging.getLogger("meetgraph").info("worker %s running", services.jobs.name)
         try:
             await stop.wait()
         finally:
+            await poller.stop()
             await services.stop()  # running jobs finish (bounded by shutdown_grace_seconds), the rest go back
 
     asyncio.run(run())

@@ -19,6 +19,8 @@ BOOKING_AFTER_COMMIT = "booking.after_commit"
 """The booking is committed; its calendar write has not started (before `run_now`)."""
 CALENDAR_WRITE_AFTER_PROVIDER = "calendar_write.after_provider"
 """The provider created the meeting's event and answered; its id is not stored yet."""
+SYNC_BEFORE_COMMIT = "sync.before_commit"
+"""A calendar sync fetched its batch and wrote the store, meetings and cursor, not committed."""
 
 _ARMED = frozenset(name.strip() for name in os.environ.get(ENV, "").split(",") if name.strip())
 

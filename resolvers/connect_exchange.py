@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from db.models import CalendarConnection
+from meetgraph import sync
 from meetgraph.context import Context
 from providers.base import (
     AccountDisabled,
@@ -72,7 +73,9 @@ async def connect_exchange(ctx: Context, data: ExchangeInput) -> CalendarConnect
     verified = Verified(kind=ProviderKind.EXCHANGE, email=email, credentials=resolved.to_dict(), calendars=calendars)
     async with ctx.db() as session:
         connection = await store_connection(session, ctx.services, user.id, verified)
+        await sync.enqueue_connection_syncs(session, connection.id, now=ctx.services.clock())
         await session.commit()
+    ctx.services.jobs.kick()
     return connection
 
 

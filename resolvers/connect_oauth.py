@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from db.engine import begin_write
 from db.models import CalendarConnection, OAuthState
+from meetgraph import sync
 from meetgraph.context import Context
 from meetgraph.providers import oauth_config, oauth_provider
 from meetgraph.services import Services
@@ -274,6 +275,8 @@ async def _connect_oauth(services: Services, kind: ProviderKind, claimed: OAuthS
     verified = Verified(kind=kind, email=email, credentials=dict(token.to_dict()), calendars=calendars)
     async with services.sessionmaker() as session:
         connection = await store_connection(session, services, claimed.user_id, verified)
+        await sync.enqueue_connection_syncs(session, connection.id, now=services.clock())
         await session.commit()
+    services.jobs.kick()
     log.info("user %s connected %s account", claimed.user_id, kind.value)
     return connection

@@ -7,6 +7,7 @@ import uuid
 from sqlmodel import select
 
 from db.models import CalendarConnection, CalendarSettings, User
+from meetgraph import sync
 from meetgraph.availability_events import availability_changed
 from meetgraph.context import Context
 from resolvers.ids import owned
@@ -25,6 +26,7 @@ async def disconnect_calendar(ctx: Context, connection_id: str) -> uuid.UUID:
             owner.legacy_dual_forfeited = True
             session.add(owner)
         remaining = [c for c in held if c != key]
+        await sync.stop_connection_sync(session, ctx.services, connection)
         await session.delete(connection)
         if not remaining:
             settings = await session.get(CalendarSettings, user.id)

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from db.models import Calendar, CalendarConnection, ConnectionStatus
+from meetgraph import sync
 from meetgraph.context import Context
 from resolvers.connect_exchange import verify
 from resolvers.ids import owned
@@ -48,4 +49,6 @@ async def reconnect_exchange(
         await session.execute(
             update(Calendar).where(col(Calendar.connection_id) == row.id).values(status=ConnectionStatus.ACTIVE)
         )
+        await sync.enqueue_connection_syncs(session, row.id, now=ctx.services.clock())
+    ctx.services.jobs.kick()
     return row

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.models import Calendar, CalendarConnection, CalendarSettings, Domain, SchedulingPage, User
+from meetgraph import sync
 from meetgraph.availability_events import availability_changed
 from meetgraph.context import Context
 from resolvers import calendar_writes
@@ -103,9 +104,12 @@ async def save(ctx: Context, changes: Mapping[str, Any]) -> CalendarSettings:
             setattr(settings, name, value)
         session.add(settings)
         if update.availability_calendar_ids is not None:
-            for calendar in (await session.exec(calendars_of(owner.id))).all():
+            calendars = list((await session.exec(calendars_of(owner.id))).all())
+            before = {calendar.id: calendar.is_availability for calendar in calendars}
+            for calendar in calendars:
                 calendar.is_availability = calendar.id in update.availability_calendar_ids
                 session.add(calendar)
+            await sync.availability_calendars_changed(session, ctx.services, before, calendars)
         await session.commit()
     await availability_changed(ctx.services, user.id)
     await ctx.services.jobs.run_now(calendar_job)

@@ -75,7 +75,7 @@ async def test_sigterm_lets_the_request_and_its_job_finish_and_keeps_queued_jobs
         (mail,) = listing["jobs"]
         assert (mail["kind"], mail["state"], mail["attempts"]) == (MAIL_OWNER, "PENDING", 1)
         assert "connect" in mail["last_error"].lower()
-        assert listing["counts"] == {"DONE": 3, "PENDING": 1}  # the write and both attempts' publishing
+        assert listing["counts"] == {"DONE": 4, "PENDING": 1}  # the write, both attempts' publishing, the first sync
 
 
 async def test_a_job_still_running_after_the_grace_goes_back_to_the_queue(processes: Processes, world: World) -> None:
