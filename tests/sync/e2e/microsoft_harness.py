@@ -9,13 +9,13 @@ test's worker publishes) and a real SMTP server (the owner's mails)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
@@ -172,39 +172,33 @@ def microsoft_tenant(server: EmulatorServer, clock: FakeClock) -> Microsoft:
     )
 
 
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
-async def synced(
-    emulator_server: tuple[EmulatorServer, str],
-    settings: Settings,
-    databases: LiveDatabases,
-    clock: FakeClock,
-    redis_url: str,
-    mailbox: Mailbox,
+@asynccontextmanager
+async def synced_owner(
+    server: EmulatorServer, settings: Settings, databases: LiveDatabases, clock: FakeClock, redis_url: str
 ) -> AsyncIterator[SyncedOwner]:
-    """The server on an https PUBLIC_URL and the test's worker, before anyone signed up."""
-    server, _ = emulator_server
+    """The server on an https PUBLIC_URL and the test's worker, before anyone signed up (for a test's fixture)."""
     previous = server.microsoft.app
     microsoft = microsoft_tenant(server, clock)
-    shared = settings.model_copy(
-        update={"public_url": PUBLIC_URL, "broadcast_url": redis_url, "smtp_url": mailbox.url, "run_workers": False}
-    )
     try:
-        async with serve(shared, databases, clock) as live:
-            microsoft.state.push_routes[PUBLIC_URL] = live.url
-            worker = databases.services(shared.model_copy(), clock)
-            worker.jobs.register(KINDS)
-            await worker.start()
-            try:
-                yield SyncedOwner(live, worker, microsoft, clock, mailbox)
-            finally:
-                await worker.stop()
-                await worker.engine.dispose()
+        with smtp_server() as mailbox:
+            shared = settings.model_copy(
+                update={
+                    "public_url": PUBLIC_URL,
+                    "broadcast_url": redis_url,
+                    "smtp_url": mailbox.url,
+                    "run_workers": False,
+                }
+            )
+            async with serve(shared, databases, clock) as live:
+                microsoft.state.push_routes[PUBLIC_URL] = live.url
+                worker = databases.services(shared.model_copy(), clock)
+                worker.jobs.register(KINDS)
+                await worker.start()
+                try:
+                    yield SyncedOwner(live, worker, microsoft, clock, mailbox)
+                finally:
+                    await worker.stop()
+                    await worker.engine.dispose()
     finally:
         server.microsoft.app = previous
 

@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.sync.e2e.microsoft_harness import (  # noqa: F401 (fixtures)
-    PUBLIC_URL,
-    SyncedOwner,
-    day_after,
-    mailbox,
-    sign_up,
-    synced,
-)
+from meetgraph.settings import Settings
 from tests.reschedule.moves import RESCHEDULE
 from tests.subscriptions.conftest import authorized
-from tests.utils.emulators import MICROSOFT_USER
+from tests.sync.e2e.microsoft_harness import PUBLIC_URL, SyncedOwner, day_after, sign_up, synced_owner
+from tests.utils.clock import FakeClock
+from tests.utils.emulators import MICROSOFT_USER, EmulatorServer
 from tests.utils.graphql import iso, parse
+from tests.utils.live import LiveDatabases
 from tests.utils.meeting import book
 from tests.utils.page import AVAILABLE_SLOTS
 
@@ -31,6 +28,18 @@ subscription($slug: String!, $start: DateTime!, $end: DateTime!) {
   availableSlotsChanged(slug: $slug, start: $start, end: $end) { start end } }
 """
 MEETINGS = "{ me { meetings { id start end status source contactEmail title syncState } } }"
+
+
+@pytest.fixture(name="synced")
+async def synced_fixture(
+    emulator_server: tuple[EmulatorServer, str],
+    settings: Settings,
+    databases: LiveDatabases,
+    clock: FakeClock,
+    redis_url: str,
+) -> AsyncIterator[SyncedOwner]:
+    async with synced_owner(emulator_server[0], settings, databases, clock, redis_url) as owner:
+        yield owner
 
 
 async def slot_starts(owner: SyncedOwner, day: Any) -> list[Any]:
@@ -71,7 +80,9 @@ async def test_first_sync_subscribes_through_the_validation_handshake_and_pages_
     assert busy - timedelta(minutes=30) in starts and busy + timedelta(hours=1) in starts
 
 
-async def test_a_calendar_shared_from_another_mailbox_is_polled_while_the_primary_is_pushed(synced: SyncedOwner) -> None:
+async def test_a_calendar_shared_from_another_mailbox_is_polled_while_the_primary_is_pushed(
+    synced: SyncedOwner,
+) -> None:
     # given: Ada checks the colleague's shared calendar for availability too
     await sign_up(synced, shared_availability=True)
     await synced.run_jobs()
@@ -267,7 +278,9 @@ async def test_the_subscription_is_renewed_before_the_expiry_graph_answered(sync
     assert primary_of(await synced.calendars())["syncMode"] == "PUSH"
 
 
-async def test_an_expired_delta_token_makes_a_full_resync(synced: SyncedOwner, caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_expired_delta_token_makes_a_full_resync(
+    synced: SyncedOwner, caplog: pytest.LogCaptureFixture
+) -> None:
     # given: Graph forgot the delta token; an event was deleted meanwhile and another created
     subscription_id = await subscribed_owner(synced)
     busy = day_after(synced.clock)
