@@ -16,11 +16,13 @@ from tests.reschedule.moves import RESCHEDULE
 from tests.subscriptions.conftest import authorized
 from tests.sync.e2e.microsoft_harness import PUBLIC_URL, SyncedOwner, day_after, sign_up, synced_owner
 from tests.utils.clock import FakeClock
+from tests.utils.connection import DISCONNECT_CALENDAR, calendar_ids
 from tests.utils.emulators import MICROSOFT_USER, EmulatorServer
 from tests.utils.graphql import iso, parse
 from tests.utils.live import LiveDatabases
 from tests.utils.meeting import book
 from tests.utils.page import AVAILABLE_SLOTS
+from tests.utils.settings import save_settings_ok
 
 WEBHOOK = f"{PUBLIC_URL}/webhooks/microsoft"
 SLOTS_CHANGED = """
@@ -350,9 +352,14 @@ async def test_two_way_sync_imports_moves_and_cancels_and_leaves_our_own_events_
     inbound = synced.microsoft.state.add_event(
         synced.microsoft.primary, start, start + timedelta(hours=1), "Kickoff", attendees=["bob@client.test"]
     )
-    await synced.delivered(subscription_id, "created")
+    # and a meeting planner app writes one with a contact into it too
+    planned = synced.microsoft.state.add_event(
+        synced.microsoft.primary, start - timedelta(hours=2), start - timedelta(hours=1), attendees=["eve@client.test"]
+    )
+    planned.created_by_app = "Meeting planner"
+    await synced.delivered(subscription_id, "created", 2)
     await synced.run_jobs()
-    # then
+    # then: Ada's meeting is in the CRM, the app's is not
     (imported,) = await meetings(synced)
     assert (imported["source"], imported["status"], imported["contactEmail"], imported["title"]) == (
         "CALENDAR",
@@ -378,6 +385,13 @@ async def test_two_way_sync_imports_moves_and_cancels_and_leaves_our_own_events_
     # then
     (page_meeting,) = [m for m in await meetings(synced) if m["source"] == "PAGE"]
     assert (parse(page_meeting["start"]), page_meeting["status"]) == (moved, "BOOKED")
+    # when: she moves her own meeting an hour later
+    inbound.start, inbound.end = inbound.start + timedelta(hours=1), inbound.end + timedelta(hours=1)
+    await synced.delivered(subscription_id, "updated", 2)
+    await synced.run_jobs()
+    # then
+    (calendar_meeting,) = [m for m in await meetings(synced) if m["source"] == "CALENDAR"]
+    assert (parse(calendar_meeting["start"]), calendar_meeting["status"]) == (start + timedelta(hours=1), "BOOKED")
     # when: she deletes both events
     written.cancelled = True
     inbound.cancelled = True
@@ -410,12 +424,99 @@ async def test_a_rescheduled_meeting_moves_its_event_in_place_and_the_sync_after
     assert (after.id, after.start) == (event.id, new_start)
     assert after.updates_sent >= 1
     before = await meetings(synced)
+    writes = (synced.microsoft.calls("event.update"), synced.microsoft.calls("events.create"), after.updates_sent)
     # when: the move comes back through sync
     await synced.delivered(subscription_id, "updated")
     await synced.run_jobs()
-    # then: nothing more changed
+    # then: nothing more changed, nothing more written
     assert await meetings(synced) == before
+    assert (synced.microsoft.calls("event.update"), synced.microsoft.calls("events.create"), after.updates_sent) == (
+        writes
+    )
     (meeting,) = before
     assert (parse(meeting["start"]), meeting["status"], meeting["source"]) == (new_start, "BOOKED", "PAGE")
     assert synced.microsoft.state.live_events(synced.microsoft.primary)[0].start == new_start
     assert new_start not in await slot_starts(synced, new_start.replace(hour=0))
+
+
+async def test_an_own_second_calendar_chosen_for_availability_is_pushed_too(synced: SyncedOwner) -> None:
+    # given: Ada's own "Team events" calendar (not the default one: Graph has no delta for it, it is listed)
+    await sign_up(synced)
+    ids = await calendar_ids(synced.gql, synced.token)
+    await save_settings_ok(synced.gql, synced.token, availabilityCalendarIds=[ids["Team events"]])
+    await synced.run_jobs()
+    calendars = await synced.calendars()
+    assert [primary_of(calendars)["syncMode"], calendars["Team events"]["syncMode"]] == ["PUSH", "PUSH"]
+    by_calendar = {s.calendar_id: s.id for s in synced.microsoft.push.subscriptions.values()}
+    assert set(by_calendar) == {synced.microsoft.primary, synced.microsoft.team}
+    # when: an event is added there, then removed
+    busy = day_after(synced.clock)
+    event = synced.microsoft.state.add_event(synced.microsoft.team, busy, busy + timedelta(hours=1))
+    await synced.delivered(by_calendar[synced.microsoft.team], "created")
+    await synced.run_jobs()
+    assert busy not in await slot_starts(synced, busy.replace(hour=0))
+    synced.clock.advance(minutes=1)  # a listed calendar's cursor never changes: its store version is its sync time
+    event.cancelled = True
+    await synced.delivered(by_calendar[synced.microsoft.team], "deleted")
+    await synced.run_jobs()
+    # then
+    assert await synced.stored(synced.microsoft.team) == {}
+    assert busy in await slot_starts(synced, busy.replace(hour=0))
+
+
+async def test_a_subscription_that_expired_while_no_worker_ran_is_replaced(synced: SyncedOwner) -> None:
+    # given: the subscription's expiry passes with no renewal (every worker was down)
+    subscription_id = await subscribed_owner(synced)
+    answered = synced.microsoft.push.subscriptions[subscription_id].expires_at
+    synced.clock.set(answered + timedelta(hours=1))
+    busy = day_after(synced.clock)
+    event = synced.microsoft.state.add_event(synced.microsoft.primary, busy, busy + timedelta(hours=1))
+    assert synced.microsoft.push.deliveries_of(subscription_id)[-1].kind == "validation"  # expired: not notified
+    # when: the workers are back
+    await synced.poll()
+    # then: a new subscription, the missed change synced, pushed again
+    (replacement,) = [s for s in synced.microsoft.push.subscriptions.values() if s.expires_at > synced.clock()]
+    assert replacement.id != subscription_id
+    assert [c.channel_id for c in await synced.channels()] == [replacement.id]
+    assert event.id in await synced.stored(synced.microsoft.primary)
+    assert primary_of(await synced.calendars())["syncMode"] == "PUSH"
+
+
+async def test_disconnecting_deletes_the_subscription_at_graph(synced: SyncedOwner) -> None:
+    # given
+    subscription_id = await subscribed_owner(synced)
+    (connection,) = (await synced.gql("{ me { calendarConnections { id } } }", token=synced.token))["me"][
+        "calendarConnections"
+    ]
+    # when
+    result = await synced.gql(DISCONNECT_CALENDAR, {"id": connection["id"]}, synced.token)
+    assert result["disconnectCalendar"]["__typename"] == "DisconnectSuccess", result
+    await synced.run_jobs()
+    # then: deleted at Graph; a late notification of it is refused and costs nothing
+    assert synced.microsoft.calls("subscriptions.delete") == 1
+    assert subscription_id not in synced.microsoft.push.subscriptions
+    assert await synced.channels() == []
+    late = {"value": [{"subscriptionId": subscription_id, "changeType": "updated", "clientState": "x"}]}
+    assert (await synced.live.http.post("/webhooks/microsoft", json=late)).status_code == 202
+    assert await synced.run_jobs() == []
+
+
+async def test_rescheduling_onto_time_busy_in_the_synced_calendar_is_refused(synced: SyncedOwner) -> None:
+    # given: a booked meeting, and a busy hour the calendar pushed into the store
+    subscription_id = await subscribed_owner(synced)
+    slot = day_after(synced.clock, days=3)
+    booking = await book(synced.gql, synced.slug, slot)
+    assert booking["__typename"] == "BookMeetingSuccess", booking
+    busy = slot + timedelta(hours=4)
+    synced.microsoft.state.add_event(synced.microsoft.primary, busy, busy + timedelta(hours=1))
+    await synced.delivered(subscription_id, "created", 2)
+    await synced.run_jobs()
+    (written,) = [e for e in synced.microsoft.state.live_events(synced.microsoft.primary) if e.start == slot]
+    updates = synced.microsoft.calls("event.update")
+    # when
+    answer = await synced.gql(RESCHEDULE, {"id": booking["meeting"]["id"], "start": iso(busy)}, synced.token)
+    # then: refused, nothing moved anywhere
+    assert answer["rescheduleMeeting"]["__typename"] == "SlotUnavailableError", answer
+    (meeting,) = await meetings(synced)
+    assert parse(meeting["start"]) == slot
+    assert (written.start, synced.microsoft.calls("event.update")) == (slot, updates)
