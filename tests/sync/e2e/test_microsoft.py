@@ -520,3 +520,29 @@ async def test_rescheduling_onto_time_busy_in_the_synced_calendar_is_refused(syn
     (meeting,) = await meetings(synced)
     assert parse(meeting["start"]) == slot
     assert (written.start, synced.microsoft.calls("event.update")) == (slot, updates)
+
+
+async def test_push_refused_by_a_failed_validation_is_polled_and_asked_again_the_next_day(synced: SyncedOwner) -> None:
+    # given: Graph cannot reach the server (its proxy is down) when Ada connects
+    route = synced.microsoft.state.push_routes.pop(PUBLIC_URL)
+    await sign_up(synced)
+    await synced.run_jobs()
+    # then: no subscription, polled
+    assert synced.microsoft.push.subscriptions == {}
+    assert [(d.kind, d.error) for d in synced.microsoft.push.deliveries] == [("validation", "unreachable")]
+    assert primary_of(await synced.calendars())["syncMode"] == "POLL"
+    # when: a change, found by the next poll
+    busy = day_after(synced.clock)
+    event = synced.microsoft.state.add_event(synced.microsoft.primary, busy, busy + timedelta(hours=1))
+    synced.clock.advance(seconds=synced.worker.settings.sync_poll_seconds)
+    assert await synced.poll() == ["calendar.sync"]  # push is not asked again the same day
+    assert event.id in await synced.stored(synced.microsoft.primary)
+    # when: the proxy is back, and a day has passed
+    synced.microsoft.state.push_routes[PUBLIC_URL] = route
+    synced.clock.advance(days=1)
+    ran = await synced.poll()
+    # then
+    assert ran == ["calendar.sync", "calendar.watch"]
+    (subscription,) = synced.microsoft.push.subscriptions.values()
+    assert subscription.calendar_id == synced.microsoft.primary
+    assert primary_of(await synced.calendars())["syncMode"] == "PUSH"
