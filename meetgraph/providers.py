@@ -343,6 +343,7 @@ def oauth_provider(
         retry=services.retry,
         client=services.http,
         known_primary=known_primary,
+        clock=services.clock,
     )
 
 
