@@ -16,11 +16,12 @@ from sqlmodel import col, select
 
 from db.engine import begin_write, make_sessionmaker
 from db.models import Calendar, CalendarEvent, JobState, Meeting
+from emulators.state import EmulatorState
 from meetgraph import failpoints, sync
 from resolvers.calendar_writes import WRITE_MEETING
-from tests.utils.calendars import live_events, primary_id
+from tests.utils.calendars import ACCOUNTS, live_events, primary_id, state_of
 from tests.utils.databases import POSTGRES_ENV, postgres_url
-from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
+from tests.utils.emulators import EmulatorServer, World
 from tests.utils.graphql import GraphQLClient, parse
 from tests.utils.meeting import book, future_slots
 from tests.utils.page import page_owner
@@ -61,42 +62,46 @@ async def settled(processes: Processes, *kinds: str) -> bool:
     return True
 
 
-async def enqueue_sync(processes: Processes, calendar_id: uuid.UUID) -> None:
-    """What a notification or the poller does: a sync of the calendar, as a durable job."""
+async def enqueue_sync(processes: Processes, calendar_id: uuid.UUID, *, full: bool = False) -> None:
+    """What a notification or the poller does (full: what an expired cursor leads to): a sync of the calendar, as
+    a durable job."""
     async with make_sessionmaker(processes.engine)() as session:
         await begin_write(session)
-        await sync.enqueue_sync(session, calendar_id, now=datetime.now(UTC))
+        await sync.enqueue_sync(session, calendar_id, now=datetime.now(UTC), full=full)
         await session.commit()
 
 
-def fill_calendar(world: World, calendar_id: str, first: datetime) -> list[str]:
+def fill_calendar(state: EmulatorState, calendar_id: str, first: datetime) -> list[str]:
     """EVENTS events, every two hours from `first`; INVITES of them (spread out) with a contact. Returns the ids
     of the invitations."""
     invitations = []
     for n in range(EVENTS):
         start = first + timedelta(hours=2 * n, minutes=15)
         if n % (EVENTS // INVITES) == 0:
-            event = world.google.add_event(
+            event = state.add_event(
                 calendar_id, start, start + timedelta(minutes=45), f"Demo {n}", attendees=[f"contact{n}@example.com"]
             )
             invitations.append(event.id)
         else:
-            world.google.add_event(calendar_id, start, start + timedelta(minutes=30), f"Focus {n}")
+            state.add_event(calendar_id, start, start + timedelta(minutes=30), f"Focus {n}")
     return invitations
 
 
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+@pytest.mark.parametrize("provider", ["GOOGLE", "OFFICE365"])
 async def test_a_sync_killed_before_its_commit_is_applied_once_after_the_restart(
-    processes: Processes, world: World
+    processes: Processes, world: World, provider: str, full: bool
 ) -> None:
     # given: a web process running no jobs and a worker; an owner with calendar sync on and one booked meeting
     server = await processes.server(MEETGRAPH_RUN_WORKERS="false").start()
     worker = processes.worker()
     await worker.start()
     slot, moved_to = future_slots(3)[0], future_slots(3)[2] + timedelta(days=1)
-    calendar_id = primary_id(world.google, GOOGLE_USER)
+    state = state_of(world, provider)
+    calendar_id = primary_id(state, ACCOUNTS[provider])
     async with server.client() as http:
         gql = GraphQLClient(http)
-        owner = await page_owner(gql, http, "crash@crm.test")
+        owner = await page_owner(gql, http, "crash@crm.test", provider=provider)
         await save_settings_ok(gql, owner.token, calendarSync=True)
         booked = await book(gql, owner.slug, slot)
         assert booked["__typename"] == "BookMeetingSuccess", booked
@@ -110,14 +115,14 @@ async def test_a_sync_killed_before_its_commit_is_applied_once_after_the_restart
         writes = len(await processes.jobs(WRITE_MEETING))
         # the worker stops; meanwhile the calendar fills up and the booked meeting is moved in it
         assert worker.kill() == KILLED
-        invitations = fill_calendar(world, calendar_id, slot + timedelta(days=2))
-        (event,) = [e for e in live_events(world.google, calendar_id) if e.start == slot]
+        invitations = fill_calendar(state, calendar_id, slot + timedelta(days=2))
+        (event,) = [e for e in live_events(state, calendar_id) if e.start == slot]
         length = event.end - event.start
         event.start, event.end = moved_to, moved_to + length
         seq_after_move = event.seq
-        # when: the next sync is killed before it commits
+        # when: the next sync (incremental, or a full resync) is killed before it commits
         await worker.start(**{failpoints.ENV: failpoints.SYNC_BEFORE_COMMIT})
-        await enqueue_sync(processes, primary.id)
+        await enqueue_sync(processes, primary.id, full=full)
         assert await worker.exited() == KILLED
         assert f"failpoint {failpoints.SYNC_BEFORE_COMMIT}: SIGKILL" in worker.output()
         # then: nothing of it is committed
@@ -137,9 +142,7 @@ async def test_a_sync_killed_before_its_commit_is_applied_once_after_the_restart
         assert primary.sync_cursor is not None and primary.synced_at is not None
         assert primary.sync_window_start is not None and primary.sync_window_end is not None
         window = (primary.sync_window_start.replace(tzinfo=UTC), primary.sync_window_end.replace(tzinfo=UTC))
-        in_calendar = {
-            (e.id, e.start, e.end) for e in world.google.occurrences(calendar_id, *window) if not e.cancelled
-        }
+        in_calendar = {(e.id, e.start, e.end) for e in state.occurrences(calendar_id, *window) if not e.cancelled}
         rows = await processes.rows(
             select(CalendarEvent.provider_event_id, CalendarEvent.start, CalendarEvent.end).where(
                 col(CalendarEvent.calendar_id) == primary.id
