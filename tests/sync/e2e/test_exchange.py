@@ -28,7 +28,7 @@ from tests.utils.graphql import GraphQLClient, iso, parse
 from tests.utils.mail import Mailbox
 from tests.utils.meeting import book, my_meetings
 from tests.utils.page import AVAILABLE_SLOTS, page_owner
-from tests.utils.settings import save_settings_ok
+from tests.utils.settings import save_settings, save_settings_ok
 
 OWNER = "ada@example.com"
 # FakeClock starts Tuesday 2026-12-01 08:00 UTC; the page is open around the clock, in UTC.
@@ -254,9 +254,11 @@ async def test_exchange_has_no_two_way_sync_and_no_rescheduling(
     )
     # when: the store takes it in
     await poll(services, clock)
-    # then: the capabilities say so, and nothing is imported
+    # then: the capabilities say so, calendar sync cannot be turned on, and nothing is imported
     connection = await connection_of(gql, owner.token)
     assert connection["capabilities"] == {"twoWaySync": False, "rescheduleMeetings": False}
+    refused = await save_settings(gql, owner.token, calendarSync=True)
+    assert (refused["__typename"], refused.get("field")) == ("ValidationError", "calendarSync"), refused
     assert TEN.replace(hour=14) in {e.start for e in await stored_events(services, owner.primary)}
     (meeting,) = await my_meetings(gql, owner.token)
     assert meeting["id"] == booked["meeting"]["id"]

@@ -1,5 +1,5 @@
-"""Calendar sync scaled out on PostgreSQL: two web processes and a worker, Redis between them. Google's push
-notifications reaching either web process make one sync of the calendar between them (coalesced), and the
+"""Calendar sync scaled out on PostgreSQL: two web processes and a worker, Redis between them. Google's and Graph's
+change notifications reaching either web process make one sync of the calendar between them (coalesced), and the
 availableSlotsChanged subscribers of both web processes get the change the sync found."""
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from sqlmodel import col, select
 from websockets.asyncio.client import connect
 
 from db.models import Calendar, JobState, PushChannel, SyncMode
-from emulators.google_push import Delivery
+from emulators.google_push import Delivery, GooglePush
+from emulators.microsoft_push import GraphPush
 from meetgraph import sync
 from tests.subscriptions.conftest import PROTOCOL, GraphQLWebSocket
-from tests.utils.calendars import primary_id
+from tests.utils.calendars import ACCOUNTS, primary_id, state_of
 from tests.utils.databases import POSTGRES_ENV, postgres_url
-from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
+from tests.utils.emulators import EmulatorServer, World
 from tests.utils.graphql import GraphQLClient, iso, parse
 from tests.utils.live import SAFETY_TIMEOUT
 from tests.utils.meeting import future_slots
@@ -67,14 +68,26 @@ def starts(data: dict[str, Any]) -> list[str]:
     return [iso(parse(slot["start"])) for slot in data["availableSlotsChanged"]]
 
 
-def notified(deliveries: list[Delivery], channel_id: str, states: tuple[str, ...]) -> list[Delivery]:
-    return [d for d in deliveries if d.channel_id == channel_id and d.resource_state in states]
+def change_notifications(world: World, provider: str, channel_id: str, count: int) -> list[int | None]:
+    """The HTTP statuses the app answered to the channel's change notifications, once `count` were delivered
+    (Google: `exists` messages; Graph: `created` notifications); fewer after SAFETY_TIMEOUT."""
+    if provider == "GOOGLE":
+        push: GooglePush = world.google_app.state.emulator.push
+
+        def changes(deliveries: list[Delivery]) -> list[Delivery]:
+            return [d for d in deliveries if d.channel_id == channel_id and d.resource_state == "exists"]
+
+        return [d.status for d in changes(push.wait_for(lambda d: len(changes(d)) >= count, SAFETY_TIMEOUT))]
+    graph: GraphPush = world.microsoft_app.state.push
+    return [d.status for d in graph.wait_for_deliveries(channel_id, "created", count, SAFETY_TIMEOUT)]
 
 
+@pytest.mark.parametrize("provider", ["GOOGLE", "OFFICE365"])
 async def test_a_notification_at_either_web_process_makes_one_sync_and_reaches_both_processes_subscribers(
-    pg_processes: Processes, world: World, redis_url: str
+    pg_processes: Processes, world: World, redis_url: str, provider: str
 ) -> None:
-    # given: two web processes, a worker that opens Google push channels to the https PUBLIC_URL
+    # given: two web processes, a worker that opens push channels (Google) or subscriptions (Graph) to the https
+    # PUBLIC_URL
     processes = pg_processes
     shared = {"MEETGRAPH_BROADCAST_URL": redis_url}
     web = [processes.server("web-1", **WEB_ONLY, **shared), processes.server("web-2", **WEB_ONLY, **shared)]
@@ -82,13 +95,13 @@ async def test_a_notification_at_either_web_process_makes_one_sync_and_reaches_b
         await process.start()  # one after the other: the first applies the migrations
     worker = processes.worker(MEETGRAPH_PUBLIC_URL=PUBLIC_URL, **shared)
     await worker.start()
-    push = world.google_app.state.emulator.push
-    world.google.push_routes[PUBLIC_URL] = web[0].url
-    calendar_id = primary_id(world.google, GOOGLE_USER)
+    state = state_of(world, provider)
+    state.push_routes[PUBLIC_URL] = web[0].url
+    calendar_id = primary_id(state, ACCOUNTS[provider])
     day = future_slots(1)[0] + timedelta(days=1)
     window = {"start": iso(day), "end": iso(day + timedelta(days=1))}
     async with web[0].client() as http:
-        owner = await page_owner(GraphQLClient(http), http, "scale@crm.test")
+        owner = await page_owner(GraphQLClient(http), http, "scale@crm.test", provider=provider)
         _, viewer = await create_user(GraphQLClient(http), "viewer@crm.test")
 
     async def pushed() -> bool:
@@ -108,13 +121,13 @@ async def test_a_notification_at_either_web_process_makes_one_sync_and_reaches_b
         assert await worker.exited() == 0
         synced_before = len(await processes.jobs(sync.SYNC_CALENDAR))
         # when: one change notified to web-1, another to web-2
-        world.google.add_event(calendar_id, day + timedelta(hours=10), day + timedelta(hours=11), "Board meeting")
-        push.wait_for(lambda d: len(notified(d, channel.channel_id, ("exists",))) == 1, SAFETY_TIMEOUT)
-        world.google.push_routes[PUBLIC_URL] = web[1].url
-        world.google.add_event(calendar_id, day + timedelta(hours=14), day + timedelta(hours=15), "Dentist")
-        deliveries = push.wait_for(lambda d: len(notified(d, channel.channel_id, ("exists",))) == 2, SAFETY_TIMEOUT)
+        state.add_event(calendar_id, day + timedelta(hours=10), day + timedelta(hours=11), "Board meeting")
+        assert len(change_notifications(world, provider, channel.channel_id, 1)) == 1
+        state.push_routes[PUBLIC_URL] = web[1].url
+        state.add_event(calendar_id, day + timedelta(hours=14), day + timedelta(hours=15), "Dentist")
+        answered = change_notifications(world, provider, channel.channel_id, 2)
         # then: both believed; one sync waits
-        assert [d.status for d in notified(deliveries, channel.channel_id, ("exists",))] == [200, 200]
+        assert len(answered) == 2 and all(status is not None and 200 <= status < 300 for status in answered), answered
         waiting = await processes.jobs(sync.SYNC_CALENDAR, JobState.PENDING)
         assert len(waiting) == 1 and len(await processes.jobs(sync.SYNC_CALENDAR)) == synced_before + 1
         # when: the worker is back
