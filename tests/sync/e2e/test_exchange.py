@@ -144,9 +144,11 @@ async def test_the_first_sync_fills_the_store_and_fresh_pages_ask_exchange_nothi
     # when: the page is viewed, again and again, while the store is fresh
     before = ews_requests(world)
     views = [await slot_starts(gql, owner.slug) for _ in range(5)]
-    # then: from the store alone
+    longest = await gql(AVAILABLE_SLOTS, {"slug": owner.slug, "start": iso(TEN), "end": iso(TEN + timedelta(days=62))})
+    # then: from the store alone, up to the longest window a page can ask for
     assert ews_requests(world) == before
     assert all(v == views[0] for v in views)
+    assert len(longest["schedulingPage"]["availableSlots"]) == 62 * 48 - 2 - 2
     assert TEN not in views[0] and TEN.replace(hour=13) not in views[0]
     assert TEN.replace(hour=9) in views[0] and TEN.replace(hour=11) in views[0]
 
