@@ -40,6 +40,11 @@ CONNECTION = """{ me { calendarConnections { id status inactiveReason
   capabilities { twoWaySync rescheduleMeetings }
   calendars { name status syncMode syncedAt } } } }"""
 
+RECONNECT = """
+mutation($id: ID!, $password: String!) { reconnectExchangeCalendar(id: $id, password: $password) {
+  __typename ... on Error { message } } }
+"""
+
 mailbox = booking.mailbox
 """A real SMTP server on loopback the app's mailer sends to."""
 
@@ -241,6 +246,17 @@ async def test_a_changed_password_found_by_a_poll_makes_one_refused_sign_in_and_
     # then: nothing signs in with the refused password again, no more mail
     assert logins.attempts - attempts == 1
     assert len(mailbox.to(OWNER)) == 1
+    # when: the owner enters the new password, and a change is made in the mailbox meanwhile
+    world.exchange.add_event(owner.primary, TEN, TEN + timedelta(hours=1), "Dentist")
+    again = await gql(RECONNECT, {"id": connection["id"], "password": NEW_PASSWORD}, owner.token)
+    assert again["reconnectExchangeCalendar"]["__typename"] == "ConnectCalendarSuccess", again
+    await services.drain()
+    # then: both calendars are synced again at once, the change taken in; no sign-in was refused since
+    calendars = calendars_by_name(await connection_of(gql, owner.token))
+    assert {c["status"] for c in calendars.values()} == {"ACTIVE"}
+    assert all(parse(c["syncedAt"]) == clock() for c in calendars.values()), calendars
+    assert TEN in {e.start for e in await stored_events(services, owner.primary)}
+    assert logins.refused - refused == 1
 
 
 async def test_exchange_has_no_two_way_sync_and_no_rescheduling(

@@ -111,12 +111,13 @@ async def test_a_sync_killed_before_its_commit_is_applied_once_after_the_restart
         (primary,) = await processes.rows(select(Calendar).where(col(Calendar.is_primary)))
         await enqueue_sync(processes, primary.id)
         await processes.wait_until(lambda: settled(processes, sync.SYNC_CALENDAR), "the booking's event is synced")
+        (event,) = [e for e in live_events(state, calendar_id) if e.start == slot]
         stored_before = sorted(await processes.rows(select(CalendarEvent.provider_event_id)))
+        assert event.id in stored_before
         writes = len(await processes.jobs(WRITE_MEETING))
         # the worker stops; meanwhile the calendar fills up and the booked meeting is moved in it
         assert worker.kill() == KILLED
         invitations = fill_calendar(state, calendar_id, slot + timedelta(days=2))
-        (event,) = [e for e in live_events(state, calendar_id) if e.start == slot]
         length = event.end - event.start
         event.start, event.end = moved_to, moved_to + length
         seq_after_move = event.seq
