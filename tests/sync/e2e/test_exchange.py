@@ -5,16 +5,17 @@ nor rescheduling."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import col, select
 
-from db.models import Calendar, CalendarEvent, Meeting
+from db.models import Calendar, CalendarEvent, JobState, Meeting, SyncMode
 from meetgraph import sync
 from meetgraph.services import Services
 from tests.booking import conftest as booking
@@ -26,8 +27,9 @@ from tests.utils.emulators import EXCHANGE_USER, EmulatorServer, World
 from tests.utils.exchange_traffic import LoginCounter, count_logins
 from tests.utils.graphql import GraphQLClient, iso, parse
 from tests.utils.mail import Mailbox
-from tests.utils.meeting import book, my_meetings
+from tests.utils.meeting import book, future_slots, my_meetings
 from tests.utils.page import AVAILABLE_SLOTS, page_owner
+from tests.utils.processes import Processes, database_url
 from tests.utils.settings import save_settings, save_settings_ok
 
 OWNER = "ada@example.com"
@@ -289,3 +291,44 @@ async def test_exchange_has_no_two_way_sync_and_no_rescheduling(
     (event,) = [e for e in world.exchange.live_events(owner.primary) if e.start == TEN]
     assert event.end == TEN + timedelta(minutes=30)
     assert parse((await my_meetings(gql, owner.token))[0]["start"]) == TEN
+
+
+@pytest.fixture
+async def processes(tmp_path: Path, emulator_server: tuple[EmulatorServer, str]) -> AsyncIterator[Processes]:
+    """Real meetgraph processes on a SQLite file of their own."""
+    async with database_url("sqlite", tmp_path) as url:
+        made = Processes(tmp_path, url, emulator_server[1])
+        try:
+            yield made
+        finally:
+            await made.close()
+
+
+async def test_a_worker_process_polls_the_mailbox_on_its_own(processes: Processes, world: World) -> None:
+    # given: a web process and a worker polling every second of real time
+    server = await processes.server(MEETGRAPH_RUN_WORKERS="false").start()
+    await processes.worker(MEETGRAPH_SYNC_POLL_SECONDS="1").start()
+    primary = primary_id(world.exchange, EXCHANGE_USER)
+    async with server.client() as http:
+        owner = await page_owner(GraphQLClient(http), http, OWNER, provider="EXCHANGE")
+
+    async def stored(start: datetime) -> bool:
+        rows = await processes.rows(select(CalendarEvent.start).where(col(CalendarEvent.summary) == "Standup"))
+        return start in {row.replace(tzinfo=UTC) for row in rows}
+
+    async def polled(rounds: int) -> bool:
+        return len(await processes.jobs(sync.SYNC_CALENDAR, JobState.DONE)) >= rounds
+
+    await processes.wait_until(lambda: polled(3), "the first sync and two polls are done")
+    start = future_slots(1)[0] + timedelta(days=2, hours=10)
+    # when: an event is added in the mailbox
+    world.exchange.add_event(primary, start, start + timedelta(minutes=15), "Standup")
+    # then: a poll of the worker takes it in, and the page's next view leaves its time out
+    await processes.wait_until(lambda: stored(start), "the event is stored")
+    async with server.client() as http:
+        data = await GraphQLClient(http)(
+            AVAILABLE_SLOTS, {"slug": owner.slug, "start": iso(start), "end": iso(start + timedelta(hours=1))}
+        )
+    assert [parse(s["start"]) for s in data["schedulingPage"]["availableSlots"]] == [start + timedelta(minutes=30)]
+    (calendar,) = await processes.rows(select(Calendar).where(col(Calendar.is_primary)))
+    assert calendar.sync_mode is SyncMode.POLL and calendar.sync_error is None
