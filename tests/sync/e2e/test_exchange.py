@@ -197,6 +197,29 @@ async def test_the_poller_picks_up_a_change_with_one_sync_folder_items_per_calen
     assert TEN in await slot_starts(gql, owner.slug)
 
 
+async def test_weeks_later_the_stored_span_moves_on_and_pages_still_ask_exchange_nothing(
+    gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, clock: FakeClock
+) -> None:
+    # given: synced (the span: 90 days from now); an event beyond that span
+    owner = await exchange_owner(gql, http, world)
+    await services.drain()
+    far = TEN + timedelta(days=95)
+    world.exchange.add_event(owner.primary, far, far + timedelta(hours=1), "Far ahead")
+    # when: 45 days pass (the span's end comes within 62 days) and the poller runs
+    clock.advance(days=45)
+    await sync.poll_due(services)
+    await services.drain()
+    # then: the span was read again in full, with the new event; the longest window is answered from the store
+    assert far in {e.start for e in await stored_events(services, owner.primary)}
+    before = ews_requests(world)
+    longest = await gql(
+        AVAILABLE_SLOTS, {"slug": owner.slug, "start": iso(clock()), "end": iso(clock() + timedelta(days=62))}
+    )
+    starts = {parse(s["start"]) for s in longest["schedulingPage"]["availableSlots"]}
+    assert ews_requests(world) == before
+    assert far not in starts and far + timedelta(hours=1) in starts
+
+
 async def test_lost_access_to_an_availability_calendar_found_by_a_poll_makes_it_inactive(
     gql: GraphQLClient, http: httpx.AsyncClient, services: Services, world: World, clock: FakeClock
 ) -> None:
