@@ -176,11 +176,13 @@ async def test_the_poller_picks_up_a_change_with_one_sync_folder_items_per_calen
     # when: an event is added in the mailbox; the page, still fresh, does not know it yet
     world.exchange.add_event(owner.primary, TEN, TEN + timedelta(minutes=30), "Call with the bank")
     assert TEN in await slot_starts(gql, owner.slug)
-    mark = len(operations(world))
+    mark, views_mark = len(operations(world)), len(world.exchange_app.state.traffic.calendar_views)
     await poll(services, clock)
     # then: the changed calendar's window is read again, the other's is not; the page shows the change
     changed = operations(world)[mark:]
     assert changed.count("SyncFolderItems") == 2 and "FindItem" in changed
+    read_again = {folder for folder, _, _ in world.exchange_app.state.traffic.calendar_views[views_mark:]}
+    assert read_again == {owner.primary}
     assert TEN in {e.start for e in await stored_events(services, owner.primary)}
     before = ews_requests(world)
     starts = await slot_starts(gql, owner.slug)
