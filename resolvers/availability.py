@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -126,10 +127,12 @@ async def _connection_busy(
     window: tuple[datetime, datetime],
     *,
     shared: bool,
+    arrived: float,
 ) -> tuple[list[BusyInterval], list[Calendar]]:
     """Busy intervals of the connection's calendars in `read` (read live), and the calendars found lost: those
     of them the provider refused, or every calendar of the connection when its grant was revoked or it is
-    inactive. With `shared`, concurrent reads of the same calendars and window make one provider fetch."""
+    inactive. With `shared`, concurrent reads of the same calendars and window make one provider fetch, and a
+    read that landed after the caller `arrived` (time.monotonic()) answers it too."""
     if connection.status is ConnectionStatus.INACTIVE:
         return [], calendars
     start, end = window
@@ -141,7 +144,8 @@ async def _connection_busy(
         return _read_live(services, connection, primary, ids, start, end)
 
     if shared:
-        found = await services.live_reads.run(("busy", connection.id, primary, tuple(ids), start, end), fetch)
+        key = ("busy", connection.id, primary, tuple(ids), start, end)
+        found = await services.live_reads.run(key, fetch, arrived=arrived)
     else:
         found = await fetch()
     if found.lost is None:
@@ -232,14 +236,23 @@ async def _request_first_syncs(services: Services, calendar_ids: list[uuid.UUID]
 
 
 async def owner_busy(
-    services: Services, owner_id: uuid.UUID, start: datetime, end: datetime, *, live: bool = False
+    services: Services,
+    owner_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    live: bool = False,
+    arrived: float | None = None,
 ) -> Busy:
     """Busy time of the primary and every availability calendar, plus live meetings in the database.
 
     Fresh calendars (synced recently enough, over a span that covers the window) answer from the event store in
     one query; the others are read from their providers (each connection's concurrently, concurrent reads of the
-    same calendars shared). `live` reads every calendar from its provider, unshared: booking re-checks the slot
-    against the provider itself. Calendars found lost are marked inactive; ones readable again, active."""
+    same calendars shared: a live read that landed after the caller `arrived`, time.monotonic() when its request
+    began, by default now, answers it too). `live` reads every calendar from its provider, unshared: booking
+    re-checks the slot against the provider itself. Calendars found lost are marked inactive; ones readable again,
+    active."""
+    arrived = time.monotonic() if arrived is None else arrived
     groups = await _checked_calendars(services, owner_id)
     now = services.clock()
     busy = Busy()
@@ -263,7 +276,7 @@ async def owner_busy(
     results, stored_intervals, meetings, _ = await asyncio.gather(
         asyncio.gather(
             *(
-                _connection_busy(services, connection, calendars, read, (start, end), shared=not live)
+                _connection_busy(services, connection, calendars, read, (start, end), shared=not live, arrived=arrived)
                 for connection, calendars, read in reads
             )
         ),
@@ -325,7 +338,7 @@ async def slots_for_page(ctx: Context, page: SchedulingPage, start: datetime, en
         intervals = await meeting_busy(ctx.services, page.user_id, fetch_start, fetch_end)
     else:
         try:
-            busy = await owner_busy(ctx.services, page.user_id, fetch_start, fetch_end)
+            busy = await owner_busy(ctx.services, page.user_id, fetch_start, fetch_end, arrived=ctx.arrived)
         except ProviderError as exc:
             raise ProvidersUnavailable(f"calendar provider unavailable: {exc.message}") from exc
         if busy.lost:
