@@ -122,5 +122,13 @@ class Memo:
         while len(self._values) > self._size:
             self._values.popitem(last=False)
 
+    def carry(self, rename: Callable[[Hashable], Hashable | None]) -> int:
+        """Also keep each value under `rename(key)` where that is not None (its version moved on, and the value
+        is known to hold for the new one); returns how many were carried."""
+        carried = [(new, value) for key, value in self._values.items() if (new := rename(key)) is not None]
+        for new, value in carried:
+            self.put(new, value)
+        return len(carried)
+
     def __len__(self) -> int:
         return len(self._values)

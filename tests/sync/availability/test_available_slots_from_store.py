@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from db.models import CalendarEvent, ConnectionStatus, Job, SchedulingPage, SyncMode
 from meetgraph import sync
@@ -356,3 +356,36 @@ async def test_a_booking_never_takes_a_shared_read_that_landed(
     # then: the booking read the provider itself
     assert refused["__typename"] == "SlotUnavailableError", refused
     assert counted.google.busy_reads() == 2
+
+
+async def test_a_sync_with_nothing_new_keeps_the_store_read_and_one_with_a_change_reads_again(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock, counted: Counted
+) -> None:
+    # given: the first sync ran, a view read the store; then a stored row vanishes behind the engine's back
+    # (only so that a read of the store would show: the engine never does this)
+    owner = await google_owner(gql, http, world)
+    world.google.add_event(owner.primary, at(10), at(11))
+    await services.drain()
+    primary = await calendar_row(services, owner.primary)
+    assert primary.sync_mode is SyncMode.POLL
+    assert at(10) not in await slot_starts(gql, owner.slug)
+    async with services.sessionmaker() as session:
+        await session.exec(delete(CalendarEvent).where(col(CalendarEvent.calendar_id) == primary.id))  # type: ignore[call-overload]
+        await session.commit()
+    # when: a sync with nothing new
+    clock.advance(seconds=30)
+    await sync.request_sync(services, [primary.id])
+    await services.drain()
+    after_nothing_new = await slot_starts(gql, owner.slug)
+    # and a sync that takes in a change
+    world.google.add_event(owner.primary, at(14), at(15))
+    clock.advance(seconds=30)
+    await sync.request_sync(services, [primary.id])
+    await services.drain()
+    after_a_change = await slot_starts(gql, owner.slug)
+    # then: the read kept for the calendar's previous version answered after the first (no re-read), not after
+    # the second, which read the store again (where 10:00 is gone and 14:00 arrived)
+    assert (await calendar_row(services, owner.primary)).synced_at == clock()
+    assert at(10) not in after_nothing_new
+    assert at(10) in after_a_change and at(14) not in after_a_change
+    assert counted.google.busy_reads() == 0
