@@ -1,6 +1,6 @@
 """In-process request coalescing: concurrent callers asking for the same thing share one fetch (what landed serves
-only callers that arrived before it landed); a per-key throttle for "at most once per interval" side effects; a bounded memo for values
-whose key carries the version they were computed from."""
+only callers that arrived before it landed); a per-key throttle for "at most once per interval" side effects; a
+bounded memo for values whose key carries the version they were computed from."""
 
 from __future__ import annotations
 
