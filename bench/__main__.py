@@ -5,8 +5,9 @@ bench/booking.py (booking latency before and after durable jobs, jobs per second
    emulator call delayed by 100 ms. Reported as (request latency) / (emulator latency): fetching the
    calendars one after another would cost >= 3.0; concurrently, about 1 (target <= 1.3).
    Then 50 concurrent cold views of the page: the provider calls they cost (shared: those of one view).
+   The calendars stay cold: no job worker runs here, so the syncs that connecting enqueued wait.
 2. 50 concurrent bookMeeting calls for one slot: exactly one must be booked.
-Then bench/store.py (availability from the event store) and bench/booking.py.
+Then bench/store.py (availability from the event store), bench/push.py (push latency) and bench/booking.py.
 """
 
 from __future__ import annotations
@@ -283,8 +284,9 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    from bench import booking, store
+    from bench import booking, push, store
 
     failed_availability = asyncio.run(main())
     failed_store = asyncio.run(store.main())
-    raise SystemExit(asyncio.run(booking.main()) or failed_availability or failed_store)
+    failed_push = asyncio.run(push.main())
+    raise SystemExit(asyncio.run(booking.main()) or failed_availability or failed_store or failed_push)

@@ -9,11 +9,17 @@ from __future__ import annotations
 import os
 import random
 import sys
+import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulators.control import with_control
 from emulators.exchange import create_exchange_emulator
@@ -49,14 +55,56 @@ def seed(state: EmulatorState, email: str, rng: random.Random) -> None:
             added += 1
 
 
-def app() -> Starlette:
+def request_kind(method: str, path: str, query: str) -> str:
+    """What a provider request is, as the bench counts it: Google's events.list as a full read (no syncToken) or
+    an incremental one, freeBusy (a live busy read), Graph's delta (full or incremental by its deltatoken),
+    calendarView / getSchedule (live reads); anything else by its mount."""
+    params = parse_qs(query)
+    if path.startswith("/_emulators/google/calendar/v3/calendars/") and path.endswith("/events") and method == "GET":
+        return "google events.list incremental" if "syncToken" in params else "google events.list full"
+    if path.endswith("/calendar/v3/freeBusy"):
+        return "google freeBusy"
+    if path.startswith("/_emulators/microsoft") and "/delta" in path:
+        return "microsoft delta incremental" if "$deltatoken" in params else "microsoft delta full"
+    if path.startswith("/_emulators/microsoft") and path.endswith(("/calendarView", "/getSchedule")):
+        return "microsoft live read"
+    return " ".join(path.split("/")[2:3]) + " other"
+
+
+class RequestCounter:
+    """Counts the emulators' requests by kind (request_kind); read and reset at GET/DELETE /_bench/requests."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and not path.startswith("/_bench") and "/_control" not in path:
+            kind = request_kind(scope["method"], path, scope["query_string"].decode())
+            with self.lock:
+                self.counts[kind] += 1
+        await self.app(scope, receive, send)
+
+    async def endpoint(self, request: Request) -> Response:
+        with self.lock:
+            counts = dict(self.counts)
+            if request.method == "DELETE":
+                self.counts.clear()
+        return JSONResponse(counts)
+
+
+def app() -> ASGIApp:
     rng = random.Random(7)
     states = {kind: EmulatorState(prefix) for kind, prefix in (("GOOGLE", "g"), ("OFFICE365", "m"), ("EXCHANGE", "x"))}
     for kind, state in states.items():
         seed(state, ACCOUNTS[kind], rng)
     states["GOOGLE"].add_account(BOOKING_ACCOUNT, "Booker")  # after the seeded one: still the default login
-    return Starlette(
+    counter = RequestCounter(Starlette())
+    counter.app = Starlette(
         routes=[
+            Route("/_bench/requests", counter.endpoint, methods=["GET", "DELETE"]),
             Mount("/_emulators/google", app=with_control(create_google_emulator(states["GOOGLE"]), states["GOOGLE"])),
             Mount(
                 "/_emulators/microsoft",
@@ -68,6 +116,7 @@ def app() -> Starlette:
             ),
         ]
     )
+    return counter
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,9 @@ class Context:
     write_mode: bool = False
     """Set for mutations: their transactions start as writers (see db.engine.begin_write)."""
     close_grace_seconds: float = CLOSE_GRACE_SECONDS
+    arrived: float = field(default_factory=time.monotonic)
+    """When the operation began (time.monotonic()): a shared live read that landed after it may answer it, however
+    long it queued before asking (resolvers.availability)."""
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _closed: bool = False
@@ -84,7 +88,13 @@ class Context:
         if not isinstance(self.request, WebSocket):
             return self
         operation = dataclasses.replace(
-            self, write_mode=False, _session=None, _lock=asyncio.Lock(), _closed=False, _holder=None
+            self,
+            write_mode=False,
+            arrived=time.monotonic(),
+            _session=None,
+            _lock=asyncio.Lock(),
+            _closed=False,
+            _holder=None,
         )
         await operation.authenticate_again()
         return operation

@@ -1,10 +1,11 @@
-"""In-process request coalescing: concurrent callers asking for the same thing share one fetch (and nothing is
-kept after it lands); a per-key throttle for "at most once per interval" side effects; a bounded memo for values
-whose key carries the version they were computed from."""
+"""In-process request coalescing: concurrent callers asking for the same thing share one fetch (what landed serves
+only callers that arrived before it landed); a per-key throttle for "at most once per interval" side effects; a
+bounded memo for values whose key carries the version they were computed from."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime, timedelta
@@ -19,24 +20,42 @@ def _ignore(key: Hashable, waiting: int) -> None:
     """No one listens to joins (the default; tests listen to wait without sleeping)."""
 
 
+LANDED_KEPT_SECONDS = 5.0
+"""How long a landed fetch stays available to callers that arrived before it landed (a bound on memory and on how
+long such a caller may have queued, never a freshness window: later arrivals never get it)."""
+LANDED_KEPT_MAX = 1024
+
+
 class SingleFlight:
     """Per key, at most one fetch in flight; callers arriving while it runs await the same result.
 
     The fetch runs as a task of its own: a caller that goes away (a closed request) does not cancel it for the
-    others. The key is forgotten the moment the fetch ends, so the next caller fetches again: this coalesces
-    concurrent reads, it never serves a stale one."""
+    others. A caller may say when it `arrived` (time.monotonic() when its request began): a fetch of its key that
+    landed after that moment answers it too, as it would have had the caller not queued (on the database pool,
+    say) before asking: the caller could have joined that fetch while it was in flight. A caller that arrived
+    after the last fetch landed, or says nothing, fetches again: this coalesces concurrent reads, it never
+    serves one older than the caller's request. Failed fetches are never kept."""
 
-    def __init__(self, joined: Joined = _ignore) -> None:
+    def __init__(
+        self, joined: Joined = _ignore, *, kept_seconds: float = LANDED_KEPT_SECONDS, kept_max: int = LANDED_KEPT_MAX
+    ) -> None:
         self._flights: dict[Hashable, tuple[asyncio.Task[Any], list[int]]] = {}
+        self._landed: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._joined = joined
+        self._kept_seconds = kept_seconds
+        self._kept_max = kept_max
 
-    async def run(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, key: Hashable, fetch: Callable[[], Awaitable[T]], *, arrived: float | None = None) -> T:
+        if arrived is not None:
+            landed = self._landed.get(key)
+            if landed is not None and arrived < landed[0] and time.monotonic() - landed[0] <= self._kept_seconds:
+                return cast(T, landed[1])
         flight = self._flights.get(key)
         if flight is None or flight[0].done():
             task: asyncio.Task[Any] = asyncio.ensure_future(fetch())
             flight = (task, [0])
             self._flights[key] = flight
-            task.add_done_callback(lambda done: self._landed(key, done))
+            task.add_done_callback(lambda done: self._landed_now(key, done))
         task, waiting = flight
         waiting[0] += 1
         self._joined(key, waiting[0])
@@ -45,11 +64,22 @@ class SingleFlight:
     def in_flight(self) -> int:
         return len(self._flights)
 
-    def _landed(self, key: Hashable, task: asyncio.Task[Any]) -> None:
+    def _landed_now(self, key: Hashable, task: asyncio.Task[Any]) -> None:
         if self._flights.get(key, (None,))[0] is task:
             del self._flights[key]
-        if not task.cancelled():
-            task.exception()  # retrieved here too: every caller may have gone away before it failed
+        if task.cancelled():
+            return
+        if task.exception() is not None:  # retrieved here too: every caller may have gone away before it failed
+            self._landed.pop(key, None)
+            return
+        now = time.monotonic()
+        self._landed[key] = (now, task.result())
+        self._landed.move_to_end(key)
+        while self._landed:
+            oldest_key, (landed_at, _) = next(iter(self._landed.items()))
+            if now - landed_at <= self._kept_seconds and len(self._landed) <= self._kept_max:
+                break
+            del self._landed[oldest_key]
 
 
 class Throttle:
@@ -91,6 +121,14 @@ class Memo:
         self._values.move_to_end(key)
         while len(self._values) > self._size:
             self._values.popitem(last=False)
+
+    def carry(self, rename: Callable[[Hashable], Hashable | None]) -> int:
+        """Also keep each value under `rename(key)` where that is not None (its version moved on, and the value
+        is known to hold for the new one); returns how many were carried."""
+        carried = [(new, value) for key, value in self._values.items() if (new := rename(key)) is not None]
+        for new, value in carried:
+            self.put(new, value)
+        return len(carried)
 
     def __len__(self) -> int:
         return len(self._values)

@@ -455,7 +455,9 @@ async def apply_batch(
     """Apply a batch to the store in one transaction, with two-way sync and the calendar's sync state; True when
     the store, the calendar's status or a meeting changed (availability may have)."""
     from resolvers import two_way
+    from resolvers.availability import carry_stored_reads, stored_version
 
+    version_before = stored_version(calendar)
     async with services.sessionmaker() as session:
         await begin_write(session)
         previous = calendar.sync_cursor
@@ -471,8 +473,15 @@ async def apply_batch(
             values["sync_window_start"] = batch.window_start
             values["sync_window_end"] = batch.window_end
         same_cursor = col(Calendar.sync_cursor).is_(None) if previous is None else col(Calendar.sync_cursor) == previous
+        # and the same synced_at: a sync that applied meanwhile with an unchanged cursor moved it too, and the
+        # store reads kept for the version this one started from (carried below) would no longer hold
+        same_sync = (
+            col(Calendar.synced_at).is_(None)
+            if calendar.synced_at is None
+            else col(Calendar.synced_at) == calendar.synced_at
+        )
         moved = await session.execute(
-            update(Calendar).where(col(Calendar.id) == calendar.id, same_cursor).values(**values)
+            update(Calendar).where(col(Calendar.id) == calendar.id, same_cursor, same_sync).values(**values)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             await session.rollback()
@@ -510,6 +519,12 @@ async def apply_batch(
                 await enqueue_watch(session, calendar.id, now=now, reason=_routine_watch_reason(now))
         failpoint(SYNC_BEFORE_COMMIT)
         await session.commit()
+    if not dirty and not gone:
+        window = (
+            values.get("sync_window_start", calendar.sync_window_start),
+            values.get("sync_window_end", calendar.sync_window_end),
+        )
+        carry_stored_reads(services, version_before, (calendar.id, now, batch.cursor, *window))
     reactivated = calendar.status is ConnectionStatus.INACTIVE
     return bool(dirty or gone or meetings_changed or reactivated)
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
-from db.models import CalendarEvent, ConnectionStatus, Job, SyncMode
+from db.models import CalendarEvent, ConnectionStatus, Job, SchedulingPage, SyncMode
 from meetgraph import sync
 from meetgraph.services import Services
+from resolvers.availability import owner_busy
+from resolvers.pages import slot_rules
+from scheduling.slots import busy_window_for
 from scheduling.sync_rules import LOOKBACK
 from tests.sync.availability.conftest import Counted, JoinedReads, calendar_row, google_owner, mark_synced
 from tests.utils.calendars import primary_id
@@ -39,6 +43,11 @@ async def slot_starts(gql: GraphQLClient, slug: str, day: datetime = WEDNESDAY) 
     )
     slots: list[dict[str, Any]] = data["schedulingPage"]["availableSlots"]
     return [parse(s["start"]) for s in slots]
+
+
+async def page_row(services: Services, slug: str) -> SchedulingPage:
+    async with services.sessionmaker() as session:
+        return (await session.exec(select(SchedulingPage).where(SchedulingPage.slug == slug))).one()
 
 
 async def sync_jobs(services: Services) -> list[str]:
@@ -311,3 +320,72 @@ async def test_a_read_that_lands_is_not_served_to_later_views(
     assert at(14) not in starts
     assert counted.google.busy_reads() == 2
     assert services.live_reads.in_flight() == 0
+
+
+async def test_a_view_that_began_before_a_shared_read_landed_takes_it_however_late_it_asks(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services, counted: Counted
+) -> None:
+    # given: a view begins, then (as if queued on the database pool) asks only after another view's live read of
+    # the same calendars landed; meanwhile the provider gained an event
+    owner = await google_owner(gql, http, world)
+    page = await page_row(services, owner.slug)
+    start, end = busy_window_for(slot_rules(page), WEDNESDAY, WEDNESDAY + timedelta(days=1))
+    queued_since = time.monotonic()
+    await slot_starts(gql, owner.slug)
+    world.google.add_event(owner.primary, at(10), at(11))
+    # when
+    queued = await owner_busy(services, page.user_id, start, end, arrived=queued_since)
+    fetches_for_queued = counted.google.busy_reads()
+    later = await owner_busy(services, page.user_id, start, end)
+    # then: the queued view took the landed read (no provider request); a view begun after it landed read again
+    assert fetches_for_queued == 1
+    assert not any(i.start == at(10) for i in queued.intervals)
+    assert any(i.start == at(10) for i in later.intervals)
+    assert counted.google.busy_reads() == 2
+
+
+async def test_a_booking_never_takes_a_shared_read_that_landed(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services, counted: Counted
+) -> None:
+    # given: a view's live read landed, then the provider gained an event at 10:00 and the view's slots show it free
+    owner = await google_owner(gql, http, world)
+    assert at(10) in await slot_starts(gql, owner.slug)
+    world.google.add_event(owner.primary, at(10), at(11))
+    # when
+    refused = await book(gql, owner.slug, at(10))
+    # then: the booking read the provider itself
+    assert refused["__typename"] == "SlotUnavailableError", refused
+    assert counted.google.busy_reads() == 2
+
+
+async def test_a_sync_with_nothing_new_keeps_the_store_read_and_one_with_a_change_reads_again(
+    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services, clock: FakeClock, counted: Counted
+) -> None:
+    # given: the first sync ran, a view read the store; then a stored row vanishes behind the engine's back
+    # (only so that a read of the store would show: the engine never does this)
+    owner = await google_owner(gql, http, world)
+    world.google.add_event(owner.primary, at(10), at(11))
+    await services.drain()
+    primary = await calendar_row(services, owner.primary)
+    assert primary.sync_mode is SyncMode.POLL
+    assert at(10) not in await slot_starts(gql, owner.slug)
+    async with services.sessionmaker() as session:
+        await session.exec(delete(CalendarEvent).where(col(CalendarEvent.calendar_id) == primary.id))  # type: ignore[call-overload]
+        await session.commit()
+    # when: a sync with nothing new
+    clock.advance(seconds=30)
+    await sync.request_sync(services, [primary.id])
+    await services.drain()
+    after_nothing_new = await slot_starts(gql, owner.slug)
+    # and a sync that takes in a change
+    world.google.add_event(owner.primary, at(14), at(15))
+    clock.advance(seconds=30)
+    await sync.request_sync(services, [primary.id])
+    await services.drain()
+    after_a_change = await slot_starts(gql, owner.slug)
+    # then: the read kept for the calendar's previous version answered after the first (no re-read), not after
+    # the second, which read the store again (where 10:00 is gone and 14:00 arrived)
+    assert (await calendar_row(services, owner.primary)).synced_at == clock()
+    assert at(10) not in after_nothing_new
+    assert at(10) in after_a_change and at(14) not in after_a_change
+    assert counted.google.busy_reads() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,3 +87,50 @@ def test_the_memo_forgets_the_least_recently_used_first() -> None:
     assert memo.get("a") == 1
     memo.put("c", 3)
     assert memo.get("b") is None and memo.get("a") == 1 and memo.get("c") == 3 and len(memo) == 2
+
+
+async def test_a_landed_fetch_answers_callers_that_arrived_before_it_landed_and_no_later_one() -> None:
+    # given: a caller arrives, then queues (elsewhere) while another caller's fetch runs and lands
+    flight, fetches = SingleFlight(), Fetches()
+    queued_since = time.monotonic()
+    first = asyncio.ensure_future(flight.run("key", fetches.fetch, arrived=time.monotonic()))
+    await asyncio.sleep(0)
+    fetches.gate.set()
+    assert await first == 1 and flight.in_flight() == 0
+    # when
+    queued = await flight.run("key", fetches.fetch, arrived=queued_since)
+    later = await flight.run("key", fetches.fetch, arrived=time.monotonic())
+    unsaid = await flight.run("key", fetches.fetch)
+    # then: the queued caller got the landed result; one that arrived after it landed, or says nothing, fetched
+    assert (queued, later, unsaid) == (1, 2, 3)
+    assert fetches.count == 3
+
+
+async def test_a_landed_fetch_is_kept_only_for_a_bounded_time_and_a_failed_one_not_at_all() -> None:
+    # given
+    expired, fetches = SingleFlight(kept_seconds=0.0), Fetches()
+    fetches.gate.set()
+    arrived = time.monotonic()
+    await expired.run("key", fetches.fetch, arrived=arrived)
+    failing = SingleFlight()
+    earlier = time.monotonic()
+
+    async def down() -> int:
+        raise RuntimeError("provider down")
+
+    with pytest.raises(RuntimeError):
+        await failing.run("key", down, arrived=earlier)
+    # when
+    again = await expired.run("key", fetches.fetch, arrived=arrived)
+    retried = await failing.run("key", lambda: asyncio.sleep(0, result=5), arrived=earlier)
+    # then
+    assert again == 2 and retried == 5
+
+
+async def test_landed_fetches_kept_are_bounded_in_number() -> None:
+    flight = SingleFlight(kept_max=2)
+    arrived = time.monotonic()
+    for key in ("a", "b", "c"):
+        await flight.run(key, lambda k=key: asyncio.sleep(0, result=k))  # type: ignore[misc]
+    assert await flight.run("a", lambda: asyncio.sleep(0, result="fetched"), arrived=arrived) == "fetched"
+    assert await flight.run("c", lambda: asyncio.sleep(0, result="fetched"), arrived=arrived) == "c"

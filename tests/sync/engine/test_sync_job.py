@@ -3,6 +3,7 @@ grant, interleaved syncs, a crash before the commit, and the connect/settings tr
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import timedelta
 from typing import Any
@@ -306,3 +307,29 @@ async def test_after_every_sync_the_store_equals_the_calendar(
         # then
         expected = {e.id: (e.start, e.end, e.blocks, e.version) for e in script.events.get(calendar_id, {}).values()}
         assert await stored(services, owner) == expected
+
+
+async def test_a_sync_that_applied_meanwhile_with_the_same_cursor_also_makes_the_other_retry(
+    services: Services, script: Script, clock: FakeClock, owner: Owner
+) -> None:
+    # given: two syncs loaded the calendar at the same version; the first applies a change but its provider
+    # answered the cursor it started from (so only synced_at tells the versions apart)
+    start = clock() + timedelta(days=1)
+    script.put(owner.provider_calendar_id, event("a", start))
+    await run_due(services)
+    calendar = await calendar_row(services, owner)
+    async with services.sessionmaker() as session:
+        connection = await session.get(CalendarConnection, owner.connection_id)
+        assert connection is not None
+    script.put(owner.provider_calendar_id, event("b", start + timedelta(hours=1)))
+    first = script.sync(owner.provider_calendar_id, calendar.sync_cursor, start, start)
+    second = script.sync(owner.provider_calendar_id, calendar.sync_cursor, start, start)
+    assert calendar.sync_cursor is not None
+    clock.advance(seconds=1)
+    assert await sync.apply_batch(
+        services, calendar, connection, dataclasses.replace(first, cursor=calendar.sync_cursor), now=clock()
+    )
+    # when / then: the second (finding nothing new against the store it would carry reads from) is refused
+    with pytest.raises(sync.CursorMoved):
+        await sync.apply_batch(services, calendar, connection, second, now=clock())
+    assert set(await stored(services, owner)) == {"a", "b"}
