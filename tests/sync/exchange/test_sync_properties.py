@@ -90,7 +90,12 @@ def test_paging_reports_every_change_once(count: int, max_changes: int, edits: l
         if not (kind == "Delete" and event_id not in known)
     }
     assert len(second) == len({i for _, i in second})  # each item once
-    assert set(second) == expected
+    # an item created and deleted between the two syncs may be reported as deleted or not at all (Exchange
+    # documents neither; a client ignores a Delete of an item it never had)
+    never_seen = {
+        ("Delete", event_id) for event_id, kind in touched.items() if kind == "Delete" and event_id not in known
+    }
+    assert expected <= set(second) <= expected | never_seen
 
 
 @given(
