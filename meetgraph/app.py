@@ -3,6 +3,7 @@ providers' change notifications (/webhooks/*), robots.txt."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ from meetgraph.sync import Poller
 from resolvers.job_kinds import KINDS
 from schema import build_schema
 from schema.error_codes import CodedTransportWSHandler
+
+log = logging.getLogger("meetgraph.websockets")
 
 
 class ClientConnections:
@@ -81,6 +84,13 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
             return
         client = client_address(scope)
         if not self.websockets.enter(client):
+            log.warning(
+                "WebSocket from %s refused: it holds %d connections (MEETGRAPH_MAX_WS_CONNECTIONS_PER_CLIENT); "
+                "behind a proxy on another host, let uvicorn trust it (FORWARDED_ALLOW_IPS) or all its clients count "
+                "as one",
+                client,
+                self.websockets.limit,
+            )
             await _refuse_handshake(WebSocket(scope, receive, send))
             return
         try:

@@ -116,7 +116,7 @@ async def test_the_subscription_cap_applies_to_anonymous_connections(live: Live)
 
 
 async def test_connections_per_client_address_are_capped(
-    settings: Settings, databases: LiveDatabases, clock: FakeClock
+    settings: Settings, databases: LiveDatabases, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     capped = settings.model_copy(update={"max_ws_connections_per_client": 2})
     async with serve(capped, databases, clock) as live, AsyncExitStack() as held:
@@ -131,6 +131,8 @@ async def test_connections_per_client_address_are_capped(
         assert refused.value.response.status_code == 429
         assert refused.value.response.body is not None
         assert b"Too many WebSocket connections" in refused.value.response.body
+        (line,) = [r for r in caplog.records if r.name == "meetgraph.websockets"]
+        assert line.levelname == "WARNING" and "203.0.113.5" in line.getMessage()
         async with anonymous(live, "203.0.113.6") as other:
             await other.subscribe("q", "{ __typename }")
             assert await other.next_data("q") == {"__typename": "Query"}
