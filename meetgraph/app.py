@@ -110,9 +110,13 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         token) refuse the connection, so a client never mistakes a bad token for being signed in."""
         authorization = _credentials(context.connection_params or {})
         if authorization is None:
-            return
-        if isinstance(authorization, str):
+            if not (context.request is not None and context.request.headers.get("authorization")):
+                return
+            # the handshake's own Authorization header, authenticated by get_context: judged the same way
+        elif isinstance(authorization, str):
             await context.authenticate(authorization)
+        else:
+            context.user = None
         if context.user is None:
             raise ConnectionRejectionError({"message": 'send {"authorization": "Bearer <token>"}, or nothing'})
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from meetgraph.settings import Settings
 from tests.subscriptions.conftest import PROTOCOL, GraphQLWebSocket
@@ -28,6 +28,7 @@ from tests.subscriptions.test_revoked_token import ME, _codes, _until_completed
 from tests.utils.attempts import ATTEMPTS
 from tests.utils.clock import FakeClock
 from tests.utils.live import SAFETY_TIMEOUT, Live, LiveDatabases, serve
+from tests.utils.user import create_user
 
 NO_PAYLOAD = object()
 """connection_init without a `payload` (the protocol makes it optional)."""
@@ -142,3 +143,28 @@ async def test_connections_per_client_address_are_capped(
         async with anonymous(live, "203.0.113.5") as again:
             await again.subscribe("q", "{ __typename }")
             assert await again.next_data("q") == {"__typename": "Query"}
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "wrong"])
+async def test_a_token_in_the_handshake_header_is_judged_like_one_in_connection_init(live: Live, valid: bool) -> None:
+    # given
+    _, ada = await create_user(live.gql, "ada@example.com")
+    header = {"Authorization": f"Bearer {ada if valid else 'not-a-token'}"}
+    async with connect(
+        live.ws_url,
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        additional_headers=header,
+        open_timeout=SAFETY_TIMEOUT,
+    ) as connection:
+        client = GraphQLWebSocket(connection)
+        # when: connection_init carries no credentials of its own
+        await client.send({"type": "connection_init", "payload": {}})
+        if not valid:
+            # then
+            with pytest.raises(ConnectionClosed) as closed:
+                await client.receive()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+            return
+        # then
+        assert (await client.receive())["type"] == "connection_ack"
+        assert await client.execute("q", ME) == {"me": {"email": "ada@example.com"}}
