@@ -3,27 +3,66 @@ providers' change notifications (/webhooks/*), robots.txt."""
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 
 from db.migrate import upgrade
 from meetgraph import health, webhooks
 from meetgraph.context import Context
-from meetgraph.http import BodyLimit, GraphQLOverHTTP
+from meetgraph.http import BodyLimit, GraphQLOverHTTP, error_response
 from meetgraph.services import Services
 from meetgraph.settings import Settings
 from meetgraph.sync import Poller
 from resolvers.job_kinds import KINDS
 from schema import build_schema
 from schema.error_codes import CodedTransportWSHandler
+
+log = logging.getLogger("meetgraph.websockets")
+
+
+class ClientConnections:
+    """The WebSocket connections each client address holds open in this process, capped: connections need no
+    token (availableSlotsChanged is public), so without a cap one client could hold every socket the server
+    has. The address is the peer's, or the one a trusted proxy forwards (uvicorn's FORWARDED_ALLOW_IPS)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def enter(self, client: str) -> bool:
+        """Count a new connection of `client`; False (nothing counted) when it holds `limit` already."""
+        if self._open[client] >= self.limit:
+            return False
+        self._open[client] += 1
+        return True
+
+    def leave(self, client: str) -> None:
+        self._open[client] -= 1
+        if self._open[client] <= 0:
+            del self._open[client]
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _credentials(params: dict[str, Any]) -> object:
+    """connection_init's `authorization` (either spelling); None when the client sent none (also as "")."""
+    authorization = params.get("authorization", params.get("Authorization"))
+    return None if authorization == "" else authorization
 
 
 class GraphQLApp(GraphQLOverHTTP[Context, None]):
@@ -37,6 +76,28 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         )
         self.services = services
         self.max_tokens = services.settings.max_query_tokens
+        self.websockets = ClientConnections(services.settings.max_ws_connections_per_client)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        client = client_address(scope)
+        if not self.websockets.enter(client):
+            log.warning(
+                "WebSocket from %s refused: it holds %d connections (MEETGRAPH_MAX_WS_CONNECTIONS_PER_CLIENT); "
+                "behind a proxy on another host, let uvicorn trust it (FORWARDED_ALLOW_IPS) or all its clients count "
+                "as one",
+                client,
+                self.websockets.limit,
+            )
+            await _refuse_handshake(WebSocket(scope, receive, send))
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.websockets.leave(client)
+            self.services.events.websocket_closed(client)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
         context = Context(services=self.services, request=request, response=response)
@@ -44,12 +105,29 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
-        params = context.connection_params or {}
-        authorization = params.get("authorization") or params.get("Authorization")
-        if isinstance(authorization, str):
+        """A connection without credentials is anonymous: public operations work (availableSlotsChanged), the
+        rest answer UNAUTHENTICATED as over HTTP. Credentials that are wrong (unknown, revoked, not a bearer
+        token) refuse the connection, so a client never mistakes a bad token for being signed in."""
+        authorization = _credentials(context.connection_params or {})
+        if authorization is None:
+            if not (context.request is not None and context.request.headers.get("authorization")):
+                return
+            # the handshake's own Authorization header, authenticated by get_context: judged the same way
+        elif isinstance(authorization, str):
             await context.authenticate(authorization)
+        else:
+            context.user = None
         if context.user is None:
-            raise ConnectionRejectionError({"message": 'send {"authorization": "Bearer <token>"}'})
+            raise ConnectionRejectionError({"message": 'send {"authorization": "Bearer <token>"}, or nothing'})
+
+
+async def _refuse_handshake(websocket: WebSocket) -> None:
+    """429 where the server can answer a handshake with a response of its own, else the standard refusal (403)."""
+    message = "Too many WebSocket connections from this address; close one first."
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(429, message, None))
+    else:
+        await websocket.close(code=1008, reason=message)
 
 
 def create_app(

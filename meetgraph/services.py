@@ -75,6 +75,9 @@ class Events:
     def live_read_joined(self, key: object, waiting: int) -> None:
         """A caller awaits a live provider read (`waiting` callers now share it, the one that started it included)."""
 
+    def websocket_closed(self, client: str) -> None:
+        """A WebSocket connection of this client address ended (it no longer counts against the address's cap)."""
+
 
 @dataclass
 class Services:

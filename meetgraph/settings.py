@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     max_query_tokens: int = 2000
     max_aliases: int = 30
     max_subscriptions_per_connection: int = 5
+    max_ws_connections_per_client: int = Field(default=50, ge=1)
+    """WebSocket connections one client address may hold open at once (per process; anonymous ones included):
+    more are refused at the handshake (429). Room for the visitors of one office sharing an address."""
 
     # --- hardening (issue 10); each owner module documents its use in the README's settings table ---
     max_body_bytes: int = 1_000_000

@@ -200,6 +200,15 @@ class CalendarProvider(abc.ABC):
     async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
         """Replace the event's fields with the draft's (idempotent: sending it twice changes nothing more)."""
 
+    async def move_event(
+        self, calendar_id: str, event_id: str, start: datetime, end: datetime, timezone: str = "UTC"
+    ) -> None:
+        """Move the event to [start, end), written in `timezone` (an IANA name), in place: same event id, every
+        other field (title, text, attendees: possibly the owner's own, which meetgraph does not hold) left as it
+        is; the attendees are notified. Idempotent. UnsupportedOperation where the provider cannot (its
+        capabilities then say so: `reschedule_meetings` false)."""
+        raise UnsupportedOperation("This calendar service cannot move events")
+
     @abc.abstractmethod
     async def delete_event(self, calendar_id: str, event_id: str) -> None:
         """Cancel the event and notify attendees; an event already deleted, or unknown, is not an error."""

@@ -176,12 +176,19 @@ def epoch_millis(value: object) -> datetime:
     return datetime.fromtimestamp(int(str(value)) / 1000, UTC)
 
 
+def event_times(start: datetime, end: datetime, timezone: str) -> dict[str, object]:
+    """An event's `start` and `end` as wall-clock times in the IANA zone (UTC when Google would not know it)."""
+    zone = iana_zone(timezone)
+    return {
+        "start": {"dateTime": start.astimezone(zone.rules).isoformat(), "timeZone": zone.name},
+        "end": {"dateTime": end.astimezone(zone.rules).isoformat(), "timeZone": zone.name},
+    }
+
+
 def event_body(draft: EventDraft) -> dict[str, object]:
-    zone = iana_zone(draft.timezone)
     body: dict[str, object] = {
         "summary": draft.summary,
-        "start": {"dateTime": draft.start.astimezone(zone.rules).isoformat(), "timeZone": zone.name},
-        "end": {"dateTime": draft.end.astimezone(zone.rules).isoformat(), "timeZone": zone.name},
+        **event_times(draft.start, draft.end, draft.timezone),
         "attendees": [{"email": a.email, **({"displayName": a.name} if a.name else {})} for a in draft.attendees],
     }
     if draft.description is not None:
@@ -374,11 +381,19 @@ class GoogleCalendarProvider(CalendarProvider):
 
     async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
         """events.update: the draft replaces the event's fields (idempotent, so it is retried like a read)."""
+        await self._write_event("PUT", calendar_id, event_id, event_body(draft))
+
+    async def move_event(
+        self, calendar_id: str, event_id: str, start: datetime, end: datetime, timezone: str = "UTC"
+    ) -> None:
+        """events.patch with `start` and `end` only: patch semantics leave the fields the body omits (title,
+        description, attendees) as they are; `sendUpdates=all` tells the attendees."""
+        await self._write_event("PATCH", calendar_id, event_id, event_times(start, end, timezone))
+
+    async def _write_event(self, method: str, calendar_id: str, event_id: str, body: dict[str, object]) -> None:
+        """events.update / events.patch (both idempotent, so retried like a read) with the attendees notified."""
         response = await self._send(
-            "PUT",
-            self._calendar_url(calendar_id, "events", event_id),
-            params=self.SEND_UPDATES,
-            json=event_body(draft),
+            method, self._calendar_url(calendar_id, "events", event_id), params=self.SEND_UPDATES, json=body
         )
         if response.status_code == 404 and not await self._calendar_is_reachable(calendar_id):
             raise CalendarAccessLost([calendar_id])

@@ -556,6 +556,18 @@ class MicrosoftCalendarProvider(CalendarProvider):
             json=self._event_body(draft),
         )
 
+    async def move_event(
+        self, calendar_id: str, event_id: str, start: datetime, end: datetime, timezone: str = "UTC"
+    ) -> None:
+        """PATCH `start` and `end` only: Graph keeps the properties the body omits (subject, body, attendees)
+        and, the account being the organiser, sends the attendees the update itself."""
+        zone = windows_zone(timezone, (start, end))
+        await self._json(
+            "PATCH",
+            f"{self.graph_url}/me/events/{quote(event_id, safe='')}",
+            json={"start": local_graph_datetime(start, zone), "end": local_graph_datetime(end, zone)},
+        )
+
     async def delete_event(self, calendar_id: str, event_id: str) -> None:
         response = await self._request("DELETE", f"{self.graph_url}/me/events/{quote(event_id, safe='')}")
         if response.status_code == 404:

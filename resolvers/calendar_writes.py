@@ -227,6 +227,9 @@ def _target(payload: dict[str, Any]) -> datetime:
 async def update_meeting(services: Services, payload: dict[str, Any]) -> jobs.Finish | None:
     """Move a rescheduled meeting's event in place (same event id; the provider tells the attendees).
 
+    Only the time is written: the event's title, text and attendees stay what they are in the calendar, which
+    for a meeting synced in from it (source CALENDAR) are the owner's own, beyond the one contact meetgraph holds.
+
     A job whose target is no longer the meeting's start is superseded: the move that changed it enqueued the
     job that writes it. The meeting may move again while this job writes: it then writes the newer time too,
     so that whichever update reaches the provider last carries the meeting's time.
@@ -249,8 +252,12 @@ async def update_meeting(services: Services, payload: dict[str, Any]) -> jobs.Fi
             return None  # the create failed for good: there is no event to move
         try:
             async with provider_for(connection, services) as provider:
-                await provider.update_event(
-                    meeting.provider_calendar_id, meeting.provider_event_id, draft_for(meeting, _payload_zone(payload))
+                await provider.move_event(
+                    meeting.provider_calendar_id,
+                    meeting.provider_event_id,
+                    meeting.start,
+                    meeting.end,
+                    _payload_zone(payload),
                 )
         except ProviderError as exc:
             await _update(services, Meeting, meeting_id, sync_error=exc.message[:500])

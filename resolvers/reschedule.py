@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from db.engine import begin_write
-from db.models import CalendarConnection, CalendarSettings, Meeting, MeetingSource, SchedulingPage, SyncState
+from db.models import CalendarConnection, CalendarSettings, Meeting, SchedulingPage, SyncState
 from meetgraph.availability_events import availability_changed
 from meetgraph.context import Context
 from meetgraph.services import Services
@@ -56,9 +56,7 @@ async def reschedule_meeting(ctx: Context, meeting_id: str, start: datetime) -> 
         loaded = await _load(ctx, meeting_id, user.id)
         meeting = loaded.meeting
         kind = ProviderKind(loaded.connection.provider) if loaded.connection is not None else None
-        reschedule_rules.check_reschedulable(
-            meeting.status, kind, from_calendar=meeting.source is MeetingSource.CALENDAR
-        )
+        reschedule_rules.check_reschedulable(meeting.status, kind)
         new_start, new_end = reschedule_rules.moved_span(meeting.start, meeting.end, start, now=ctx.now())
         if new_start == meeting.start:
             return meeting
@@ -95,7 +93,7 @@ async def _busy_now(ctx: Context, loaded: _Loaded, fetch_start: datetime, fetch_
     if offline:
         return await meeting_busy(services, owner, fetch_start, fetch_end)
     try:
-        found = await owner_busy(services, owner, fetch_start, fetch_end)
+        found = await owner_busy(services, owner, fetch_start, fetch_end, live=True)
     except ProviderError as exc:
         raise ProviderFailure("The calendar could not be checked just now; please try again.") from exc
     if found.lost:

@@ -2,8 +2,8 @@
 
 - Only a live meeting moves; a cancelled one is refused like cancelling it again (field `id`).
 - Meetings in an Exchange-linked calendar cannot be rescheduled (capabilities), refused before anything else.
-- Meetings synced in from the calendar (two-way sync) are moved in the calendar, not here: their event is the
-  owner's own, with attendees and text meetgraph does not hold, and writing it would replace them.
+- Meetings synced in from the calendar (two-way sync) move like any other: their event is moved in place, its
+  time only (CalendarProvider.move_event), so the attendees and text meetgraph does not hold stay the owner's.
 - The meeting keeps its length; the new start lies in the future.
 - The new time is checked like a booking, with the meeting itself not counted: its own time is not busy
   (its event in the calendar and its row in the database are what is being moved). Free/busy answers carry
@@ -25,11 +25,9 @@ from scheduling.errors import InvalidInput, Unsupported
 from scheduling.slots import BusyInterval, SlotRules
 
 
-def check_reschedulable(status: MeetingStatus, kind: ProviderKind | None, *, from_calendar: bool = False) -> None:
+def check_reschedulable(status: MeetingStatus, kind: ProviderKind | None) -> None:
     if status is MeetingStatus.CANCELLED:
         raise InvalidInput("a cancelled meeting cannot be rescheduled", field="id")
-    if from_calendar:
-        raise Unsupported("This meeting was created in your calendar: move it there, and it follows here.")
     if kind is not None and not capabilities_of(kind).reschedule_meetings:
         raise Unsupported("Meetings in an Exchange-linked calendar cannot be rescheduled from here.")
 

@@ -137,8 +137,8 @@ class MeetingsMutation:
     @strawberry.mutation(
         description=(
             "Move a meeting to a new start (same duration). Google and Office 365: the calendar event is "
-            "updated in place (same event id) and the contact notified. Exchange, and meetings synced in from the "
-            "calendar (source CALENDAR: move them in the calendar): UnsupportedOperationError. "
+            "updated in place (same event id, only its time changes: a meeting synced in from the calendar keeps "
+            "its other attendees and text) and the attendees notified. Exchange: UnsupportedOperationError. "
             "The new time is checked like a booking (live calendar busy time, the caller's other meetings and, "
             "for page bookings, the page's hours, notice and buffer): SlotUnavailableError when it is not free. "
             "ValidationError (field `start`) for a time without UTC offset or in the past, (field `id`) for a "

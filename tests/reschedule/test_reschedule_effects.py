@@ -9,9 +9,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlmodel import select
 
-from db.models import CalendarConnection, Meeting, MeetingSource, MeetingStatus, SyncState
 from meetgraph.availability_events import channel_for
 from meetgraph.services import Services
 from tests.reschedule.conftest import EventUpdateOutage, HeldRetries
@@ -149,42 +147,3 @@ async def test_a_crm_meeting_cannot_move_onto_busy_calendar_time(
     assert result["__typename"] == "SlotUnavailableError"
     assert len(live_events(world.google, primary)) == 2
     await assert_unmoved(gql, token, dict(meeting), world.google, "GOOGLE")
-
-
-async def test_a_meeting_synced_in_from_the_calendar_is_not_rescheduled_here(
-    gql: GraphQLClient, http: httpx.AsyncClient, world: World, services: Services
-) -> None:
-    # given: an event the owner made in Google with a contact, as two-way sync stores it (the sync engine is
-    # not the subject here, so its row is put in place directly)
-    user_id, token = await create_user(gql, OWNER)
-    await connect(gql, http, token, "GOOGLE")
-    primary = primary_id(world.google, ACCOUNTS["GOOGLE"])
-    event = world.google.add_event(primary, SLOT, SLOT + HALF_HOUR, "Lunch", attendees=["carla@example.com"])
-    async with services.sessionmaker() as session:
-        connection_id = (
-            await session.exec(select(CalendarConnection.id).where(CalendarConnection.user_id == uuid.UUID(user_id)))
-        ).one()
-        session.add(
-            Meeting(
-                user_id=uuid.UUID(user_id),
-                connection_id=connection_id,
-                provider_calendar_id=primary,
-                provider_event_id=event.id,
-                start=SLOT,
-                end=SLOT + HALF_HOUR,
-                status=MeetingStatus.BOOKED,
-                source=MeetingSource.CALENDAR,
-                title="Lunch",
-                contact_email="carla@example.com",
-                sync_state=SyncState.SYNCED,
-                created_at=services.clock(),
-            )
-        )
-        await session.commit()
-    (meeting,) = await my_meetings(gql, token)
-    # when
-    result = await reschedule(gql, token, meeting["id"], LATER)
-    # then
-    assert result["__typename"] == "UnsupportedOperationError"
-    assert await my_meetings(gql, token) == [meeting]
-    assert (event.start, event.summary, event.updates_sent) == (SLOT, "Lunch", 0)

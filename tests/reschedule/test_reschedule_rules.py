@@ -90,11 +90,6 @@ def test_cancelled_and_exchange_meetings_are_refused(
         reschedule_rules.check_reschedulable(status, kind)
 
 
-def test_a_meeting_synced_in_from_the_calendar_is_moved_there() -> None:
-    with pytest.raises(Unsupported):
-        reschedule_rules.check_reschedulable(MeetingStatus.BOOKED, ProviderKind.GOOGLE, from_calendar=True)
-
-
 @pytest.mark.parametrize("kind", [ProviderKind.GOOGLE, ProviderKind.OFFICE365, None])
 def test_live_meetings_elsewhere_may_move(kind: ProviderKind | None) -> None:
     reschedule_rules.check_reschedulable(MeetingStatus.BOOKED, kind)

@@ -73,7 +73,8 @@ async def booked(live: Live, start: datetime) -> dict[str, Any]:
 
 
 async def test_first_list_is_what_available_slots_answers(live: Live, world: World) -> None:
-    # given: a page on a Google calendar with a busy hour (before connecting: the first sync stores it)
+    # given: a page on a Google calendar with a busy hour (in the calendar before it is connected: the live
+    # server's worker may sync it at once, and a change after that sync waits for the next poll)
     primary = primary_id(world.google, GOOGLE_USER)
     world.google.add_event(primary, WEDNESDAY + timedelta(hours=10), WEDNESDAY + timedelta(hours=11))
     _, ada = await create_user(live.gql, "ada@example.com")
@@ -176,8 +177,7 @@ async def test_deactivated_pages_send_an_empty_list(live: Live) -> None:
 
 
 async def test_new_weekly_hours_and_a_disconnected_calendar_send_the_new_slots(live: Live, world: World) -> None:
-    # given: a page on a Google calendar busy 10:00-11:00 UTC (busy before connecting: the first sync, which the
-    # live server's worker may run at once, stores it), followed
+    # given: a page on a Google calendar busy 10:00-11:00 UTC (before it is connected: see the first test), followed
     world.google.add_event(
         primary_id(world.google, GOOGLE_USER), WEDNESDAY + timedelta(hours=10), WEDNESDAY + timedelta(hours=11)
     )

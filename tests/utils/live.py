@@ -31,14 +31,15 @@ SAFETY_TIMEOUT = 10.0
 
 
 class Listening(Events):
-    """Tells the test (another thread) when a bookingAttempts subscription is listening, and how many times
-    availableSlotsChanged feeds computed slots."""
+    """Tells the test (another thread) when a bookingAttempts subscription is listening, how many times
+    availableSlotsChanged feeds computed slots, and how many WebSocket connections ended."""
 
     def __init__(self) -> None:
         self.condition = threading.Condition()
         self.users: list[str] = []
         self.computed = 0
         self.feeds_closed = 0
+        self.websockets_closed = 0
 
     def subscribed(self, user_id: object) -> None:
         with self.condition:
@@ -62,6 +63,16 @@ class Listening(Events):
         with self.condition:
             self.feeds_closed += 1
             self.condition.notify_all()
+
+    def websocket_closed(self, client: str) -> None:
+        with self.condition:
+            self.websockets_closed += 1
+            self.condition.notify_all()
+
+    async def websockets_gone(self, count: int) -> None:
+        """Until `count` WebSocket connections have ended on the server in all."""
+        gone = await asyncio.to_thread(self._wait_for, lambda: self.websockets_closed >= count)
+        assert gone, f"{count} WebSocket connections ended, {self.websockets_closed} did"
 
     def _wait_for(self, done: Callable[[], bool]) -> bool:
         with self.condition:
