@@ -553,32 +553,44 @@ async def run_watch(services: Services, payload: jobs.Payload) -> jobs.Finish | 
     if live is not None:
         return None
     token = secrets.token_urlsafe(32)
+    channel_id = str(uuid.uuid4())
+    # The row exists (not yet live: expiring now) before the provider is asked, so that what the provider sends
+    # while it answers (Google's `sync` message) finds its channel and token, and a crash after the provider
+    # accepted leaves a channel we recognise rather than one answered 404 until it expires.
+    opening = await _open_channel_row(services, calendar, connection, channel_id, token, now)
     try:
         async with factory.provider_for(connection, services, loaded.primary_provider_id) as provider:
             watch = await provider.watch(
-                calendar.provider_calendar_id, channel_id=str(uuid.uuid4()), address=address, token=token
+                calendar.provider_calendar_id, channel_id=channel_id, address=address, token=token
             )
     except PushUnsupported as exc:
+        await _drop_channel_row(services, opening)
         log.info("push refused for calendar %s (%s): polled", calendar.id, exc.message)
         await _set_mode(services, calendar.id, SyncMode.POLL)
         return None
     except (CalendarAccessLost, ProviderAuthError, UnsupportedOperation) as exc:
+        await _drop_channel_row(services, opening)
         log.info("no push channel for calendar %s: %s", calendar.id, exc.message)
         return None
     except ProviderError as exc:
+        await _drop_channel_row(services, opening)
         raise jobs.Retry(exc.message) from exc
     async with services.sessionmaker() as session:
         await begin_write(session)
-        channel = PushChannel(
-            calendar_id=calendar.id,
-            connection_id=connection.id,
-            provider=connection.provider,
-            channel_id=watch.channel_id,
-            resource_id=watch.resource_id,
-            token_hash=token_hash(token),
-            expires_at=watch.expires_at,
-            created_at=now,
-        )
+        channel = await session.get(PushChannel, opening)
+        if channel is None:  # stopped meanwhile (a disconnect): the provider's channel goes with the connection
+            channel = PushChannel(
+                calendar_id=calendar.id,
+                connection_id=connection.id,
+                provider=connection.provider,
+                channel_id=watch.channel_id,
+                token_hash=token_hash(token),
+                expires_at=watch.expires_at,
+                created_at=now,
+            )
+        channel.channel_id = watch.channel_id
+        channel.resource_id = watch.resource_id
+        channel.expires_at = watch.expires_at
         session.add(channel)
         await session.execute(
             update(Calendar)
@@ -590,6 +602,38 @@ async def run_watch(services: Services, payload: jobs.Payload) -> jobs.Finish | 
         await session.commit()
     log.info("push channel %s for calendar %s until %s", watch.channel_id, calendar.id, watch.expires_at)
     return None
+
+
+async def _open_channel_row(
+    services: Services,
+    calendar: Calendar,
+    connection: CalendarConnection,
+    channel_id: str,
+    token: str,
+    now: datetime,
+) -> uuid.UUID:
+    """A channel row for a watch about to be asked, committed, not live yet (it expires now)."""
+    async with services.sessionmaker() as session:
+        await begin_write(session)
+        channel = PushChannel(
+            calendar_id=calendar.id,
+            connection_id=connection.id,
+            provider=connection.provider,
+            channel_id=channel_id,
+            token_hash=token_hash(token),
+            expires_at=now,
+            created_at=now,
+        )
+        session.add(channel)
+        await session.commit()
+        return channel.id
+
+
+async def _drop_channel_row(services: Services, channel_row: uuid.UUID) -> None:
+    async with services.sessionmaker() as session:
+        await begin_write(session)
+        await session.execute(delete(PushChannel).where(col(PushChannel.id) == channel_row))
+        await session.commit()
 
 
 async def _set_mode(services: Services, calendar_id: uuid.UUID, mode: SyncMode) -> None:
@@ -624,23 +668,29 @@ async def run_renew(services: Services, payload: jobs.Payload) -> jobs.Finish | 
     now = services.clock()
     token = secrets.token_urlsafe(32)
     old = _watch_of(channel)
+    new_channel_id = str(uuid.uuid4())
+    opening = await _open_channel_row(services, calendar, connection, new_channel_id, token, now)
     try:
         async with factory.provider_for(connection, services, loaded.primary_provider_id) as provider:
             renewed = await provider.renew_watch(
-                calendar.provider_calendar_id, old, channel_id=str(uuid.uuid4()), address=address, token=token
+                calendar.provider_calendar_id, old, channel_id=new_channel_id, address=address, token=token
             )
     except PushUnsupported as exc:
+        await _drop_channel_row(services, opening)
         log.info("push renewal refused for calendar %s (%s): polled", calendar.id, exc.message)
         await _set_mode(services, calendar.id, SyncMode.POLL)
         return None
     except (CalendarAccessLost, ProviderAuthError, UnsupportedOperation) as exc:
+        await _drop_channel_row(services, opening)
         log.info("push channel of calendar %s not renewed: %s", calendar.id, exc.message)
         return None
     except ProviderError as exc:
+        await _drop_channel_row(services, opening)
         raise jobs.Retry(exc.message) from exc
     async with services.sessionmaker() as session:
         await begin_write(session)
         if renewed.channel_id == channel.channel_id:
+            await session.execute(delete(PushChannel).where(col(PushChannel.id) == opening))
             # extended in place: the provider keeps the token it was opened with
             await session.execute(
                 update(PushChannel).where(col(PushChannel.id) == channel.id).values(expires_at=renewed.expires_at)
@@ -648,16 +698,18 @@ async def run_renew(services: Services, payload: jobs.Payload) -> jobs.Finish | 
             channel.expires_at = renewed.expires_at
             await enqueue_renewal(session, services, channel, at_once=False)
         else:
-            fresh = PushChannel(
+            fresh = await session.get(PushChannel, opening) or PushChannel(
                 calendar_id=calendar.id,
                 connection_id=connection.id,
                 provider=connection.provider,
                 channel_id=renewed.channel_id,
-                resource_id=renewed.resource_id,
                 token_hash=token_hash(token),
                 expires_at=renewed.expires_at,
                 created_at=now,
             )
+            fresh.channel_id = renewed.channel_id
+            fresh.resource_id = renewed.resource_id
+            fresh.expires_at = renewed.expires_at
             session.add(fresh)
             await session.flush()
             await enqueue_renewal(session, services, fresh, at_once=False)
