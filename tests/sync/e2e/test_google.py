@@ -6,12 +6,13 @@ emulator's own records."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 from sqlmodel import col, select
 
 from db.models import CalendarEvent
@@ -24,7 +25,7 @@ from tests.subscriptions.conftest import authorized
 from tests.utils.calendars import calendar_named, live_events, primary_id
 from tests.utils.clock import FakeClock
 from tests.utils.connection import DISCONNECT_CALENDAR, calendar_ids, connect
-from tests.utils.emulators import GOOGLE_USER, World
+from tests.utils.emulators import GOOGLE_USER, EmulatorServer, World
 from tests.utils.graphql import iso, parse
 from tests.utils.live import SAFETY_TIMEOUT, LiveDatabases
 from tests.utils.meeting import CONTACT_EMAIL, book
@@ -185,6 +186,8 @@ async def test_first_sync_fills_the_store_and_pages_answer_without_a_provider_re
     assert await stored(stack, world, primary) == in_calendar(world, primary)
     (channel,) = live_channels(world, primary)
     assert channel.address == "https://meetgraph.test/webhooks/google"
+    (handshake,) = await asyncio.to_thread(push_of(world).wait_for, lambda found: len(found) >= 1, SAFETY_TIMEOUT)
+    assert (handshake.channel_id, handshake.resource_state, handshake.status) == (channel.id, "sync", 200)
     before = api_calls(world)
     assert await slot_starts(stack) == without(at(10), at(10, 30))
     assert await slot_starts(stack) == without(at(10), at(10, 30))
@@ -501,3 +504,40 @@ async def test_disconnecting_stops_the_channels_at_google(stack: SyncStack, worl
     assert all(c.stopped for c in opened)
     world.google.add_event(owner.primary, at(9), at(10))
     assert exists_answered(world) == 0
+
+
+class ChangeDuringWatch:
+    """The Google emulator behind a hook: a change is made in the calendar while the first events.watch request is
+    in flight, before Google opens the channel (so no notification will ever tell of it)."""
+
+    def __init__(self, app: ASGIApp, change: Callable[[], None]) -> None:
+        self.app, self.change, self.done = app, change, False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/events/watch") and not self.done:
+            self.done = True
+            self.change()
+        await self.app(scope, receive, send)
+
+
+async def test_a_change_made_while_the_channel_was_being_opened_is_synced(
+    stack: SyncStack, world: World, emulator_server: tuple[EmulatorServer, str]
+) -> None:
+    # given: the event is added after the first sync read the calendar, before the channel exists
+    primary = primary_id(world.google, GOOGLE_USER)
+
+    def change() -> None:
+        world.google.add_event(primary, at(11), at(12))
+
+    hook = ChangeDuringWatch(world.google_app, change)
+    emulator_server[0].google.app = hook
+    try:
+        # when
+        owner = await google_owner(stack, world)
+    finally:
+        emulator_server[0].install(world)
+    # then: pushed, and the store has the change
+    assert hook.done
+    assert (await calendars(stack, owner))["Calendar"]["syncMode"] == "PUSH"
+    assert await stored(stack, world, owner.primary) == in_calendar(world, owner.primary)
+    assert await slot_starts(stack) == without(at(11), at(11, 30))
