@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 from sqlmodel import col, select
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db.models import CalendarEvent
 from emulators.google_push import Channel, Delivery, GooglePush
