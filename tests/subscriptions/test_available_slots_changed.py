@@ -176,13 +176,14 @@ async def test_deactivated_pages_send_an_empty_list(live: Live) -> None:
 
 
 async def test_new_weekly_hours_and_a_disconnected_calendar_send_the_new_slots(live: Live, world: World) -> None:
-    # given: a page on a Google calendar busy 10:00-11:00 UTC, followed
-    _, ada = await create_user(live.gql, "ada@example.com")
-    await connect(live.gql, live.http, ada, "GOOGLE")
-    page = await create_page(live.gql, ada, slug="ada", timezone="Europe/Berlin")
+    # given: a page on a Google calendar busy 10:00-11:00 UTC (before connecting: the first sync, which the server
+    # runs as soon as the calendar is connected, or a live read must see it), followed
     world.google.add_event(
         primary_id(world.google, GOOGLE_USER), WEDNESDAY + timedelta(hours=10), WEDNESDAY + timedelta(hours=11)
     )
+    _, ada = await create_user(live.gql, "ada@example.com")
+    await connect(live.gql, live.http, ada, "GOOGLE")
+    page = await create_page(live.gql, ada, slug="ada", timezone="Europe/Berlin")
     busy = WEDNESDAY_SLOTS[4:6]
     async with authorized(live, ada) as client:
         assert await subscribed(client, "s") == without(*busy)

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db.models import CalendarEvent
 from emulators.google_push import Channel, Delivery, GooglePush
-from emulators.state import EmulatedEvent
+from emulators.state import EmulatedEvent, EmulatedRecurrence
 from meetgraph import sync
 from meetgraph.settings import Settings
 from resolvers.calendar_writes import UPDATE_MEETING, WRITE_MEETING
@@ -541,3 +541,52 @@ async def test_a_change_made_while_the_channel_was_being_opened_is_synced(
     assert (await calendars(stack, owner))["Calendar"]["syncMode"] == "PUSH"
     assert await stored(stack, world, owner.primary) == in_calendar(world, owner.primary)
     assert await slot_starts(stack) == without(at(11), at(11, 30))
+
+
+async def test_a_series_and_an_all_day_event_pushed_in_block_their_times(stack: SyncStack, world: World) -> None:
+    # given
+    owner = await google_owner(stack, world)
+    # when: a weekly series on Wednesdays, begun a week ago, and an all-day event on Thursday
+    world.google.add_event(
+        owner.primary,
+        at(12) - timedelta(weeks=1),
+        at(13) - timedelta(weeks=1),
+        "Weekly",
+        recurrence=EmulatedRecurrence("weekly", weekdays=(2,)),
+    )
+    thursday = WEDNESDAY + timedelta(days=1)
+    world.google.add_event(owner.primary, thursday, thursday + timedelta(days=1), "Offsite", all_day=True)
+    # then
+    await slots_become(stack, without(at(12), at(12, 30)))
+    data = await stack.gql(
+        AVAILABLE_SLOTS,
+        {"slug": "intro", "start": iso(thursday), "end": iso(thursday + timedelta(days=1))},
+    )
+    assert data["schedulingPage"]["availableSlots"] == []
+    next_week = {
+        "slug": "intro",
+        "start": iso(WEDNESDAY + timedelta(weeks=1)),
+        "end": iso(thursday + timedelta(weeks=1)),
+    }
+    data = await stack.gql(AVAILABLE_SLOTS, next_week)
+    starts = [parse(s["start"]) for s in data["schedulingPage"]["availableSlots"]]
+    assert at(12) + timedelta(weeks=1) not in starts and at(11, 30) + timedelta(weeks=1) in starts
+
+
+async def test_an_availability_calendar_dropped_from_the_settings_has_its_channel_stopped(
+    stack: SyncStack, world: World
+) -> None:
+    # given
+    owner = await google_owner(stack, world, team=True)
+    team = calendar_named(world.google, "Team events")
+    (channel,) = live_channels(world, team)
+    stops = stack.jobs.count(sync.STOP_CHANNELS)
+    # when
+    await save_settings_ok(stack.gql, owner.token, availabilityCalendarIds=[])
+    await stack.jobs.ran(sync.STOP_CHANNELS, stops + 1)
+    await stack.idle()
+    # then: stopped at Google; the primary still pushed; a change in the team calendar blocks nothing
+    assert channel.stopped and live_channels(world, team) == []
+    assert len(live_channels(world, owner.primary)) == 1
+    world.google.add_event(team, at(9), at(10))
+    assert await slot_starts(stack) == WEDNESDAY_SLOTS
