@@ -73,12 +73,12 @@ async def booked(live: Live, start: datetime) -> dict[str, Any]:
 
 
 async def test_first_list_is_what_available_slots_answers(live: Live, world: World) -> None:
-    # given: a page on a Google calendar with a busy hour
+    # given: a page on a Google calendar with a busy hour (there before connecting: see the test below)
+    primary = primary_id(world.google, GOOGLE_USER)
+    world.google.add_event(primary, WEDNESDAY + timedelta(hours=10), WEDNESDAY + timedelta(hours=11))
     _, ada = await create_user(live.gql, "ada@example.com")
     await connect(live.gql, live.http, ada, "GOOGLE")
     await create_page(live.gql, ada, slug="ada", timezone="Europe/Berlin", bufferMinutes=15)
-    primary = primary_id(world.google, GOOGLE_USER)
-    world.google.add_event(primary, WEDNESDAY + timedelta(hours=10), WEDNESDAY + timedelta(hours=11))
     query = await live.gql(AVAILABLE_SLOTS, WINDOW)
     async with authorized(live, ada) as client:
         # when
