@@ -341,14 +341,18 @@ async def test_lost_access_found_by_sync_makes_the_calendar_inactive_until_it_is
     team = calendar_named(world.google, "Team events")
     assert (await calendars(stack, owner))["Team events"]["syncMode"] == "PUSH"
     world.google.lose_access(GOOGLE_USER, team)
-    # when: the polling safety net syncs the calendars
-    stack.clock.advance(seconds=stack.services.settings.sync_safety_net_seconds + 1)
+    async with authorized(stack.live, owner.token) as client:
+        await client.subscribe("s", SLOTS_CHANGED, WINDOW)
+        assert len((await client.next_data("s"))["availableSlotsChanged"]) == len(WEDNESDAY_SLOTS)
+        # when: the polling safety net syncs the calendars
+        stack.clock.advance(seconds=stack.services.settings.sync_safety_net_seconds + 1)
 
-    async def team_is(status: str) -> bool:
-        return bool((await calendars(stack, owner))["Team events"]["status"] == status)
+        async def team_is(status: str) -> bool:
+            return bool((await calendars(stack, owner))["Team events"]["status"] == status)
 
-    await stack.until(lambda: team_is("INACTIVE"), "Team events INACTIVE", sync.SYNC_CALENDAR)
-    # then
+        await stack.until(lambda: team_is("INACTIVE"), "Team events INACTIVE", sync.SYNC_CALENDAR)
+        # then: followers are told too
+        assert (await client.next_data("s"))["availableSlotsChanged"] == []
     assert await slot_starts(stack) == []
     assert (await book(stack.gql, "intro", at(9)))["__typename"] == "CalendarAccessLostError"
     # when: restored, the next polling round finds it readable
@@ -597,3 +601,69 @@ async def test_an_availability_calendar_dropped_from_the_settings_has_its_channe
     assert len(live_channels(world, owner.primary)) == 1
     world.google.add_event(team, at(9), at(10))
     assert await slot_starts(stack) == WEDNESDAY_SLOTS
+
+
+async def test_weeks_later_the_store_covers_the_days_pages_can_ask_for(stack: SyncStack, world: World) -> None:
+    # given
+    owner = await google_owner(stack, world)
+    # when: 45 days pass (the channel expired meanwhile); an event is 50 days ahead of then, past the first window
+    stack.clock.advance(days=45)
+    day = (stack.clock() + timedelta(days=50)).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    world.google.add_event(owner.primary, day.replace(hour=9), day.replace(hour=10))
+    window = {"slug": "intro", "start": iso(day), "end": iso(day + timedelta(days=1))}
+
+    async def far_day() -> list[datetime]:
+        data = await stack.gql(AVAILABLE_SLOTS, window)
+        return [parse(s["start"]) for s in data["schedulingPage"]["availableSlots"]]
+
+    async def pushed_and_covered() -> bool:
+        mode = (await calendars(stack, owner))["Calendar"]["syncMode"]
+        stored_ids = {event_id for event_id, _, _ in await stored(stack, world, owner.primary)}
+        return mode == "PUSH" and {e.id for e in live_events(world.google, owner.primary)} <= stored_ids
+
+    await stack.until(pushed_and_covered, "a new window stored and a new channel", None)
+    await stack.idle()
+    # then: answered from the store
+    before = api_calls(world)
+    starts = await far_day()
+    assert api_calls(world) == before
+    assert day.replace(hour=9) not in starts and day.replace(hour=10) in starts
+
+
+async def test_a_revoked_grant_found_by_sync_deactivates_the_connection_until_the_account_is_connected_again(
+    stack: SyncStack, world: World
+) -> None:
+    # given
+    owner = await google_owner(stack, world)
+    world.google.add_event(owner.primary, at(9), at(10))
+    await store_matches(stack, world, owner.primary)
+    # when: the grant is revoked; the safety net's sync finds out
+    world.google.faults.revoked = True
+    world.google.oauth.expire_access_tokens()
+    stack.clock.advance(seconds=stack.services.settings.sync_safety_net_seconds + 1)
+
+    async def connection_is(status: str) -> bool:
+        data = await stack.gql("{ me { calendarConnections { status } } }", token=owner.token)
+        return bool([c["status"] for c in data["me"]["calendarConnections"]] == [status])
+
+    await stack.until(lambda: connection_is("INACTIVE"), "the connection INACTIVE", sync.SYNC_CALENDAR)
+    await stack.idle()
+    # then
+    assert await slot_starts(stack) == []
+    # when: the owner connects the account again (an OAuth connection is replaced: disconnected, then connected)
+    world.google.faults.revoked = False
+    (gone,) = (await stack.gql("{ me { calendarConnections { id } } }", token=owner.token))["me"]["calendarConnections"]
+    result = await stack.gql(DISCONNECT_CALENDAR, {"id": gone["id"]}, owner.token)
+    assert result["disconnectCalendar"]["__typename"] == "DisconnectSuccess", result
+    await connect(stack.gql, stack.http, owner.token, "GOOGLE")
+    world.google.add_event(owner.primary, at(11), at(12))
+    await stack.until(lambda: connection_is("ACTIVE"), "the connection ACTIVE", None)
+    await store_matches(stack, world, owner.primary)
+    # then: pushed again, the store current, pages answered from it
+    assert (await calendars(stack, owner))["Calendar"]["syncMode"] == "PUSH"
+    assert len(live_channels(world, owner.primary)) == 1  # the old connection's channel was stopped
+    before = api_calls(world)
+    assert await slot_starts(stack) == without(at(9), at(9, 30), at(11), at(11, 30))
+    assert api_calls(world) == before
