@@ -599,7 +599,11 @@ async def run_watch(services: Services, payload: jobs.Payload) -> jobs.Finish | 
         )
         await session.flush()
         await enqueue_renewal(session, services, channel, at_once=False)
+        # a change made after the last sync read the calendar and before the channel opened is never notified:
+        # one incremental sync from now on picks it up (a PUSH store is trusted for the safety net's span)
+        await enqueue_sync(session, calendar.id, now=now)
         await session.commit()
+    services.jobs.kick()
     log.info("push channel %s for calendar %s until %s", watch.channel_id, calendar.id, watch.expires_at)
     return None
 

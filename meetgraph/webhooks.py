@@ -31,6 +31,7 @@ log = logging.getLogger("meetgraph.webhooks")
 
 MAX_VALIDATION_TOKEN = 1024
 GOOGLE_NOTIFYING_STATES = frozenset({"exists", "not_exists"})
+GOOGLE_HANDSHAKE = "sync"
 REJECTION_LOG_SECONDS = 60.0
 
 
@@ -97,6 +98,10 @@ def routes(services: Services) -> list[BaseRoute]:
         channel_id = request.headers.get("x-goog-channel-id")
         token = request.headers.get("x-goog-channel-token")
         state = request.headers.get("x-goog-resource-state", "")
+        if state == GOOGLE_HANDSHAKE:
+            # sent as the channel opens, often before the watch call has answered and the channel is stored: not
+            # refused as unknown (nor counted as forged); it asks for nothing (the watch job syncs after opening)
+            return Response(status_code=200)
         channel = (await _channels(services, ProviderKind.GOOGLE.value, [channel_id] if channel_id else [])).get(
             channel_id or ""
         )

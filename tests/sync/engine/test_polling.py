@@ -46,6 +46,7 @@ async def test_a_pushed_calendar_is_polled_only_as_a_safety_net(
     script.channel_lifetime = timedelta(days=30)
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     # when
     clock.advance(seconds=services.settings.sync_poll_seconds * 2)
     assert await sync.poll_due(services) == 0
@@ -75,6 +76,7 @@ async def test_an_unscheduled_renewal_is_enqueued_by_the_round(
     script.channel_lifetime = timedelta(hours=5)
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     async with services.sessionmaker() as session:
         await session.exec(delete(Job).where(col(Job.kind) == sync.RENEW_CHANNEL))  # type: ignore[call-overload]
         await session.exec(update(Calendar).values(synced_at=clock() + timedelta(days=1)))  # type: ignore[call-overload]

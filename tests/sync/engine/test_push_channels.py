@@ -60,6 +60,7 @@ async def test_no_watch_without_an_https_public_url(
     # when
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     # then
     assert await jobs_of_kind(services, sync.WATCH_CALENDAR) == []
     assert script.watches == []
@@ -73,6 +74,7 @@ async def test_a_refused_watch_leaves_the_calendar_polled_and_is_asked_again_a_d
     script.watch_failures.append(PushUnsupported("subscriptions cover the user's own mailbox only"))
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     assert await sync_mode(gql, pushed) == "POLL"
     # when: synced again the same day
     clock.advance(minutes=10)
@@ -98,6 +100,7 @@ async def test_google_renewal_runs_before_the_answered_expiry_and_stops_the_old_
     script.channel_lifetime = timedelta(hours=3)
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     (old,) = script.watches
     before = timedelta(seconds=services.settings.sync_renew_before_seconds)
     # when: just before the renewal is due
@@ -127,6 +130,7 @@ async def test_graph_renewal_extends_the_subscription_in_place(
     script.channel_lifetime = timedelta(days=2)
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     (watch,) = script.watches
     (channel,) = await channels_of(services, owner.calendar_id)
     # when
@@ -146,6 +150,7 @@ async def test_a_channel_that_expires_unrenewed_leaves_the_calendar_polled_until
     script.channel_lifetime = timedelta(hours=2)
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     (old,) = script.watches
     script.watch_failures.extend([ProviderUnavailable("503")] * 20)
     clock.set(old.expires_at - timedelta(minutes=30))
@@ -170,6 +175,7 @@ async def test_disconnecting_stops_the_channels_and_drops_the_store(
     script.put(pushed.provider_calendar_id, event("a", clock() + timedelta(days=1)))
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     (watch,) = script.watches
     # when
     result = await gql(DISCONNECT_CALENDAR, {"id": str(pushed.connection_id)}, pushed.token)

@@ -22,9 +22,10 @@ from tests.utils.jobs import jobs_of_kind, run_due
 
 
 async def pushed_channel(services: Services, owner: Owner) -> PushChannel:
-    """The owner's first sync and watch run: one live channel."""
+    """The owner's first sync, watch and the sync that follows it run: one live channel."""
     await run_due(services)
     await run_due(services)
+    await run_due(services)  # the sync that follows a new channel
     (channel,) = await channels_of(services, owner.calendar_id)
     return channel
 
@@ -67,6 +68,18 @@ async def test_the_google_sync_handshake_enqueues_nothing(
     response = await http.post(
         "/webhooks/google", headers=google_headers(channel.channel_id, script.tokens[channel.channel_id], "sync")
     )
+    assert response.status_code == 200
+    assert await pending_syncs(services) == 0
+
+
+async def test_the_google_sync_handshake_of_a_channel_not_stored_yet_is_answered_and_enqueues_nothing(
+    services: Services, http: httpx.AsyncClient, script: Script, pushed: Owner
+) -> None:
+    # given: Google sends `sync` as it opens the channel, before the watch call has answered
+    await pushed_channel(services, pushed)
+    # when
+    response = await http.post("/webhooks/google", headers=google_headers("not-stored-yet", "its-token", "sync"))
+    # then
     assert response.status_code == 200
     assert await pending_syncs(services) == 0
 
