@@ -15,7 +15,7 @@ import hashlib
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -552,29 +552,17 @@ async def run_watch(services: Services, payload: jobs.Payload) -> jobs.Finish | 
         ).first()
     if live is not None:
         return None
-    token = secrets.token_urlsafe(32)
-    channel_id = str(uuid.uuid4())
-    # The row exists (not yet live: expiring now) before the provider is asked, so that what the provider sends
-    # while it answers (Google's `sync` message) finds its channel and token, and a crash after the provider
-    # accepted leaves a channel we recognise rather than one answered 404 until it expires.
-    opening = await _open_channel_row(services, calendar, connection, channel_id, token, now)
-    try:
-        async with factory.provider_for(connection, services, loaded.primary_provider_id) as provider:
-            watch = await provider.watch(
-                calendar.provider_calendar_id, channel_id=channel_id, address=address, token=token
-            )
-    except PushUnsupported as exc:
-        await _drop_channel_row(services, opening)
-        log.info("push refused for calendar %s (%s): polled", calendar.id, exc.message)
-        await _set_mode(services, calendar.id, SyncMode.POLL)
+    asked = await _ask_for_channel(
+        services,
+        loaded,
+        now,
+        lambda provider, channel_id, token: provider.watch(
+            calendar.provider_calendar_id, channel_id=channel_id, address=address, token=token
+        ),
+    )
+    if asked is None:
         return None
-    except (CalendarAccessLost, ProviderAuthError, UnsupportedOperation) as exc:
-        await _drop_channel_row(services, opening)
-        log.info("no push channel for calendar %s: %s", calendar.id, exc.message)
-        return None
-    except ProviderError as exc:
-        await _drop_channel_row(services, opening)
-        raise jobs.Retry(exc.message) from exc
+    watch, opening, token = asked
     async with services.sessionmaker() as session:
         await begin_write(session)
         channel = await session.get(PushChannel, opening)
@@ -606,6 +594,39 @@ async def run_watch(services: Services, payload: jobs.Payload) -> jobs.Finish | 
     services.jobs.kick()
     log.info("push channel %s for calendar %s until %s", watch.channel_id, calendar.id, watch.expires_at)
     return None
+
+
+async def _ask_for_channel(
+    services: Services,
+    loaded: _Loaded,
+    now: datetime,
+    ask: Callable[[CalendarProvider, str, str], Awaitable[Watch]],
+) -> tuple[Watch, uuid.UUID, str] | None:
+    """Ask the provider for a channel (`ask(provider, channel_id, token)`: a watch or a renewal) with a fresh id
+    and token, its row committed first; the answer, that row's id and the token, or None when the provider will
+    not push (the calendar is then POLLed) or cannot be asked now. Transient failures raise Retry."""
+    calendar, connection = loaded.calendar, loaded.connection
+    token = secrets.token_urlsafe(32)
+    channel_id = str(uuid.uuid4())
+    # The row exists (not yet live: expiring now) before the provider is asked, so that what the provider sends
+    # while it answers (Google's `sync` message) finds its channel and token, and a crash after the provider
+    # accepted leaves a channel we recognise rather than one answered 404 until it expires.
+    opening = await _open_channel_row(services, calendar, connection, channel_id, token, now)
+    try:
+        async with factory.provider_for(connection, services, loaded.primary_provider_id) as provider:
+            return await ask(provider, channel_id, token), opening, token
+    except PushUnsupported as exc:
+        await _drop_channel_row(services, opening)
+        log.info("push refused for calendar %s (%s): polled", calendar.id, exc.message)
+        await _set_mode(services, calendar.id, SyncMode.POLL)
+        return None
+    except (CalendarAccessLost, ProviderAuthError, UnsupportedOperation) as exc:
+        await _drop_channel_row(services, opening)
+        log.info("no push channel for calendar %s: %s", calendar.id, exc.message)
+        return None
+    except ProviderError as exc:
+        await _drop_channel_row(services, opening)
+        raise jobs.Retry(exc.message) from exc
 
 
 async def _open_channel_row(
@@ -670,27 +691,18 @@ async def run_renew(services: Services, payload: jobs.Payload) -> jobs.Finish | 
     if address is None:
         return None
     now = services.clock()
-    token = secrets.token_urlsafe(32)
     old = _watch_of(channel)
-    new_channel_id = str(uuid.uuid4())
-    opening = await _open_channel_row(services, calendar, connection, new_channel_id, token, now)
-    try:
-        async with factory.provider_for(connection, services, loaded.primary_provider_id) as provider:
-            renewed = await provider.renew_watch(
-                calendar.provider_calendar_id, old, channel_id=new_channel_id, address=address, token=token
-            )
-    except PushUnsupported as exc:
-        await _drop_channel_row(services, opening)
-        log.info("push renewal refused for calendar %s (%s): polled", calendar.id, exc.message)
-        await _set_mode(services, calendar.id, SyncMode.POLL)
+    asked = await _ask_for_channel(
+        services,
+        loaded,
+        now,
+        lambda provider, channel_id, token: provider.renew_watch(
+            calendar.provider_calendar_id, old, channel_id=channel_id, address=address, token=token
+        ),
+    )
+    if asked is None:
         return None
-    except (CalendarAccessLost, ProviderAuthError, UnsupportedOperation) as exc:
-        await _drop_channel_row(services, opening)
-        log.info("push channel of calendar %s not renewed: %s", calendar.id, exc.message)
-        return None
-    except ProviderError as exc:
-        await _drop_channel_row(services, opening)
-        raise jobs.Retry(exc.message) from exc
+    renewed, opening, token = asked
     async with services.sessionmaker() as session:
         await begin_write(session)
         if renewed.channel_id == channel.channel_id:
