@@ -152,7 +152,13 @@ def server_process(tree: Path, database_url: str, emulators: str) -> Iterator[st
     env = server_env(database_url, base, emulators)
     if (tree / BEFORE_DEPENDENCIES).is_dir():
         env["PYTHONPATH"] = str(tree / BEFORE_DEPENDENCIES)
-    child = subprocess.Popen(command, cwd=tree, env=env)
+    with served(subprocess.Popen(command, cwd=tree, env=env), base):
+        yield base
+
+
+@contextmanager
+def served(child: subprocess.Popen[bytes], base: str) -> Iterator[None]:
+    """Wait until the server child answers `/healthz` (60 s at most), then stop it when the block ends."""
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -164,7 +170,7 @@ def server_process(tree: Path, database_url: str, emulators: str) -> Iterator[st
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the bench server did not start")
             time.sleep(0.2)  # waiting for a child process to listen; not part of any measurement
-        yield base
+        yield
     finally:
         child.terminate()
         child.wait(timeout=60)

@@ -39,6 +39,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from bench.__main__ import ADMIN, gql
+from bench.booking import served
 from bench.emulators import ACCOUNTS, DAYS, KEPT_FREE, NOW, seed
 from emulators.google import create_google_emulator
 from emulators.microsoft import create_microsoft_emulator
@@ -132,22 +133,8 @@ def server(database_url: str, emulator_base: str, port: int) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "uvicorn", "--factory", "meetgraph.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    child = subprocess.Popen(command, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the bench server did not start")
-            time.sleep(0.2)  # waiting for a child process to listen; not part of any measurement
+    with served(subprocess.Popen(command, env=env), base):
         yield base
-    finally:
-        child.terminate()
-        child.wait(timeout=60)
 
 
 async def connect(http: httpx.AsyncClient, token: str, provider: str) -> None:

@@ -565,21 +565,7 @@ async def run_watch(services: Services, payload: jobs.Payload) -> jobs.Finish | 
     watch, opening, token = asked
     async with services.sessionmaker() as session:
         await begin_write(session)
-        channel = await session.get(PushChannel, opening)
-        if channel is None:  # stopped meanwhile (a disconnect): the provider's channel goes with the connection
-            channel = PushChannel(
-                calendar_id=calendar.id,
-                connection_id=connection.id,
-                provider=connection.provider,
-                channel_id=watch.channel_id,
-                token_hash=token_hash(token),
-                expires_at=watch.expires_at,
-                created_at=now,
-            )
-        channel.channel_id = watch.channel_id
-        channel.resource_id = watch.resource_id
-        channel.expires_at = watch.expires_at
-        session.add(channel)
+        channel = await _store_answered(session, opening, loaded, watch, token, now)
         await session.execute(
             update(Calendar)
             .where(col(Calendar.id) == calendar.id, col(Calendar.sync_mode) != SyncMode.LIVE)
@@ -627,6 +613,28 @@ async def _ask_for_channel(
     except ProviderError as exc:
         await _drop_channel_row(services, opening)
         raise jobs.Retry(exc.message) from exc
+
+
+async def _store_answered(
+    session: AsyncSession, opening: uuid.UUID, loaded: _Loaded, watch: Watch, token: str, now: datetime
+) -> PushChannel:
+    """The channel row `_ask_for_channel` opened, now with what the provider answered (flushed). Written afresh if
+    it went meanwhile (a disconnect stopped the calendar's channels: this one is stopped with the connection)."""
+    channel = await session.get(PushChannel, opening) or PushChannel(
+        calendar_id=loaded.calendar.id,
+        connection_id=loaded.connection.id,
+        provider=loaded.connection.provider,
+        channel_id=watch.channel_id,
+        token_hash=token_hash(token),
+        expires_at=watch.expires_at,
+        created_at=now,
+    )
+    channel.channel_id = watch.channel_id
+    channel.resource_id = watch.resource_id
+    channel.expires_at = watch.expires_at
+    session.add(channel)
+    await session.flush()
+    return channel
 
 
 async def _open_channel_row(
@@ -714,20 +722,7 @@ async def run_renew(services: Services, payload: jobs.Payload) -> jobs.Finish | 
             channel.expires_at = renewed.expires_at
             await enqueue_renewal(session, services, channel, at_once=False)
         else:
-            fresh = await session.get(PushChannel, opening) or PushChannel(
-                calendar_id=calendar.id,
-                connection_id=connection.id,
-                provider=connection.provider,
-                channel_id=renewed.channel_id,
-                token_hash=token_hash(token),
-                expires_at=renewed.expires_at,
-                created_at=now,
-            )
-            fresh.channel_id = renewed.channel_id
-            fresh.resource_id = renewed.resource_id
-            fresh.expires_at = renewed.expires_at
-            session.add(fresh)
-            await session.flush()
+            fresh = await _store_answered(session, opening, loaded, renewed, token, now)
             await enqueue_renewal(session, services, fresh, at_once=False)
             await stop_channels(session, services, connection, [channel], now=now)
         await session.execute(
